@@ -1,0 +1,37 @@
+# Entry points: `make demo` (pure-Dask demo on the embedded local cluster) and `make test`
+# (every package's tests, with a real SLURM and sshd started when run as root).
+# Each target first installs what it needs into $(VENV) from the project's own files.
+
+PYTHON ?= python3
+VENV ?= .venv
+PACKAGES := seamless-core seamless-config seamless-remote seamless-dask seamless-transformer seamless-jobserver
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench install services-up services-down clean
+
+install: $(STAMP)
+
+# All packages in one pip call, so that their mutual dependencies resolve to these folders.
+$(STAMP): $(foreach p,$(PACKAGES),$(p)/pyproject.toml) requirements-test.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+	$(VENV)/bin/python -m pip install -q $(foreach p,$(PACKAGES),-e ./$(p)) -r requirements-test.txt
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/python examples/pure-dask/pi.py
+
+test: $(STAMP)
+	VENV=$(VENV) scripts/run-tests.sh
+
+bench: $(STAMP)
+	$(VENV)/bin/python bench/run_all.py
+
+services-up:
+	scripts/services-up.sh
+
+services-down:
+	scripts/services-down.sh
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,86 @@
+"""Fixtures and service checks shared by every package's tests.
+
+Tests marked ``slurm`` or ``ssh`` need a real service. Where it is absent they are skipped
+with the reason; with ``SEAMLESS_REQUIRE_SERVICES=1`` (set by ``.ci/run``) the skip becomes a
+failure, so CI cannot pass without running them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent
+
+
+@lru_cache(maxsize=None)
+def _slurm_problem() -> str | None:
+    for tool in ("sbatch", "squeue", "scancel", "sinfo"):
+        if shutil.which(tool) is None:
+            return f"SLURM is not installed ({tool} not on PATH); start it with scripts/slurm-up.sh"
+    try:
+        out = subprocess.run(
+            ["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"sinfo failed: {exc}"
+    states = out.stdout.split()
+    if out.returncode != 0 or not any(
+        s.rstrip("*") in ("idle", "mixed", "allocated", "completing") for s in states
+    ):
+        return f"SLURM has no usable node (sinfo: {out.stdout.strip() or out.stderr.strip()})"
+    return None
+
+
+@lru_cache(maxsize=None)
+def _ssh_problem() -> str | None:
+    if shutil.which("ssh") is None:
+        return "ssh is not installed; start sshd with scripts/sshd-up.sh"
+    try:
+        out = subprocess.run(
+            ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "localhost", "true"],
+            capture_output=True, text=True, timeout=20,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"ssh localhost failed: {exc}"
+    if out.returncode != 0:
+        return f"ssh localhost does not work (start scripts/sshd-up.sh): {out.stderr.strip()}"
+    return None
+
+
+_CHECKS = {"slurm": _slurm_problem, "ssh": _ssh_problem}
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker, check in _CHECKS.items():
+        if item.get_closest_marker(marker) is None:
+            continue
+        problem = check()
+        if problem is None:
+            continue
+        if os.environ.get("SEAMLESS_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"{marker} required (SEAMLESS_REQUIRE_SERVICES=1): {problem}")
+        pytest.skip(f"{marker} not available: {problem}")
+
+
+@pytest.fixture
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh HOME, so no test touches the user's ~/.seamless or ~/.remote-http-launcher."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def venv_path(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Put this interpreter's bin/ first on PATH (console scripts such as seamless-dask-wrapper)."""
+    bindir = Path(sys.executable).parent
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
+    return bindir

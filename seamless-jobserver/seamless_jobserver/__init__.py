@@ -1,0 +1,1 @@
+"""Seamless jobserver: not built yet."""

@@ -1,0 +1,1 @@
+"""Clients of launched Seamless services; activation code for persistent mode is not built yet."""
