@@ -1,0 +1,312 @@
+"""Cluster definitions: the schema, TEMPLATE queues, the embedded ``local`` cluster, the registry.
+
+Definitions come from ``~/.seamless/clusters.yaml``, ``~/.seamless/clusters/*.yaml`` (sorted)
+and inline ``clusters`` commands; :func:`define_clusters` turns the merged mapping into
+:class:`Cluster` objects. A ``type: local`` cluster needs no hostname, no queue and no
+``local_cluster`` key: it launches on this machine with one worker per core by default.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .errors import ConfigurationError
+from .located_yaml import where
+from .names import validate_name
+from .schema import Field, require, validate_section
+
+CLUSTER_TYPES = ("local", "slurm", "oar")
+SERVICES = ("hashserver", "database", "jobserver", "daskserver")
+LOCAL_CLUSTER_NAME = "local"
+DEFAULT_QUEUE_NAME = "default"
+DEFAULT_NETWORK_INTERFACE = "127.0.0.1"
+DEFAULT_TIMEOUT = 600
+#: Port ranges used when a service section gives none.
+DEFAULT_PORTS = {
+    "hashserver": (60100, 60199),
+    "database": (60200, 60299),
+    "daskserver": (60300, 60399),
+    "jobserver": (60400, 60499),
+}
+
+_SERVICE_COMMON = {
+    "network_interface": Field("str", "address the service binds to; default 127.0.0.1"),
+    "port_start": Field("port", "first port of the range the service may use"),
+    "port_end": Field("port", "last port of the range the service may use"),
+    "timeout": Field("int", "seconds of inactivity after which the service stops; default 600"),
+}
+_CONDA = {"conda": Field("str", "conda environment the service runs in (optional)")}
+SERVICE_FIELDS: dict[str, dict[str, Field]] = {
+    "hashserver": {"bufferdir": Field("str", "directory holding the buffers", True), **_CONDA, **_SERVICE_COMMON},
+    "database": {"database_dir": Field("str", "directory holding seamless.db", True), **_CONDA, **_SERVICE_COMMON},
+    "jobserver": {**_CONDA, **_SERVICE_COMMON},
+    "daskserver": dict(_SERVICE_COMMON),
+}
+FRONTEND_FIELDS: dict[str, Field] = {
+    "hostname": Field("str", "login node that runs the services, reached over SSH"),
+    "ssh_hostname": Field("str", "name to give to ssh when it differs from hostname"),
+    **{s: Field("section", f"{s} settings") for s in SERVICES},
+}
+CLUSTER_FIELDS: dict[str, Field] = {
+    "type": Field("str", "one of: " + ", ".join(CLUSTER_TYPES)),
+    "tunnel": Field("bool", "forward service ports through an SSH tunnel"),
+    "frontends": Field("list", "list of frontends (login nodes)"),
+    "workers": Field("int", "number of workers (local: default number of cores)"),
+    "memory_per_core_property_name": Field("str", "OAR property giving memory per core"),
+    "queues": Field("section", "mapping of queue name to queue definition"),
+    "default_queue": Field("str", "queue used when no 'queue' command is given"),
+}
+QUEUE_FIELDS: dict[str, Field] = {
+    "TEMPLATE": Field("str", "name of an earlier queue of the same cluster to copy"),
+    "conda": Field("str", "conda environment of the Dask scheduler and workers"),
+    "python": Field("str", "worker interpreter; default: the one that runs the wrapper"),
+    "walltime": Field("walltime", "maximum job run time"),
+    "cores": Field("int", "cores per worker job"),
+    "job_cores": Field("int", "cores requested from the batch system per job; default cores"),
+    "memory": Field("memory", "memory per worker job"),
+    "unknown_task_duration": Field("duration", "Dask's guess for tasks never seen; default 1m"),
+    "target_duration": Field("duration", "Dask adaptive target duration; default 10m"),
+    "maximum_jobs": Field("int", "maximum number of worker jobs"),
+    "lifetime": Field("duration", "worker lifetime; default from walltime"),
+    "lifetime_stagger": Field("duration", "spread of worker lifetimes; default 4m"),
+    "interactive": Field("bool", "keep one job running at all times"),
+    "project": Field("str", "batch system account/project"),
+    "partition": Field("str", "batch system partition/queue"),
+    "tmpdir": Field("str", "local scratch directory of the workers; default /tmp"),
+    "worker_threads": Field("int", "threads per worker process"),
+    "processes": Field("int", "worker processes per job"),
+    "extra_dask_config": Field("strmap", "extra Dask configuration for the workers"),
+    "job_extra_directives": Field("strlist", "extra batch directives"),
+    "job_script_prologue": Field("strlist", "shell lines run before the worker starts"),
+    "dask_resources": Field("resources", "Dask worker resources"),
+}
+_BATCH_REQUIRED = ["walltime", "cores", "memory"]
+
+
+@dataclass(frozen=True)
+class Service:
+    """A service section of a frontend (hashserver, database, jobserver, daskserver)."""
+
+    kind: str
+    network_interface: str = DEFAULT_NETWORK_INTERFACE
+    port_start: int = 0
+    port_end: int = 0
+    timeout: int = DEFAULT_TIMEOUT
+    conda: str | None = None
+    bufferdir: str | None = None
+    database_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class Frontend:
+    hostname: str | None
+    ssh_hostname: str | None
+    services: dict[str, Service]
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A queue: the resources of one kind of worker job. Unset fields are None."""
+
+    name: str
+    values: dict[str, Any]
+
+    def __getattr__(self, item: str) -> Any:
+        if item in QUEUE_FIELDS:
+            return self.values.get(item)
+        raise AttributeError(item)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    name: str
+    type: str | None
+    tunnel: bool
+    frontends: list[Frontend]
+    workers: int | None
+    memory_per_core_property_name: str | None
+    queues: dict[str, Queue] = field(default_factory=dict)
+    default_queue: str | None = None
+    is_local_cluster: bool = False  # launches on this machine whatever its hostname says
+
+    def frontends_with(self, service: str) -> list[Frontend]:
+        return [f for f in self.frontends if service in f.services]
+
+
+def _parse_service(kind: str, data: Any, what: str, context: Any) -> Service:
+    values = validate_section(data or {}, SERVICE_FIELDS[kind], f"{what} {kind}", context=context)
+    require(values, [n for n, f in SERVICE_FIELDS[kind].items() if f.required], f"{what} {kind}", data)
+    start, end = values.get("port_start"), values.get("port_end")
+    if (start is None) != (end is None):
+        file, line = where(data)
+        raise ConfigurationError(f"{what} {kind}: give both port_start and port_end, or neither", file=file, line=line)
+    if start is None:
+        start, end = DEFAULT_PORTS[kind]
+    if start > end:
+        file, line = where(data, "port_start")
+        raise ConfigurationError(f"{what} {kind}: port_start {start} is above port_end {end}", file=file, line=line)
+    return Service(
+        kind=kind,
+        network_interface=values.get("network_interface") or DEFAULT_NETWORK_INTERFACE,
+        port_start=start,
+        port_end=end,
+        timeout=values.get("timeout") or DEFAULT_TIMEOUT,
+        conda=values.get("conda"),
+        bufferdir=os.path.expanduser(values["bufferdir"]) if values.get("bufferdir") else None,
+        database_dir=os.path.expanduser(values["database_dir"]) if values.get("database_dir") else None,
+    )
+
+
+def _parse_frontend(data: Any, what: str, is_local_type: bool, context: Any) -> Frontend:
+    values = validate_section(data, FRONTEND_FIELDS, what, context=context)
+    if not is_local_type:
+        require(values, ["hostname"], what, data, "only a 'type: local' cluster may omit it")
+    services = {s: _parse_service(s, values[s], what, data) for s in SERVICES if s in values}
+    return Frontend(hostname=values.get("hostname"), ssh_hostname=values.get("ssh_hostname"), services=services)
+
+
+def _parse_queues(cname: str, data: Any, ctype: str | None, workers: int | None) -> dict[str, Queue]:
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        file, line = where(data)
+        raise ConfigurationError(f"cluster '{cname}': 'queues' must be a mapping of queue name to definition", file=file, line=line)
+    queues: dict[str, Queue] = {}
+    for qname, qdata in data.items():
+        what = f"cluster '{cname}' queue '{qname}'"
+        if not isinstance(qname, str) or not qname:
+            file, line = where(data, qname)
+            raise ConfigurationError(f"cluster '{cname}': queue names must be strings", file=file, line=line)
+        written = validate_section(qdata, QUEUE_FIELDS, what, normalise_hyphens=True, context=data)
+        template = written.pop("TEMPLATE", None)
+        if template is not None:
+            if template not in queues:
+                file, line = where(qdata, "TEMPLATE")
+                known = ", ".join(queues) or "none yet"
+                raise ConfigurationError(
+                    f"{what}: cannot use unknown queue '{template}' as TEMPLATE (queues defined above it: {known})",
+                    file=file,
+                    line=line,
+                )
+            values = dict(queues[template].values)
+            values.update(written)  # only what the child wrote; an explicit null unsets
+        else:
+            values = written
+        values = {k: v for k, v in values.items() if v is not None}
+        if ctype == "local":
+            values.setdefault("cores", workers or os.cpu_count() or 1)
+            values.setdefault("maximum_jobs", workers or os.cpu_count() or 1)
+        elif ctype in ("slurm", "oar"):
+            require(values, _BATCH_REQUIRED, what, qdata, f"a '{ctype}' queue needs them")
+        queues[qname] = Queue(qname, values)
+    if not queues and ctype == "local":
+        n = workers or os.cpu_count() or 1
+        queues[DEFAULT_QUEUE_NAME] = Queue(DEFAULT_QUEUE_NAME, {"cores": n, "maximum_jobs": n})
+    return queues
+
+
+def parse_cluster(name: str, data: Any, *, is_local_cluster: bool = False, context: Any = None) -> Cluster:
+    """Validate one cluster definition."""
+    validate_name("cluster", name)
+    what = f"cluster '{name}'"
+    values = validate_section(data, CLUSTER_FIELDS, what, context=context)
+    ctype = values.get("type")
+    if ctype is not None and ctype not in CLUSTER_TYPES:
+        file, line = where(data, "type")
+        raise ConfigurationError(f"{what}: unknown type {ctype!r}; valid types are: {', '.join(CLUSTER_TYPES)}", file=file, line=line)
+    raw_frontends = values.get("frontends")
+    if raw_frontends is None:
+        if ctype != "local":
+            require(values, ["frontends"], what, data, "only a 'type: local' cluster may omit it")
+        raw_frontends = [{"daskserver": None}]
+    if not isinstance(raw_frontends, list) or not raw_frontends:
+        file, line = where(data, "frontends")
+        raise ConfigurationError(f"{what}: 'frontends' must be a non-empty list of frontend mappings", file=file, line=line)
+    frontends = [
+        _parse_frontend(fd, f"{what} frontend {i + 1}", ctype == "local", raw_frontends)
+        for i, fd in enumerate(raw_frontends)
+    ]
+    workers = values.get("workers")
+    queues = _parse_queues(name, values.get("queues"), ctype, workers)
+    default_queue = values.get("default_queue")
+    if default_queue is not None and default_queue not in queues:
+        file, line = where(data, "default_queue")
+        raise ConfigurationError(
+            f"{what}: default_queue '{default_queue}' is not one of its queues ({', '.join(queues) or 'none'})",
+            file=file,
+            line=line,
+        )
+    if default_queue is None and len(queues) == 1:
+        default_queue = next(iter(queues))
+    return Cluster(
+        name=name,
+        type=ctype,
+        tunnel=bool(values.get("tunnel", False)),
+        frontends=frontends,
+        workers=workers,
+        memory_per_core_property_name=values.get("memory_per_core_property_name"),
+        queues=queues,
+        default_queue=default_queue,
+        is_local_cluster=is_local_cluster,
+    )
+
+
+def embedded_local_definition() -> dict[str, Any]:
+    """The cluster ``local`` that is always there unless the user defines one of that name."""
+    return {
+        "type": "local",
+        "frontends": [
+            {
+                "daskserver": {},
+                "hashserver": {"bufferdir": "~/.seamless/buffers"},
+                "database": {"database_dir": "~/.seamless/database"},
+            }
+        ],
+    }
+
+
+_clusters: dict[str, Cluster] = {}
+_local_cluster_name: str | None = None
+
+
+def define_clusters(raw: Mapping[str, Any]) -> dict[str, Cluster]:
+    """Replace the registry with the clusters of ``raw`` (plus the embedded ``local``)."""
+    global _clusters, _local_cluster_name
+    if not isinstance(raw, Mapping):
+        file, line = where(raw)
+        raise ConfigurationError("cluster definitions must be a mapping of cluster name to definition", file=file, line=line)
+    local_name = raw.get("local_cluster")
+    if local_name is not None and (not isinstance(local_name, str) or local_name not in raw):
+        file, line = where(raw, "local_cluster")
+        raise ConfigurationError(f"'local_cluster' names an undefined cluster {local_name!r}", file=file, line=line)
+    clusters: dict[str, Cluster] = {}
+    for name, data in raw.items():
+        if name == "local_cluster":
+            continue
+        if not isinstance(name, str):
+            file, line = where(raw, name)
+            raise ConfigurationError(f"cluster names must be strings, not {name!r}", file=file, line=line)
+        clusters[name] = parse_cluster(name, data, is_local_cluster=(name == local_name), context=raw)
+    if LOCAL_CLUSTER_NAME not in clusters:
+        clusters[LOCAL_CLUSTER_NAME] = parse_cluster(LOCAL_CLUSTER_NAME, embedded_local_definition())
+    _clusters, _local_cluster_name = clusters, local_name
+    return clusters
+
+
+def get_clusters() -> dict[str, Cluster]:
+    if not _clusters:
+        define_clusters({})
+    return dict(_clusters)
+
+
+def get_cluster(name: str) -> Cluster:
+    clusters = get_clusters()
+    if name not in clusters:
+        raise ConfigurationError(f"Unknown cluster '{name}'; defined clusters: {', '.join(sorted(clusters))}")
+    return clusters[name]
+
+
+def get_local_cluster_name() -> str | None:
+    return _local_cluster_name

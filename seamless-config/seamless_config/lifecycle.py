@@ -1,0 +1,225 @@
+"""``set_stage`` / ``init``: load the command files, decide the mode, activate what it needs.
+
+Modes, for a selected cluster:
+
+=========  ==========  ===========================================================
+execution  persistent  what is activated
+=========  ==========  ===========================================================
+remote     false       pure Dask: only a Dask scheduler; a plain distributed.Client
+remote     true        hashserver + database + jobserver or daskserver (seamless_remote)
+process    true        hashserver + database (seamless_remote)
+spawn      true        same, plus a pool of local Seamless workers
+process    false       nothing
+=========  ==========  ===========================================================
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import select
+from .errors import ConfigurationError
+
+logger = logging.getLogger("seamless_config")
+_UNSET: Any = object()
+
+_initialized = False
+_workdir: str | None = None
+_remote_clients_set = False
+
+
+# --- workdir --------------------------------------------------------------------------------
+def _caller_dir() -> str | None:
+    """Directory of the first calling file outside this package (None when interactive)."""
+    frame = inspect.currentframe()
+    try:
+        while frame is not None:
+            name = frame.f_globals.get("__name__", "")
+            if not (name == "seamless_config" or name.startswith("seamless_config.") or name == "seamless.config"):
+                file = frame.f_globals.get("__file__")
+                return str(Path(file).resolve().parent) if file else None
+            frame = frame.f_back
+        return None
+    finally:
+        del frame
+
+
+def set_workdir(path: str | os.PathLike | None = _UNSET) -> None:
+    """Set the directory where the command-file search starts.
+
+    Without an argument: the directory of the calling script. ``None`` clears it (then the
+    current directory is used).
+    """
+    global _workdir
+    if _remote_clients_set:
+        raise RuntimeError("remote clients already set; workdir cannot be changed")
+    if path is _UNSET:
+        path = _caller_dir()
+    _workdir = None if path is None else str(Path(path).resolve())
+
+
+def get_workdir() -> str:
+    return _workdir or os.getcwd()
+
+
+# --- report ---------------------------------------------------------------------------------
+def report_execution_requirements() -> None:
+    """Check the selection after a load: errors for impossible combinations, notes for defaults."""
+    cluster = select.get_selected_cluster()
+    execution = select.get_execution()
+    if not select.execution_was_set_explicitly():
+        if cluster is not None:
+            logger.info("No 'execution' command found; defaulting to 'remote' because cluster '%s' is selected", cluster)
+        else:
+            logger.info("No 'execution' command found; falling back to 'process'")
+    if cluster is None:
+        if execution == "remote":
+            raise ConfigurationError(
+                "Execution is 'remote' but no cluster was defined; add '- cluster: <name>' "
+                "(e.g. the embedded 'local' cluster) or use 'execution: process'"
+            )
+        if select.persistent_was_set_explicitly() and select.get_persistent():
+            raise ConfigurationError(
+                "Persistence was explicitly enabled ('persistent: true') but no cluster was defined; "
+                "persistence needs a cluster's hashserver and database: add '- cluster: <name>'"
+            )
+        if not select.persistent_was_set_explicitly():
+            logger.info("No cluster defined; running without persistence (define a cluster to use 'execution: remote')")
+
+
+# --- activation -----------------------------------------------------------------------------
+def describe_mode() -> str:
+    """A short name of the mode the current selection asks for."""
+    cluster = select.get_selected_cluster()
+    execution = select.get_execution()
+    if cluster is None or not select.get_persistent():
+        if cluster is not None and execution == "remote":
+            return "pure-dask"
+        return execution
+    if execution == "remote":
+        return f"remote-{select.check_remote_redundancy(cluster)}"
+    return f"{execution}-persistent"
+
+
+def _deactivate_all() -> None:
+    from . import pure_daskserver
+
+    pure_daskserver.deactivate()
+    persistent = sys.modules.get("seamless_remote.activation")  # never imported just to switch off
+    if persistent is not None:
+        persistent.deactivate()
+
+
+def _activate_persistent(cluster: str, execution: str, remote: str | None) -> None:
+    try:
+        from seamless_remote import activation  # type: ignore[attr-defined]
+    except ImportError:
+        what = {"jobserver": "jobserver", "daskserver": "Seamless Dask server"}.get(remote or "", "")
+        services = "hashserver and database" + (f" and {what}" if execution == "remote" and what else "")
+        raise ConfigurationError(
+            f"Cluster '{cluster}' with execution '{execution}' and persistence (the default when a cluster "
+            f"is selected) needs the {services} clients of seamless_remote (module seamless_remote.activation), "
+            "which this installation does not provide. For a plain Dask cluster add '- persistent: false' "
+            "(pure Dask mode); for local work without a cluster remove the 'cluster' command."
+        ) from None
+    activation.activate(cluster=cluster, execution=execution, remote=remote)
+
+
+def _activate() -> None:
+    from . import pure_daskserver
+
+    _deactivate_all()
+    cluster = select.get_selected_cluster()
+    execution = select.get_execution()
+    if cluster is not None:
+        persistent = select.get_persistent()
+        if execution == "remote" and not persistent:
+            remote = select.check_remote_redundancy(cluster)
+            if remote != "daskserver":
+                offered = f"only a {remote}" if remote else "no remote service"
+                raise ConfigurationError(
+                    f"Pure Dask mode (execution: remote, persistent: false) needs a daskserver, but cluster "
+                    f"'{cluster}' offers {offered}. Add a 'daskserver' section to one of its frontends, "
+                    "or use 'persistent: true' for Seamless remote execution"
+                )
+            pure_daskserver.activate()
+        elif persistent:
+            remote = select.check_remote_redundancy(cluster) if execution == "remote" else None
+            if execution == "remote" and remote is None:
+                raise ConfigurationError(
+                    f"Execution is 'remote' but cluster '{cluster}' has no frontend with a jobserver or daskserver"
+                )
+            _activate_persistent(cluster, execution, remote)
+    if execution == "spawn":
+        from seamless_transformer import spawn
+
+        from .cluster import get_cluster
+
+        spawn(get_cluster(cluster).workers if cluster is not None else None)
+
+
+# --- public lifecycle ---------------------------------------------------------------------
+def set_stage(stage: str | None = None, substage: str | None = None, *, workdir: str | os.PathLike | None = None):
+    """Select a stage, (re)load the command files and, on a stage change, (re)activate.
+
+    Returns the ``distributed.Client`` in pure Dask mode (also the default client), else None.
+    """
+    global _initialized
+    if _remote_clients_set:
+        raise RuntimeError("remote clients already set; stage cannot be changed")
+    if workdir is not None:
+        set_workdir(workdir)
+    elif _workdir is None:
+        set_workdir(_caller_dir())
+    stage_changed = not _initialized or stage != select.get_stage()
+    select.select_stage(stage)
+    select.select_substage(substage)
+    from .command_files import load_config_files
+
+    load_config_files(get_workdir())
+    report_execution_requirements()
+    if stage_changed:
+        _initialized = False
+        _activate()
+        _initialized = True
+    return get_dask_client()
+
+
+def set_substage(substage: str | None = None):
+    return set_stage(select.get_stage(), substage)
+
+
+def init(*, workdir: str | os.PathLike | None = None):
+    """Load the configuration once per process (``set_stage()`` with no stage); idempotent."""
+    seamless = sys.modules.get("seamless")
+    if seamless is not None and getattr(seamless, "is_worker", lambda: False)():
+        return None
+    if _initialized:
+        return get_dask_client()
+    if workdir is None and _workdir is None:
+        workdir = _caller_dir()
+    return set_stage(workdir=workdir)
+
+
+def is_initialized() -> bool:
+    return _initialized
+
+
+def get_dask_client():
+    """The pure-Dask ``distributed.Client`` of the current stage, or None."""
+    module = sys.modules.get("seamless_config.pure_daskserver")
+    return module.get_client() if module is not None else None
+
+
+def reset() -> None:
+    """Forget selection, workdir and initialisation (tests); active clients are closed."""
+    global _initialized, _workdir, _remote_clients_set
+    if "seamless_config.pure_daskserver" in sys.modules:
+        _deactivate_all()
+    select.reset_all()
+    _initialized, _workdir, _remote_clients_set = False, None, False
