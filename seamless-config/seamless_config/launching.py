@@ -1,0 +1,400 @@
+"""Launch a service through remote-http-launcher (RHL), or reconnect to it, robustly.
+
+Generic over the launch dicts of ``configure_*`` (pure daskserver now; hashserver, database and
+daskserver of persistent mode later). On top of ``remote_http_launcher`` 0.4.5 this module:
+
+* puts the interpreter's ``bin/`` first on PATH, so the ``rhl-*`` helpers and the service command
+  are found when the virtualenv is not activated (``.venv/bin/python script.py``);
+* serialises launches of one key across processes (``flock`` on ``~/.seamless/locks/<key>.lock``),
+  so concurrent callers start one server and the others reconnect to it;
+* remembers the parameters each key was launched with (``~/.seamless/launches/<key>.json``): a
+  launch with other parameters under the same key stops the old server first, with a warning;
+* turns RHL's bare "did not finish starting" / "already attempted and failed" into an error that
+  carries the tail of the server log, and stops whatever was half launched;
+* recovers from a stale SSH tunnel (``ConnectionResetError`` from RHL's reconnect check): it
+  closes the tunnel, forgets the client state and launches again;
+* reports through ``logging`` what is being waited for.
+
+Top-level imports are stdlib only; ``remote_http_launcher`` is imported when a launch happens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+logger = logging.getLogger("seamless_config")
+
+#: Keys of a launch dict that only steer RHL's own reporting (not part of what is launched).
+_REPORTING_KEYS = ("log_level", "log_file", "debug_log_file")
+#: Seconds between "still waiting" messages while a service starts.
+HEARTBEAT_SECONDS = 5.0
+_LOG_TAIL_LINES = 25
+
+
+class LaunchError(RuntimeError):
+    """A service could not be launched or reached. The message holds the cause."""
+
+
+# --- where things are -------------------------------------------------------------------------
+
+
+def _seamless_dir(name: str) -> Path:
+    path = Path.home() / ".seamless" / name
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def _client_state_path(key: str) -> Path:
+    return Path.home() / ".remote-http-launcher" / "client" / f"{key}.json"
+
+
+def ssh_host(config: Mapping[str, Any]) -> str | None:
+    """The host to ssh into for this launch dict, or None for a local launch."""
+    if not config.get("hostname"):
+        return None
+    return config.get("ssh_hostname") or config["hostname"]
+
+
+def describe_target(config: Mapping[str, Any]) -> str:
+    host = ssh_host(config)
+    return "on this machine" if host is None else f"on {host} (over SSH)"
+
+
+def tool_command(config: Mapping[str, Any], *argv: str) -> str:
+    """A shell command line that runs an ``rhl-*`` tool where the service of ``config`` runs."""
+    host = ssh_host(config)
+    if host is None:
+        tool = Path(sys.executable).parent / argv[0]
+        local = [str(tool) if tool.exists() else argv[0], *argv[1:]]
+        return shlex.join(local)
+    return shlex.join(["ssh", host, shlex.join(argv)])
+
+
+@contextlib.contextmanager
+def interpreter_tools_on_path() -> Iterator[None]:
+    """Put ``dirname(sys.executable)`` first on PATH for the duration (RHL spawns its helpers)."""
+    bindir = os.path.dirname(sys.executable)
+    old = os.environ.get("PATH", "")
+    if old.split(os.pathsep)[:1] == [bindir]:
+        yield
+        return
+    os.environ["PATH"] = bindir + os.pathsep + old if old else bindir
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = old
+
+
+def run_tool(config: Mapping[str, Any], argv: list[str], *, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run an ``rhl-*`` helper where the service of ``config`` runs (locally or over ssh)."""
+    host = ssh_host(config)
+    if host is None:
+        cmd = argv
+    else:
+        cmd = ["ssh", "-o", "BatchMode=yes", host, shlex.join(argv)]
+    with interpreter_tools_on_path():
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+# --- server state and log ---------------------------------------------------------------------
+
+
+def server_state(config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """RHL's server record (pid, ports, status) for the key of ``config``, or None."""
+    result = run_tool(config, ["rhl-inspect", config["key"]])
+    if result.returncode != 0:
+        return None
+    try:
+        data = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def server_log_tail(config: Mapping[str, Any], lines: int = _LOG_TAIL_LINES) -> str:
+    """The last lines of the service's output (RHL's ``<key>.log``), or "" when there is none."""
+    try:
+        result = run_tool(config, ["rhl-logs", config["key"], "--tail", str(lines)], timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return result.stdout.strip() if result.returncode == 0 else ""
+
+
+# --- tunnels ----------------------------------------------------------------------------------
+
+
+def _own_processes() -> Iterator[tuple[int, list[str]]]:
+    uid = os.getuid()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if entry.stat().st_uid != uid:
+                continue
+            raw = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if raw:
+            yield int(entry.name), raw.rstrip(b"\0").decode(errors="replace").split("\0")
+
+
+def _tunnel_processes(local_ports: set[int]) -> list[int]:
+    """PIDs of RHL tunnel monitors (``--local-port P``) and their ``ssh -N -L P:...`` children."""
+    pids = []
+    for pid, argv in _own_processes():
+        if argv and os.path.basename(argv[0]) == "ssh" and "-N" in argv:
+            forwards = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "-L"]
+            if any(f.split(":", 1)[0].isdigit() and int(f.split(":", 1)[0]) in local_ports for f in forwards):
+                pids.append(pid)
+        elif "--local-port" in argv and "--remote-pid" in argv:
+            i = argv.index("--local-port")
+            if i + 1 < len(argv) and argv[i + 1].isdigit() and int(argv[i + 1]) in local_ports:
+                pids.append(pid)
+    return pids
+
+
+def close_tunnels(config: Mapping[str, Any]) -> list[int]:
+    """Close the SSH tunnels recorded in the client state of ``config``'s key; return their PIDs."""
+    try:
+        state = json.loads(_client_state_path(config["key"]).read_text())
+    except (OSError, json.JSONDecodeError):
+        return []
+    ports = {
+        int(v)
+        for k, v in state.items()
+        if (k == "port" or k.endswith("_port") or k.endswith("-port"))
+        and not k.startswith("tunneled-")
+        and isinstance(v, int)
+    }
+    if not state.get("tunneled-host") or not ports:
+        return []
+    pids = _tunnel_processes(ports)
+    for pid in pids:
+        # SIGKILL: a monitor sleeps 20 s between checks and would only then stop its ssh child
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return pids
+
+
+def _forget_client_state(config: Mapping[str, Any]) -> None:
+    close_tunnels(config)
+    with contextlib.suppress(FileNotFoundError):
+        _client_state_path(config["key"]).unlink()
+
+
+# --- the launch record (what each key was launched with) --------------------------------------
+
+
+def _record_path(key: str) -> Path:
+    return _seamless_dir("launches") / f"{key}.json"
+
+
+def _launch_parameters(config: Mapping[str, Any]) -> dict[str, Any]:
+    """What is launched (the dict without RHL's reporting keys), in its JSON form."""
+    return json.loads(json.dumps({k: v for k, v in config.items() if k not in _REPORTING_KEYS}))
+
+
+def _read_record(key: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(_record_path(key).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write_record(config: Mapping[str, Any]) -> None:
+    path = _record_path(config["key"])
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(_launch_parameters(config), handle, sort_keys=True)
+    tmp.replace(path)
+
+
+def _differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k}: {a!r} -> {b!r}")
+    return out
+
+
+# --- locking, reporting -----------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def launch_lock(key: str, what: str = "service") -> Iterator[None]:
+    """Hold the cross-process lock of ``key`` (one launch at a time per key and user)."""
+    fd = os.open(_seamless_dir("locks") / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logger.info("Waiting for another process that is starting the %s '%s'", what, key)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+class _LoggingObserver:
+    """An RHL observer that turns launch phases into log messages, with a heartbeat while waiting."""
+
+    def __init__(self, config: Mapping[str, Any], what: str):
+        self.key = config["key"]
+        self.what = what
+        self.target = describe_target(config)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.launched = False
+
+    def on_phase(self, phase: Any, result: str) -> None:
+        name = getattr(phase, "name", str(phase))
+        logger.debug("%s: %s %s", self.key, name, result)
+        if name == "LAUNCH":
+            self.launched = True
+            logger.info("Starting the %s '%s' %s", self.what, self.key, self.target)
+        elif name == "WAIT_FOR_START":
+            self._start_heartbeat()
+        elif name == "TUNNEL_SETUP":
+            logger.info("Opening an SSH tunnel for '%s': %s", self.key, result)
+        elif name == "STALE_CLEANUP":
+            logger.info("The %s '%s' is no longer running; it will be started anew", self.what, self.key)
+        elif name == "DONE":
+            self.close()
+
+    def on_detail(self, message: str) -> None:
+        logger.debug("%s: %s", self.key, message)
+
+    def on_command(self, host: str, command: str, full_command: str) -> None:
+        logger.debug("%s: [%s] %s", self.key, host, full_command)
+
+    def on_command_done(self, host: str, command: str) -> None:
+        return
+
+    def on_script(self, host: str, script: str) -> None:
+        return
+
+    def on_error(self, message: str) -> None:
+        logger.debug("%s: error: %s", self.key, message)
+
+    def _start_heartbeat(self) -> None:
+        if self._thread is not None:
+            return
+        start = time.monotonic()
+
+        def beat() -> None:
+            while not self._stop.wait(HEARTBEAT_SECONDS):
+                logger.info(
+                    "Still waiting for the %s '%s' to start %s (%.0f s)",
+                    self.what, self.key, self.target, time.monotonic() - start,
+                )
+
+        self._thread = threading.Thread(target=beat, name=f"heartbeat-{self.key}", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+def _rhl_execute(config: Mapping[str, Any], observer: _LoggingObserver) -> dict[str, Any]:
+    import remote_http_launcher as rhl
+
+    data = _launch_parameters(config)
+    execute = getattr(rhl, "_execute", None)
+    if execute is None:  # a future RHL without the internal entry point: public API, RHL's own output
+        return rhl.run(data)
+    cfg = rhl.Configuration.from_mapping(data)
+    return execute(cfg, None, observer=observer)
+
+
+# --- the public entry points ------------------------------------------------------------------
+
+
+def launch(config: Mapping[str, Any], *, what: str = "service") -> dict[str, Any]:
+    """Launch the service of the RHL launch dict ``config``, or reconnect to it; return RHL's payload.
+
+    The payload holds ``hostname`` and ``port`` (plus e.g. ``dashboard_port``) as seen from this
+    process, tunnelled when the dict says ``tunnel: true``. Raises :class:`LaunchError` with the
+    tail of the service's log when it does not start; nothing half-launched is left running.
+    """
+    import remote_http_launcher as rhl
+
+    config = dict(config)
+    key = config["key"]
+    with interpreter_tools_on_path(), launch_lock(key, what):
+        previous = _read_record(key)
+        wanted = _launch_parameters(config)
+        if previous is not None and previous != wanted:
+            logger.warning(
+                "The %s '%s' was launched with other parameters (%s); stopping it and starting it anew",
+                what, key, "; ".join(_differences(previous, wanted)),
+            )
+            stop(previous)
+        for attempt in (1, 2):
+            observer = _LoggingObserver(config, what)
+            try:
+                payload = _rhl_execute(config, observer)
+                break
+            except ConnectionError as exc:
+                # RHL 0.4.5: a tunnel whose service died still accepts connections and resets
+                # them; its reconnect check lets the reset escape instead of relaunching.
+                if attempt == 2:
+                    raise LaunchError(f"The {what} '{key}' is unreachable {describe_target(config)}: {exc!r}") from None
+                logger.info("The tunnel to the %s '%s' leads nowhere (%r); closing it and relaunching", what, key, exc)
+                _forget_client_state(config)
+            except rhl.LauncherError as exc:
+                raise _launch_failure(config, what, exc, observer.launched) from None
+            finally:
+                observer.close()
+        _write_record(config)
+    return payload
+
+
+def _launch_failure(config: Mapping[str, Any], what: str, exc: Exception, launched: bool) -> LaunchError:
+    """Build the error for a failed launch (with the log tail) and stop what was half launched."""
+    tail = server_log_tail(config)
+    message = f"The {what} '{config['key']}' could not be started {describe_target(config)}: {exc}"
+    if tail:
+        message += f"\nLast lines of its output ({tool_command(config, 'rhl-logs', config['key'])}):\n{tail}"
+    elif launched:
+        message += "\n(it left no output)"
+    if launched:
+        with contextlib.suppress(Exception):
+            stop(config)
+    return LaunchError(message)
+
+
+def stop(config: Mapping[str, Any]) -> bool:
+    """Stop the server of ``config``'s key (by its PID in RHL's state) and forget it everywhere.
+
+    Closes its tunnels, removes RHL's client and server records and the launch record.
+    Returns True when a running server was stopped.
+    """
+    key = config["key"]
+    _forget_client_state(config)
+    result = run_tool(config, ["rhl-stop", key])
+    stopped = result.returncode == 0 and any(
+        word in result.stdout for word in (": stopped", ": kill required")
+    )
+    run_tool(config, ["rhl-rm", key, "--server"])
+    with contextlib.suppress(FileNotFoundError):
+        _record_path(key).unlink()
+    if stopped:
+        logger.info("Stopped the server '%s' %s", key, describe_target(config))
+    return stopped

@@ -1,0 +1,121 @@
+"""Pure Dask mode: a Dask scheduler launched for (cluster, queue) and a plain ``distributed.Client``.
+
+``activate()`` builds the launch dict (``tools.configure_pure_daskserver``), has
+:mod:`.launching` start ``seamless-dask-wrapper`` through remote-http-launcher (locally, over SSH,
+tunnelled) or reconnect to the one running under the same key, and connects a
+``distributed.Client`` that becomes the default client. Nothing of Seamless proper (``seamless``,
+``seamless_remote``, ``seamless_transformer``, ``seamless_dask``) is imported, and no hashserver
+or database is launched.
+
+Top-level imports are stdlib only: the transformer guard finds this module in ``sys.modules`` and
+calls :func:`is_active`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+logger = logging.getLogger("seamless_config")
+
+#: Tests set this to True so that nothing is launched.
+DISABLED: bool = False
+#: The Dask event topic on which seamless-dask-wrapper reports worker failures and pending jobs.
+WRAPPER_TOPIC = "seamless-dask-wrapper"
+
+_client: Any = None
+
+
+def _ensure_user_messages() -> None:
+    """Show this package's INFO messages on stderr unless the application configured logging."""
+    if logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
+
+
+def _on_wrapper_event(event: tuple[float, Any]) -> None:
+    """Turn an event of seamless-dask-wrapper into a log message."""
+    _, msg = event
+    if not isinstance(msg, dict):
+        logger.info("Dask cluster: %s", msg)
+        return
+    kind = msg.get("kind")
+    if kind == "worker-failed":
+        tail = (msg.get("stderr_tail") or "").rstrip()
+        logger.warning(
+            "Dask worker job %s failed (%s)%s",
+            msg.get("job_id"), msg.get("state"), f"; end of its stderr:\n{tail}" if tail else "",
+        )
+    elif kind == "jobs-pending":
+        logger.info(
+            "Waiting for %s Dask worker job(s) pending in the batch queue (%.0f s so far)",
+            msg.get("pending"), float(msg.get("waited_seconds") or 0),
+        )
+    else:
+        logger.info("Dask cluster: %s", msg)
+
+
+def activate(*, queue: str | None = None):
+    """Launch (or reconnect to) the scheduler of the selected cluster and ``queue``; return the client.
+
+    Returns None when :data:`DISABLED`. Raises ``ConfigurationError("No cluster defined...")``
+    without a selected cluster and :class:`.launching.LaunchError` when the scheduler does not start.
+    """
+    if DISABLED:
+        return None
+    from .launching import launch, tool_command
+    from .tools import configure_pure_daskserver
+
+    config = configure_pure_daskserver(queue=queue)
+    _ensure_user_messages()
+    deactivate()
+    payload = launch(config, what="Dask scheduler")
+
+    import distributed
+
+    host = payload.get("hostname") or "localhost"
+    client = distributed.Client(f"tcp://{host}:{payload['port']}", timeout="10s", set_as_default=True)
+    try:
+        client.subscribe_topic(WRAPPER_TOPIC, _on_wrapper_event)
+    except Exception:
+        client.close(timeout=2)
+        raise
+    global _client
+    _client = client
+    logger.info("Dask dashboard: http://%s:%s/status", host, payload.get("dashboard_port"))
+    logger.info(
+        "The Dask scheduler '%s' stays up until it has been idle for %s s; stop it now with: %s",
+        config["key"], config.get("timeout"), tool_command(config, "rhl-stop", config["key"]),
+    )
+    return client
+
+
+def deactivate() -> None:
+    """Close the client (the scheduler stays up until its idle timeout)."""
+    global _client
+    client, _client = _client, None
+    if client is None:
+        return
+    try:
+        client.unsubscribe_topic(WRAPPER_TOPIC)
+    except Exception:  # already closed or the scheduler is gone: nothing to unsubscribe
+        pass
+    try:
+        client.close(timeout=2)
+    except Exception as exc:  # a dead scheduler must not make a stage change fail
+        logger.debug("closing the Dask client failed: %r", exc)
+
+
+def get_client():
+    """The pure-Dask client, or None."""
+    return _client
+
+
+def is_active() -> bool:
+    """True while a pure-Dask client is active (transformers are refused then)."""
+    return _client is not None

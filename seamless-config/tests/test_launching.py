@@ -1,0 +1,192 @@
+"""seamless_config.launching against the real remote-http-launcher 0.4.5, locally.
+
+The launched service is ``status_file_service.py`` (a small real daemon speaking RHL's
+status-file protocol, whitelisted through ``RHL_TOOLS_YAML``), so these tests check the launcher
+layer in about a second per launch; the real ``seamless-dask-wrapper`` and the SSH topologies are
+exercised by the end-to-end tests in the root ``tests/test_pure_*.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from seamless_config import launching
+from seamless_config.launching import LaunchError, launch, server_state, stop
+
+SERVICE = Path(__file__).with_name("status_file_service.py")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+def _wait_dead(pid: int, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture
+def service(tmp_path, isolated_home, monkeypatch):
+    """An executable copy of the test service, whitelisted for RHL; yields a launch-dict factory.
+
+    Every server a test launched is stopped by PID afterwards, and the test fails if one survives.
+    """
+    exe = tmp_path / "status-file-service"
+    exe.write_text(f"#!{sys.executable}\n" + SERVICE.read_text())
+    exe.chmod(0o755)
+    tools = tmp_path / "rhl-tools.yaml"
+    tools.write_text(json.dumps({"test_service": {"command_template": f"{exe} --status-file x"}}))
+    monkeypatch.setenv("RHL_TOOLS_YAML", str(tools))
+    launched: list[dict] = []
+
+    def make(key: str = "test-service", *extra: str, **changes) -> dict:
+        config = {
+            "workdir": str(tmp_path),
+            "key": key,
+            "network_interface": "127.0.0.1",
+            "port_start": 61700,
+            "port_end": 61799,
+            "timeout": 120,
+            "command": f"{exe} --port-range {{port_start}} {{port_end}} --status-file {{status_file}} "
+            f"--host {{network_interface}} --timeout {{timeout}}" + "".join(f" {e}" for e in extra),
+            "handshake": {"path": "health", "port_name": "dashboard_port"},
+            "file_parameters": {"cores": 2},
+        }
+        config.update(changes)
+        launched.append(config)
+        return config
+
+    yield make
+    pids = []
+    for config in launched:
+        state = server_state(config)
+        if state and isinstance(state.get("pid"), int):
+            pids.append(state["pid"])
+        stop(config)
+    survivors = [pid for pid in pids if not _wait_dead(pid)]
+    for pid in survivors:
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors, f"servers survived stop(): {survivors}"
+
+
+def _health(payload: dict) -> dict:
+    url = f"http://{payload['hostname']}:{payload['dashboard_port']}/health"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.load(response)
+
+
+def test_launch_then_reconnect_without_relaunch(service):
+    config = service()
+    payload = launch(config)
+    assert _health(payload)["parameters"] == {"cores": 2}
+    pid = server_state(config)["pid"]
+    again = launch(config)
+    assert again["port"] == payload["port"]
+    assert server_state(config)["pid"] == pid
+    assert stop(config) is True
+    assert _wait_dead(pid)
+    assert server_state(config) is None
+
+
+def test_tools_found_without_activated_venv(service, monkeypatch):
+    """RHL needs rhl-* on PATH; launching puts the interpreter's bin/ first by itself."""
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    payload = launch(service())
+    assert _health(payload)["ok"] is True
+    assert os.environ["PATH"] == "/usr/bin:/bin"  # restored afterwards
+
+
+def test_failed_status_reports_the_cause(service):
+    config = service("test-service", "--fail", "'Missing required parameter cores'")
+    with pytest.raises(LaunchError) as info:
+        launch(config)
+    message = str(info.value)
+    assert "Missing required parameter cores" in message
+    assert config["key"] in message
+
+
+def test_service_that_exits_at_once_reports_its_output(service):
+    config = service("test-service", "--crash", "'boom: bad interface eth7'")
+    with pytest.raises(LaunchError) as info:
+        launch(config)
+    assert "boom: bad interface eth7" in str(info.value)
+    assert server_state(config) is None
+
+
+def test_dead_server_is_relaunched(service):
+    config = service()
+    launch(config)
+    pid = server_state(config)["pid"]
+    os.kill(pid, signal.SIGKILL)
+    assert _wait_dead(pid)
+    payload = launch(config)
+    new_pid = server_state(config)["pid"]
+    assert new_pid != pid and _alive(new_pid)
+    assert _health(payload)["ok"] is True
+
+
+def test_changed_parameters_stop_the_old_server(service, caplog):
+    first = service(file_parameters={"cores": 2})
+    launch(first)
+    old_pid = server_state(first)["pid"]
+    second = service(file_parameters={"cores": 4})
+    with caplog.at_level(logging.WARNING, logger="seamless_config"):
+        payload = launch(second)
+    assert "other parameters" in caplog.text and "cores: 2 -> 4" in caplog.text
+    assert _wait_dead(old_pid)
+    assert _health(payload)["parameters"] == {"cores": 4}
+    # the same parameters again: reused, no warning
+    caplog.clear()
+    new_pid = server_state(second)["pid"]
+    with caplog.at_level(logging.WARNING, logger="seamless_config"):
+        launch(second)
+    assert "other parameters" not in caplog.text
+    assert server_state(second)["pid"] == new_pid
+
+
+def test_concurrent_launches_start_one_server(service, tmp_path, isolated_home):
+    config = service()
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    code = (
+        "import json, logging, sys; from seamless_config.launching import launch; "
+        "logging.basicConfig(level=logging.INFO); "
+        "print(json.dumps(launch(json.load(open(sys.argv[1])))))"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(8)
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in results]
+    ports = {json.loads(out)["port"] for out, _ in results}
+    assert len(ports) == 1
+    launched = sum("Starting the service" in err for _, err in results)
+    assert launched == 1
+    running = [
+        pid for pid, argv in launching._own_processes()
+        if any("status-file-service" in a for a in argv) and "--port-range" in argv
+    ]
+    assert running == [server_state(config)["pid"]]
+
+
+def test_stop_without_server_is_harmless(service):
+    assert stop(service()) is False
