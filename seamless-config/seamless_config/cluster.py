@@ -240,6 +240,8 @@ def parse_cluster(name: str, data: Any, *, is_local_cluster: bool = False, conte
         )
     if default_queue is None and len(queues) == 1:
         default_queue = next(iter(queues))
+    elif default_queue is None and DEFAULT_QUEUE_NAME in queues:
+        default_queue = DEFAULT_QUEUE_NAME
     return Cluster(
         name=name,
         type=ctype,
