@@ -1,0 +1,288 @@
+"""Parameters -> Dask configuration: one pure function, :func:`build_configuration`.
+
+Plain data in (validated parameters, chosen ports, paths), plain data out: the dask-jobqueue
+config of every batch system (each built fresh, nothing shared), the Dask config of the wrapper
+process, the workers' environment and its ``export`` lines, the LocalCluster keyword arguments
+and the adaptive-scaling bounds. Nothing is imported or started here: the wrapper calls this
+before it imports Dask (reference D.3).
+
+Worker threads and processes (issue, point 4):
+
+============================  =================================  ==========================
+                              persistent (``pure_dask`` false)   pure (``pure_dask`` true)
+============================  =================================  ==========================
+threads per worker process    ``worker_threads`` or               ``worker_threads`` or 2
+                              cores x ``transformation_throttle``
+                              (3), throttle exported
+processes per job             ``processes`` or 1                  ``processes`` or cores
+jobqueue ``cores``            ``cores``                           ``job_cores`` or cores
+============================  =================================  ==========================
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+from .batch_systems import BATCH_SYSTEMS, BatchSystem
+from .durations import format_seconds, parse_duration
+from .errors import WrapperError
+from .parameters import WrapperParameters
+
+DEFAULT_THROTTLE = 3
+PURE_DEFAULT_THREADS = 2
+DEFAULT_LIFETIME_STAGGER = "4m"
+LIFETIME_MARGIN_SECONDS = 60
+#: Adaptive reacts to new work within 5 s; it releases a job after 5 min without work for it
+#: (a batch job may have waited long in the queue). Both can be changed via extra_dask_config.
+DEFAULT_ADAPTIVE = {"distributed.adaptive.interval": "5s", "distributed.adaptive.wait-count": 60}
+THROTTLE_ENV = "SEAMLESS_WORKER_TRANSFORMATION_THROTTLE"
+EXPORTED_PREFIXES = ("distributed.worker.", "distributed.scheduler.", "distributed.nanny.")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the scheduler and the workers live: the inputs that are not parameters."""
+
+    host: str
+    scheduler_port: int
+    dashboard_port: int
+    #: worker and nanny ports (the ``internal-port-range`` parameter, else ``--port-range``)
+    internal_port_range: tuple[int, int]
+    #: worker job logs go to ``<log_base>-<job id>.out/.err``
+    log_base: str
+    #: the worker interpreter unless the ``python`` parameter names another
+    default_python: str
+    #: the wrapper's conda environment, exported to batch systems that pass no environment
+    conda_prefix: str | None = None
+
+
+@dataclass(frozen=True)
+class ClusterConfiguration:
+    """Everything derived from the parameters; plain data."""
+
+    pure_dask: bool
+    threads: int
+    processes: int
+    job_cores: int
+    lifetime: str | None
+    lifetime_stagger: str | None
+    #: dotted Dask config keys for the wrapper process (scheduler, LocalCluster workers)
+    dask: dict[str, Any]
+    #: non-Dask environment variables for the workers (Seamless ones, persistent mode only)
+    worker_env: dict[str, str]
+    #: ``export`` lines for job scripts: the Dask settings the workers need, then worker_env
+    env_exports: tuple[str, ...]
+    #: dask-jobqueue config, one fresh dict per batch system name
+    jobqueue: dict[str, dict[str, Any]]
+    local_cluster_kwargs: dict[str, Any]
+    #: ``minimum_jobs``, ``maximum_jobs``, ``target_duration`` for ``JobQueueCluster.adapt``
+    adapt: dict[str, Any] = field(default_factory=dict)
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def _config_value(value: Any) -> Any:
+    """Read a string config value the way Dask reads ``DASK_*`` variables (``'3'`` -> 3)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return value
+
+
+def _env_name(key: str) -> str:
+    return "DASK_" + key.replace("-", "_").replace(".", "__").upper()
+
+
+def _env_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value)
+    return str(value)
+
+
+def env_exports(dask_items: dict[str, Any], worker_env: dict[str, str]) -> tuple[str, ...]:
+    """``export`` lines: the worker/scheduler/nanny Dask items as ``DASK_*``, then worker_env."""
+    lines = [
+        f"export {_env_name(key)}={shlex.quote(_env_value(value))}"
+        for key, value in dask_items.items()
+        if key.startswith(EXPORTED_PREFIXES)
+    ]
+    lines += [f"export {name}={shlex.quote(value)}" for name, value in worker_env.items()]
+    return tuple(lines)
+
+
+def nested(dotted: dict[str, Any]) -> dict[str, Any]:
+    """``{"a.b": 1}`` -> ``{"a": {"b": 1}}`` (for ``dask.config.update``)."""
+    result: dict[str, Any] = {}
+    for key, value in dotted.items():
+        node = result
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return result
+
+
+def _threads_processes(p: WrapperParameters) -> tuple[int, int, int, dict[str, str]]:
+    """threads, processes, jobqueue cores and worker env, per the table in the module doc."""
+    if p.pure_dask:
+        threads = p.worker_threads or PURE_DEFAULT_THREADS
+        return threads, p.processes or p.cores, p.job_cores or p.cores, {}
+    throttle = p.transformation_throttle or DEFAULT_THROTTLE
+    threads = p.worker_threads or p.cores * throttle
+    return threads, p.processes or 1, p.cores, {THROTTLE_ENV: str(throttle)}
+
+
+def _lifetime(p: WrapperParameters) -> tuple[str | None, str | None]:
+    """Lifetime and stagger; none with a single job (no rotation to stagger)."""
+    if p.maximum_jobs == 1:
+        return None, None
+    stagger = p.lifetime_stagger or DEFAULT_LIFETIME_STAGGER
+    if p.lifetime is not None:
+        return p.lifetime, stagger
+    seconds = parse_duration(p.walltime) - parse_duration(stagger) - LIFETIME_MARGIN_SECONDS
+    if seconds <= 0:
+        raise WrapperError(
+            f"walltime {p.walltime!r} is too short for worker rotation: walltime minus "
+            f"lifetime-stagger ({stagger}) minus 1m must be positive; give a longer walltime, "
+            "or set 'lifetime' and 'lifetime-stagger' explicitly"
+        )
+    return format_seconds(seconds), stagger
+
+
+def _target_duration(p: WrapperParameters) -> str:
+    """Pure mode: as given. Persistent: scaled by the worker's S resource, else its cores."""
+    if p.pure_dask:
+        return p.target_duration
+    factor = p.dask_resources.get("S", p.cores)
+    return format_seconds(parse_duration(p.target_duration) * factor)
+
+
+def _jobqueue_entry(
+    system: BatchSystem,
+    p: WrapperParameters,
+    where: Placement,
+    threads: int,
+    processes: int,
+    job_cores: int,
+    exports: tuple[str, ...],
+) -> dict[str, Any]:
+    """One batch system's dask-jobqueue config, built from scratch (no shared lists)."""
+    start, end = where.internal_port_range
+    prologue = [*p.job_script_prologue, *system.prologue]
+    if system.exports_conda and where.conda_prefix:
+        prologue += [
+            f"export CONDA_PREFIX={shlex.quote(where.conda_prefix)}",
+            'export PATH="$CONDA_PREFIX/bin:$PATH"',
+        ]
+    prologue += exports
+    entry: dict[str, Any] = {
+        "processes": processes,
+        "cores": job_cores,
+        "memory": p.memory,
+        "walltime": _clock(parse_duration(p.walltime)),
+        "python": p.python or where.default_python,
+        "scheduler-options": {
+            "host": where.host,
+            "port": where.scheduler_port,
+            "dashboard_address": f"{where.host}:{where.dashboard_port}",
+        },
+        "worker-extra-args": [
+            "--nthreads", str(threads),
+            f"--worker-port={start}:{end}",
+            f"--nanny-port={start}:{end}",
+        ],
+        "job-extra-directives": [
+            *p.job_extra_directives,
+            *(d.format(log_base=where.log_base) for d in system.log_directives),
+        ],
+        "job-script-prologue": prologue,
+        "log-directory": None,
+    }
+    if p.tmpdir:
+        entry["local-directory"] = p.tmpdir
+    if p.partition:
+        entry["queue"] = p.partition
+    if p.project:
+        entry[system.project_key] = p.project
+    if system.has_memory_per_core and p.memory_per_core_property_name:
+        entry["memory-per-core-property-name"] = p.memory_per_core_property_name
+    return entry
+
+
+def build_configuration(p: WrapperParameters, where: Placement) -> ClusterConfiguration:
+    """Compute the whole cluster configuration from validated parameters; no side effects."""
+    threads, processes, job_cores, worker_env = _threads_processes(p)
+    lifetime, stagger = _lifetime(p)
+    start, end = where.internal_port_range
+    ports = f"{start}:{end}"
+
+    dask_items: dict[str, Any] = {
+        "distributed.worker.daemon": False,
+        "distributed.scheduler.unknown-task-duration": p.unknown_task_duration,
+        "distributed.adaptive.target-duration": _target_duration(p),
+        "distributed.worker.port": ports,
+        "distributed.nanny.port": ports,
+        **DEFAULT_ADAPTIVE,
+    }
+    if p.dask_resources:
+        dask_items["distributed.worker.resources"] = dict(p.dask_resources)
+    dask_items.update({k: _config_value(v) for k, v in p.extra_dask_config.items()})
+
+    # Lifetime only for job-queue workers (via their environment): it rotates batch jobs before
+    # their walltime ends; a LocalCluster has no walltime and would not replace retired workers.
+    job_items = dict(dask_items)
+    if lifetime is not None:
+        job_items["distributed.worker.lifetime.duration"] = lifetime
+        job_items["distributed.worker.lifetime.stagger"] = stagger
+    exports = env_exports(job_items, worker_env)
+
+    jobqueue = {
+        name: _jobqueue_entry(system, p, where, threads, processes, job_cores, exports)
+        for name, system in BATCH_SYSTEMS.items()
+    }
+    local_kwargs: dict[str, Any] = {
+        "n_workers": p.maximum_jobs,
+        "threads_per_worker": threads,
+        "processes": True,
+        "memory_limit": p.memory,
+        "host": where.host,
+        "scheduler_port": where.scheduler_port,
+        "dashboard_address": f"{where.host}:{where.dashboard_port}",
+        "worker_port": ports,
+        "port": ports,  # the nannies' own ports
+    }
+    if p.dask_resources:
+        local_kwargs["resources"] = dict(p.dask_resources)
+    if worker_env:
+        local_kwargs["env"] = dict(worker_env)
+    if p.tmpdir:
+        local_kwargs["local_directory"] = p.tmpdir
+    return ClusterConfiguration(
+        pure_dask=p.pure_dask,
+        threads=threads,
+        processes=processes,
+        job_cores=job_cores,
+        lifetime=lifetime,
+        lifetime_stagger=stagger,
+        dask=dask_items,
+        worker_env=worker_env,
+        env_exports=exports,
+        jobqueue=jobqueue,
+        local_cluster_kwargs=local_kwargs,
+        adapt={
+            "minimum_jobs": int(p.interactive),
+            "maximum_jobs": p.maximum_jobs,
+            "target_duration": dask_items["distributed.adaptive.target-duration"],
+        },
+    )

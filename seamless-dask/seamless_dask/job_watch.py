@@ -1,0 +1,162 @@
+"""Watch the batch jobs of a job-queue cluster, so silent worker failures reach the user.
+
+A :class:`JobWatcher` asks the batch system (commands from :mod:`.batch_systems`) about the
+cluster's jobs and turns what it sees into events for the topic :data:`EVENT_TOPIC`:
+
+* ``{"kind": "worker-failed", "job_id", "state", "stderr_tail"}`` once per job that ended while
+  the cluster still wanted it, unless its worker had connected and it merely completed;
+* ``{"kind": "jobs-pending", "pending", "waited_seconds", "reasons"}`` every
+  :data:`PENDING_EVERY` seconds while jobs wait in the queue and no worker is connected.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .batch_systems import BatchSystem
+
+logger = logging.getLogger("seamless_dask")
+
+EVENT_TOPIC = "seamless-dask-wrapper"
+PENDING_EVERY = 5.0
+STDERR_TAIL_LINES = 20
+QUERY_TIMEOUT = 15.0
+
+Runner = Callable[[list[str]], str]
+
+
+def run_command(cmd: list[str]) -> str:
+    """Run a batch-system command; its stdout, or '' when it fails (logged at debug level)."""
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=QUERY_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        logger.debug("%s failed: %s", cmd[0], exc)
+        return ""
+    if done.returncode != 0:
+        logger.debug("%s exited %d: %s", cmd[0], done.returncode, done.stderr.strip())
+    return done.stdout
+
+
+@dataclass(frozen=True)
+class JobState:
+    job_id: str
+    state: str
+    reason: str = ""
+
+
+def query_states(system: BatchSystem, job_ids: list[str], run: Runner = run_command) -> dict[str, JobState]:
+    """Ask the batch system about ``job_ids``; each query fills in the jobs earlier ones missed."""
+    found: dict[str, JobState] = {}
+    for query in system.status_queries:
+        missing = [j for j in job_ids if j not in found]
+        if not missing:
+            break
+        groups = [[j] for j in missing] if query.one_job_per_call else [missing]
+        pattern = re.compile(query.line_pattern)
+        for group in groups:
+            cmd = [part.format(job_ids=",".join(group)) for part in query.command]
+            for line in run(cmd).splitlines():
+                match = pattern.match(line.strip())
+                if match and match.group("job_id") in missing:
+                    groups_found = match.groupdict()
+                    found[groups_found["job_id"]] = JobState(
+                        groups_found["job_id"], groups_found["state"],
+                        (groups_found.get("reason") or "").strip(),
+                    )
+    return found
+
+
+def stderr_tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
+    """The last ``lines`` lines of a job's stderr file, or a note why there are none."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as exc:
+        return f"(no stderr file {path}: {exc.strerror})"
+    return "\n".join(text.rstrip("\n").splitlines()[-lines:])
+
+
+@dataclass
+class JobWatcher:
+    """Turns the states of a cluster's jobs into ``worker-failed`` / ``jobs-pending`` events."""
+
+    system: BatchSystem
+    log_base: str
+    run: Runner = run_command
+    clock: Callable[[], float] = time.monotonic
+    submitted: set[str] = field(default_factory=set)
+    reported: set[str] = field(default_factory=set)
+    _connected_jobs: set[str] = field(default_factory=set)
+    _waiting_since: float | None = None
+    _last_pending_event: float | None = None
+
+    def poll(self, planned: dict[str, str], worker_names: set[str]) -> list[dict[str, Any]]:
+        """``planned``: job id -> worker name of the jobs the cluster wants now;
+        ``worker_names``: names of the workers connected to the scheduler."""
+        self.submitted.update(planned)
+        for job_id, name in planned.items():
+            if any(w == name or w.startswith(name + "-") for w in worker_names):
+                self._connected_jobs.add(job_id)
+        watch = [j for j in planned if j not in self.reported]
+        states = query_states(self.system, watch, self.run) if watch else {}
+        events = [self._failure(s) for s in states.values() if self._has_failed(s)]
+        pending = [s for s in states.values() if s.state in self.system.pending_states]
+        events += self._pending_event(pending, bool(worker_names))
+        return events
+
+    def _has_failed(self, state: JobState) -> bool:
+        if state.state not in self.system.ended_states:
+            return False
+        return not (state.state == "COMPLETED" and state.job_id in self._connected_jobs)
+
+    def _failure(self, state: JobState) -> dict[str, Any]:
+        self.reported.add(state.job_id)
+        tail = ""
+        if self.system.stderr_path:
+            path = Path(self.system.stderr_path.format(log_base=self.log_base, job_id=state.job_id))
+            tail = stderr_tail(path)
+        return {"kind": "worker-failed", "job_id": state.job_id, "state": state.state,
+                "reason": state.reason, "stderr_tail": tail}
+
+    def _pending_event(self, pending: list[JobState], have_workers: bool) -> list[dict[str, Any]]:
+        now = self.clock()
+        if not pending or have_workers:
+            self._waiting_since = self._last_pending_event = None
+            return []
+        if self._waiting_since is None:
+            self._waiting_since = now
+        if self._last_pending_event is not None and now - self._last_pending_event < PENDING_EVERY:
+            return []
+        self._last_pending_event = now
+        reasons = sorted({s.reason for s in pending if s.reason})
+        return [{"kind": "jobs-pending", "pending": len(pending),
+                 "waited_seconds": round(now - self._waiting_since, 1), "reasons": reasons}]
+
+    def cancel_leftovers(self) -> list[str]:
+        """Cancel every job this watcher saw submitted that the batch system still holds."""
+        if not self.submitted or not self.system.cancel_command:
+            return []
+        states = query_states(self.system, sorted(self.submitted), self.run)
+        alive = sorted(j for j, s in states.items() if s.state not in self.system.ended_states)
+        if alive:
+            logger.warning("cancelling leftover job(s) %s", ", ".join(alive))
+            self.run([*self.system.cancel_command, *alive])
+        return alive
+
+
+def describe(event: dict[str, Any]) -> str:
+    """One log line for an event."""
+    if event["kind"] == "worker-failed":
+        return (f"worker job {event['job_id']} {event['state']}"
+                + (f" ({event['reason']})" if event.get("reason") not in (None, "", "None") else "")
+                + f"; stderr tail:\n{event['stderr_tail']}")
+    if event["kind"] == "jobs-pending":
+        why = f" ({', '.join(event['reasons'])})" if event.get("reasons") else ""
+        return (f"waiting for {event['pending']} queued worker job(s) since "
+                f"{event['waited_seconds']:g} s{why}; no worker connected yet")
+    return str(event)

@@ -1,0 +1,97 @@
+"""The remote-http-launcher status-file protocol, as the service side sees it.
+
+The launcher starts the service *before* it writes ``{"status": "starting", "parameters": ...}``
+into the status file, so the service waits for the file, reads it, and later adds its ports and
+``status: running`` (or ``status: failed`` and a one-line ``reason``). Writes are atomic
+(``<file>.tmp`` + rename) and keep the launcher's keys.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from .errors import WrapperError
+
+logger = logging.getLogger("seamless_dask")
+
+WAIT_SECONDS = 20.0
+POLL_SECONDS = 0.1
+
+
+class StatusFile:
+    """One status file; remembers whether ``running`` was written."""
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        self.running_written = False
+
+    def wait_and_read(self, wait_seconds: float = WAIT_SECONDS) -> dict[str, Any]:
+        """Wait for the file to appear and hold a JSON object; return that object."""
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                text = self.path.read_text()
+            except FileNotFoundError:
+                text = None
+            if text:
+                try:
+                    content = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    if time.monotonic() >= deadline:
+                        raise WrapperError(
+                            f"Status file {self.path} is not valid JSON: {exc}"
+                        ) from None
+                else:
+                    if not isinstance(content, dict):
+                        raise WrapperError(
+                            f"Status file {self.path} must hold a JSON object, "
+                            f"not {type(content).__name__}"
+                        )
+                    return content
+            if time.monotonic() >= deadline:
+                raise WrapperError(
+                    f"Status file {self.path} did not appear within {wait_seconds:g} s"
+                )
+            time.sleep(POLL_SECONDS)
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            content = json.loads(self.path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return {}
+        return content if isinstance(content, dict) else {}
+
+    def _update(self, **items: Any) -> None:
+        content = self._read()
+        content.update(items)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(content, f, indent=2)
+        os.replace(tmp, self.path)
+
+    def write_running(self, port: int, dashboard_port: int) -> None:
+        """Publish the ports: the launcher may hand them to clients from now on."""
+        self._update(port=port, dashboard_port=dashboard_port, status="running")
+        self.running_written = True
+
+    def write_failed(self, reason: str) -> None:
+        """Mark the service failed, with a one-line reason."""
+        one_line = " ".join(reason.split())
+        self._update(status="failed", reason=one_line)
+
+    def finish(self, error: str | None = None) -> None:
+        """On exit: delete the file after a clean run, else mark it failed."""
+        if self.running_written and error is None:
+            try:
+                self.path.unlink()
+            except FileNotFoundError:
+                pass
+            return
+        if self.path.exists():
+            self.write_failed(error or "seamless-dask-wrapper stopped before it was running")

@@ -1,0 +1,209 @@
+"""``seamless-dask-wrapper``: hold a Dask cluster next to its scheduler for remote-http-launcher.
+
+Sequence: read the status file's ``parameters`` -> validate them -> pick the ports -> compute
+the whole configuration (pure, before Dask is imported) -> load it into Dask -> create the
+cluster named by ``MODULE::SYMBOL`` -> start adaptive scaling -> write ``port``,
+``dashboard_port`` and ``status: running`` -> serve until idle for ``--timeout`` seconds or until
+SIGTERM/SIGINT/SIGHUP -> close the cluster (its batch jobs are cancelled) -> delete the status
+file (or mark it failed after an error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from .batch_systems import BATCH_SYSTEMS
+from .configuration import ClusterConfiguration, Placement, build_configuration
+from .errors import WrapperError
+from .parameters import PARAMETERS, parse_parameters
+from .ports import pick_free_port
+from .status_file import StatusFile
+
+logger = logging.getLogger("seamless_dask")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    params = ", ".join(p.name for p in PARAMETERS)
+    parser = argparse.ArgumentParser(
+        prog="seamless-dask-wrapper",
+        description="Start a Dask cluster and its scheduler, publish the ports in a "
+        "remote-http-launcher status file, and stop after an idle timeout.",
+        epilog=f"Parameters read from the status file's 'parameters' object: {params}.",
+    )
+    parser.add_argument(
+        "cluster",
+        help="MODULE::SYMBOL naming a Dask Cluster class (e.g. dask_jobqueue::SLURMCluster, "
+        "distributed::LocalCluster), a Cluster instance or a function returning one",
+    )
+    parser.add_argument(
+        "--port-range", nargs=2, type=int, required=True, metavar=("START", "END"),
+        help="scheduler and dashboard ports are picked from START..END (inclusive); also the "
+        "workers' ports unless the 'internal-port-range' parameter says otherwise",
+    )
+    parser.add_argument(
+        "--status-file", required=True,
+        help="JSON status file of remote-http-launcher: parameters are read from it, the ports "
+        "and status are written into it",
+    )
+    parser.add_argument(
+        "--host", default="0.0.0.0",
+        help="interface the scheduler and dashboard bind to (default 0.0.0.0)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=None,
+        help="exit after this many seconds with no client connected and no task in the "
+        "scheduler (default: never)",
+    )
+    return parser
+
+
+class _Stop(SystemExit):
+    """Raised by the signal handlers: a requested, clean stop."""
+
+
+def _install_signal_handlers() -> None:
+    def handler(signum: int, _frame: Any) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)  # one stop is enough; let shutdown finish
+        logger.info("received %s: shutting down", signal.Signals(signum).name)
+        raise _Stop(0)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, handler)
+
+
+def _redirect_output(log_path: Any) -> None:
+    """Append all output (ours, Dask's, subprocesses') to the status file's ``log``."""
+    if not isinstance(log_path, str) or not log_path:
+        return
+    path = Path(log_path)
+    try:
+        if path.exists() and os.path.samestat(os.fstat(2), path.stat()):
+            return  # the launcher already sends our stderr there
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    except OSError as exc:
+        logger.warning("cannot write the log file %s: %s", path, exc)
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
+def _log_base(status: StatusFile, content: dict[str, Any]) -> str:
+    """Prefix of the worker jobs' log files, next to the wrapper's log (or status file)."""
+    log = content.get("log")
+    base = Path(log) if isinstance(log, str) and log else status.path
+    return str(base.with_suffix("")) + "-job"
+
+
+def _check_cli(args: argparse.Namespace) -> None:
+    start, end = args.port_range
+    if not 0 < start <= end < 65536:
+        raise WrapperError(f"--port-range must satisfy 0 < START <= END < 65536, not {start} {end}")
+    if args.timeout is not None and args.timeout <= 0:
+        raise WrapperError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
+
+
+def configure(
+    args: argparse.Namespace, status: StatusFile, content: dict[str, Any]
+) -> tuple[ClusterConfiguration, Placement]:
+    """CLI + status-file parameters -> configuration (Dask not imported yet)."""
+    _check_cli(args)
+    params = parse_parameters(content.get("parameters"))
+    start, end = args.port_range
+    scheduler_port = pick_free_port(args.host, start, end)
+    dashboard_port = pick_free_port(args.host, start, end, exclude={scheduler_port})
+    placement = Placement(
+        host=args.host,
+        scheduler_port=scheduler_port,
+        dashboard_port=dashboard_port,
+        internal_port_range=params.internal_port_range or (start, end),
+        log_base=_log_base(status, content),
+        default_python=sys.executable,
+        conda_prefix=os.environ.get("CONDA_PREFIX"),
+    )
+    cfg = build_configuration(params, placement)
+    logger.info(
+        "%s mode: %d worker process(es) per job x %d thread(s), at most %d job(s); "
+        "scheduler %s:%d, dashboard %d",
+        "pure Dask" if params.pure_dask else "persistent", cfg.processes, cfg.threads,
+        params.maximum_jobs, args.host, scheduler_port, dashboard_port,
+    )
+    return cfg, placement
+
+
+def _shutdown(cluster: Any, watcher: Any) -> None:
+    if cluster is not None:
+        try:
+            cluster.close(timeout=30)
+        except Exception:  # noqa: BLE001 - keep going: the jobs must still be cancelled
+            logger.exception("closing the cluster failed")
+    if watcher is not None:
+        watcher.cancel_leftovers()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s"
+    )
+    status = StatusFile(args.status_file)
+    try:
+        content = status.wait_and_read()
+    except WrapperError as exc:
+        logger.error("%s", exc)
+        return 1
+    _redirect_output(content.get("log"))
+    _install_signal_handlers()
+
+    cluster = watcher = None
+    error: str | None = None
+    try:
+        try:
+            cfg, placement = configure(args, status, content)
+            from .cluster_factory import (
+                apply_dask_config, batch_system_of, create_cluster, resolve_cluster_string,
+                start_scaling,
+            )
+            apply_dask_config(cfg)
+            cluster = create_cluster(resolve_cluster_string(args.cluster), cfg)
+            system = batch_system_of(cluster)
+            if system in BATCH_SYSTEMS and BATCH_SYSTEMS[system].status_queries:
+                from .job_watch import JobWatcher
+
+                watcher = JobWatcher(BATCH_SYSTEMS[system], _log_base(status, content))
+            start_scaling(cluster, cfg)
+        except _Stop:
+            raise
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, WrapperError) else str(exc)
+            logger.error("startup failed: %s", error, exc_info=not isinstance(exc, WrapperError))
+            return 1
+        status.write_running(placement.scheduler_port, placement.dashboard_port)
+        logger.info("running: scheduler %s", cluster.scheduler_address)
+        from .service_loop import serve_until_idle
+
+        serve_until_idle(cluster, args.timeout, watcher)
+        return 0
+    except _Stop:
+        return 0
+    except Exception as exc:  # noqa: BLE001 - reported in the status file and the log
+        error = f"{type(exc).__name__}: {exc}"
+        logger.exception("seamless-dask-wrapper failed")
+        return 1
+    finally:
+        _shutdown(cluster, watcher)
+        status.finish(error)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
