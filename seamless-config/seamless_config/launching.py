@@ -273,7 +273,7 @@ class _LoggingObserver:
             self._start_heartbeat()
         elif name == "TUNNEL_SETUP":
             logger.info("Opening an SSH tunnel for '%s': %s", self.key, result)
-        elif name == "STALE_CLEANUP":
+        elif name == "STALE_CLEANUP" and not self.launched:
             logger.info("The %s '%s' is no longer running; it will be started anew", self.what, self.key)
         elif name == "DONE":
             self.close()
@@ -372,8 +372,6 @@ def _launch_failure(config: Mapping[str, Any], what: str, exc: Exception, launch
     message = f"The {what} '{config['key']}' could not be started {describe_target(config)}: {exc}"
     if tail:
         message += f"\nLast lines of its output ({tool_command(config, 'rhl-logs', config['key'])}):\n{tail}"
-    elif launched:
-        message += "\n(it left no output)"
     if launched:
         with contextlib.suppress(Exception):
             stop(config)

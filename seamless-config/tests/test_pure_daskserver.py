@@ -1,0 +1,63 @@
+"""seamless_config.pure_daskserver without launching (the real launches are in tests/test_pure_dask.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import seamless_config
+from seamless_config import ConfigurationError, pure_daskserver
+
+
+def test_disabled_launches_nothing(project_dir, isolated_home, monkeypatch):
+    (project_dir / "seamless.profile.yaml").write_text("- cluster: local\n- persistent: false\n")
+    monkeypatch.setattr(pure_daskserver, "DISABLED", True)
+    assert seamless_config.set_stage(workdir=project_dir) is None
+    assert not pure_daskserver.is_active() and pure_daskserver.get_client() is None
+    assert not (isolated_home / ".remote-http-launcher").exists()
+    assert not (isolated_home / ".seamless" / "locks").exists()
+
+
+def test_no_cluster_is_a_configuration_error():
+    with pytest.raises(ConfigurationError, match="No cluster defined"):
+        pure_daskserver.activate()
+    assert not pure_daskserver.is_active()
+
+
+def test_deactivate_without_client_is_a_no_op():
+    pure_daskserver.deactivate()
+    assert pure_daskserver.get_client() is None and not pure_daskserver.is_active()
+
+
+def test_modules_import_only_the_stdlib():
+    """The transformer guard looks this module up; importing it must stay cheap."""
+    code = (
+        "import sys; before = set(sys.modules); "
+        "import seamless_config.pure_daskserver, seamless_config.launching; "
+        "new = sorted(m.split('.')[0] for m in set(sys.modules) - before); "
+        "print(' '.join(sorted(set(new))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    third_party = {"yaml", "distributed", "dask", "remote_http_launcher", "seamless", "seamless_remote",
+                   "seamless_transformer", "seamless_dask", "tornado", "numpy"}
+    assert not third_party & set(out), out
+    assert "seamless_config" in out
+
+
+def test_failed_activation_leaves_module_not_initialised(project_dir, isolated_home):
+    """A login node that refuses SSH (127.0.0.2:22, nothing listens there): the error says so."""
+    from seamless_config import lifecycle
+    from seamless_config.launching import LaunchError
+
+    (project_dir / "seamless.profile.yaml").write_text(
+        "- clusters:\n    nohost:\n      type: slurm\n      frontends:\n        - hostname: loginnode\n"
+        "          ssh_hostname: 127.0.0.2\n          daskserver: {}\n      queues:\n        q: {walltime: '01:00:00', cores: 1, memory: 1GB}\n"
+        "- cluster: nohost\n- persistent: false\n"
+    )
+    with pytest.raises((LaunchError, ConfigurationError)) as info:
+        seamless_config.set_stage(workdir=project_dir)
+    assert "127.0.0.2" in str(info.value) and "refused" in str(info.value)
+    assert not lifecycle.is_initialized() and not pure_daskserver.is_active()
