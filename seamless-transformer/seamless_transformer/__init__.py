@@ -1,0 +1,41 @@
+"""Seamless transformations: ``@direct`` / ``@delayed`` Python functions, identified by checksum,
+executed in process, in a local spawn pool, or by a remote backend, with results cached.
+
+Importing it imports no Dask, distributed or seamless_remote.
+"""
+
+import logging
+
+from .cache import add_store, clear_memory_cache, get_cache_dir, remove_store, set_cache_dir
+from .decorators import delayed, direct
+from .errors import RemoteBackendMissingError, TransformationError
+from .execute import execute_transformation
+from .execution import get_execution, set_execution
+from .remote_backend import RemoteBackend, RemoteJob, get_backend, register_backend
+from .spawn_pool import shutdown as shutdown_workers
+from .spawn_pool import spawn
+from .transformation import Transformation
+
+logging.getLogger("seamless_transformer").addHandler(logging.NullHandler())
+
+__all__ = [
+    "RemoteBackend",
+    "RemoteBackendMissingError",
+    "RemoteJob",
+    "Transformation",
+    "TransformationError",
+    "add_store",
+    "clear_memory_cache",
+    "delayed",
+    "direct",
+    "execute_transformation",
+    "get_backend",
+    "get_cache_dir",
+    "get_execution",
+    "register_backend",
+    "remove_store",
+    "set_cache_dir",
+    "set_execution",
+    "shutdown_workers",
+    "spawn",
+]

@@ -1,0 +1,49 @@
+"""Get the result of a transformation: cache hit, or one execution shared by all who ask.
+
+An identical transformation (same checksum) is never computed twice: a cached result is returned
+without executing anything, and concurrent requests for one that is running wait for it.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+
+from seamless import Buffer, Checksum
+
+from . import cache
+from .code import CodeLocation
+from .execution import dispatch
+from .transformation_dict import TransformationSpec
+
+_inflight: dict[Checksum, Future] = {}
+_inflight_lock = threading.Lock()
+
+
+def compute_result(
+    spec: TransformationSpec, checksum: Checksum, location: CodeLocation | None = None
+) -> Buffer:
+    """The result buffer of the transformation `spec` (whose checksum is `checksum`)."""
+    cached = cache.lookup_result(checksum)
+    if cached is not None:
+        return cached
+    with _inflight_lock:
+        future = _inflight.get(checksum)
+        owner = future is None
+        if owner:
+            future = _inflight[checksum] = Future()
+    if not owner:
+        return future.result()
+    try:
+        result = cache.lookup_result(checksum)  # it may have finished just before we claimed it
+        if result is None:
+            result = dispatch(spec, checksum, cache.get_buffer, location)
+            cache.record_result(checksum, result)
+        future.set_result(result)
+        return result
+    except BaseException as exc:
+        future.set_exception(exc)
+        raise
+    finally:
+        with _inflight_lock:
+            _inflight.pop(checksum, None)
