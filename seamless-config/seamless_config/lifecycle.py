@@ -160,7 +160,8 @@ def _activate() -> None:
 
         from .cluster import get_cluster
 
-        spawn(get_cluster(cluster).workers if cluster is not None else None)
+        workers = get_cluster(cluster).workers if cluster is not None else None
+        spawn(workers or os.cpu_count() or 1)
 
 
 # --- public lifecycle ---------------------------------------------------------------------

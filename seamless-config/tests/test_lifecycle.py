@@ -205,3 +205,16 @@ def test_manual_selection_survives_set_stage(project_dir: Path, write_yaml, laun
     profile(project_dir, write_yaml, "- cluster: local\n")
     select.select_persistent(False)
     assert seamless_config.set_stage(workdir=project_dir) == "client-2"
+
+
+def test_spawn_mode_starts_the_transformer_pool(project_dir: Path, write_yaml, launches):
+    transformer = pytest.importorskip("seamless_transformer")
+    profile(project_dir, write_yaml, "- clusters:\n    two: {type: local, workers: 2}\n- cluster: two\n- execution: spawn\n- persistent: false\n")
+    try:
+        seamless_config.set_stage(workdir=project_dir)
+        from seamless_transformer import spawn_pool
+
+        assert spawn_pool._pool is not None and spawn_pool._pool.size == 2
+        assert launches == ["deactivate"]
+    finally:
+        transformer.shutdown_workers()
