@@ -147,6 +147,20 @@ def _cluster_string(cluster: Cluster) -> str:
     return CLUSTER_STRINGS[cluster.type]
 
 
+def _dask_added(cluster: str, queue: str, frontend_name: str | None, *, pure: bool, meta: dict[str, Any]) -> dict[str, Any]:
+    """The ADDED values of both Dask tools: placement, cluster string, queue resources."""
+    definition = get_cluster(cluster)
+    frontend, service = _pick_frontend(definition, "daskserver", frontend_name)
+    added = _placement(definition, frontend, service)
+    added.update(
+        cluster_string=_cluster_string(definition),
+        conda=definition.queues[queue].conda,
+        file_parameters=dask_file_parameters(definition, queue, pure=pure),
+        meta=meta,
+    )
+    return added
+
+
 def configure_pure_daskserver(
     *, cluster: str | None = None, queue: str | None = None, frontend_name: str | None = None
 ) -> dict[str, Any]:
@@ -154,16 +168,8 @@ def configure_pure_daskserver(
     cluster = cluster or select.get_selected_cluster()
     if cluster is None:
         raise ConfigurationError("No cluster defined; add '- cluster: <name>' to seamless.profile.yaml")
-    definition = get_cluster(cluster)
     queue = select.resolve_queue(cluster, queue)
-    frontend, service = _pick_frontend(definition, "daskserver", frontend_name)
-    added = _placement(definition, frontend, service)
-    added.update(
-        cluster_string=_cluster_string(definition),
-        conda=definition.queues[queue].conda,
-        file_parameters=dask_file_parameters(definition, queue, pure=True),
-        meta=_meta("pure-daskserver", cluster, queue=queue),
-    )
+    added = _dask_added(cluster, queue, frontend_name, pure=True, meta=_meta("pure-daskserver", cluster, queue=queue))
     return configure_tool(
         "pure_daskserver", added, {"CLUSTER": escape_key_part(cluster), "QUEUE": escape_key_part(queue)}
     )
@@ -233,14 +239,7 @@ def configure_jobserver(*, file_parameters: dict[str, Any] | None = None, fronte
 def configure_daskserver(*, queue: str | None = None, frontend_name: str | None = None) -> dict[str, Any]:
     """Launch dict of the persistent-mode (Seamless) Dask server of the current project/stage."""
     cluster, scope = _scope()
-    definition = get_cluster(cluster)
     queue = select.resolve_queue(cluster, queue)
-    frontend, service = _pick_frontend(definition, "daskserver", frontend_name)
-    added = _placement(definition, frontend, service)
-    added.update(
-        cluster_string=_cluster_string(definition),
-        conda=definition.queues[queue].conda,
-        file_parameters=dask_file_parameters(definition, queue, pure=False),
-        meta=_meta("daskserver", cluster, queue=queue, **scope["meta"]),
-    )
+    meta = _meta("daskserver", cluster, queue=queue, **scope["meta"])
+    added = _dask_added(cluster, queue, frontend_name, pure=False, meta=meta)
     return configure_tool("daskserver", added, {"CLUSTER": escape_key_part(cluster), "KEYSUFFIX": scope["KEYSUFFIX"]})

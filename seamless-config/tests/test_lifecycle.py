@@ -8,6 +8,7 @@ test_pure_daskserver*.py and the root tests/.
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 import pytest
@@ -98,7 +99,9 @@ def test_cluster_without_remote_service_cannot_be_pure(project_dir: Path, write_
     "text",
     ["- cluster: local\n", "- cluster: local\n- execution: process\n", "- cluster: jobs\n- remote: jobserver\n"],
 )
-def test_persistent_modes_say_what_is_missing(project_dir: Path, write_yaml, launches, text):
+def test_persistent_modes_say_what_is_missing(project_dir: Path, write_yaml, launches, text, monkeypatch):
+    """An installation without seamless_remote's activation gets an error naming it."""
+    monkeypatch.setitem(sys.modules, "seamless_remote.activation", None)  # import raises ImportError
     profile(project_dir, write_yaml, text)
     with pytest.raises(ConfigurationError, match=r"seamless_remote.*persistent: false"):
         seamless_config.set_stage(workdir=project_dir)
