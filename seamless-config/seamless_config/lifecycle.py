@@ -15,6 +15,7 @@ process    false       nothing
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import logging
 import os
@@ -117,7 +118,7 @@ def _deactivate_all() -> None:
 
 def _activate_persistent(cluster: str, execution: str, remote: str | None) -> None:
     try:
-        from seamless_remote import activation  # type: ignore[attr-defined]
+        activation = importlib.import_module("seamless_remote.activation")
     except ImportError:
         what = {"jobserver": "jobserver", "daskserver": "Seamless Dask server"}.get(remote or "", "")
         services = "hashserver and database" + (f" and {what}" if execution == "remote" and what else "")
