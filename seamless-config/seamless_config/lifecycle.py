@@ -119,7 +119,9 @@ def _deactivate_all() -> None:
 def _activate_persistent(cluster: str, execution: str, remote: str | None) -> None:
     try:
         activation = importlib.import_module("seamless_remote.activation")
-    except ImportError:
+    except ImportError as exc:
+        if exc.name not in ("seamless_remote", "seamless_remote.activation"):
+            raise  # the module is there but one of its own imports is broken: show that
         what = {"jobserver": "jobserver", "daskserver": "Seamless Dask server"}.get(remote or "", "")
         services = "hashserver and database" + (f" and {what}" if execution == "remote" and what else "")
         raise ConfigurationError(
