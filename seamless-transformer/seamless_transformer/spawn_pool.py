@@ -83,7 +83,7 @@ class _Pool:
     def __init__(self, size: int) -> None:
         self.size = size
         self._workers: list[_Worker] = []
-        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._idle: queue.Queue[_Worker | None] = queue.Queue()
         try:
             for _ in range(size):
                 self._add_worker()
@@ -101,6 +101,9 @@ class _Pool:
 
     def run(self, request: tuple) -> tuple:
         worker = self._idle.get()
+        if worker is None:  # the pool was closed while we waited
+            self._idle.put(None)
+            raise WorkerDied("the spawn pool was shut down")
         try:
             reply = worker.call(request)
         except WorkerDied:
@@ -114,6 +117,7 @@ class _Pool:
 
     def close(self) -> None:
         workers, self._workers = self._workers, []
+        self._idle.put(None)  # wakes up callers waiting for a worker
         for worker in workers:
             worker.close()
 
@@ -123,9 +127,14 @@ _lock = threading.Lock()
 _atexit_registered = False
 
 
-def spawn(n: int) -> None:
-    """Start a pool of `n` worker processes (replacing a running pool of another size)."""
+def spawn(n: int | None = None) -> None:
+    """Start a pool of `n` worker processes (replacing a running pool of another size).
+
+    Without `n` (or None): the selected cluster's ``workers``, else the CPU count.
+    """
     global _pool, _atexit_registered
+    if n is None:
+        n = _default_size()
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"spawn(n): n must be a positive int (number of workers), not {n!r}")
     with _lock:
@@ -176,7 +185,7 @@ def run_spawned(
     """Run a transformation on a pool worker (starting the pool if needed)."""
     pool = _pool
     if pool is None:
-        spawn(_default_size())
+        spawn()
         pool = _pool
     buffers = {cs.hex(): get_buffer(cs).content for cs in spec.checksums()}
     loc = (location.filename, location.lineno) if location else None
@@ -184,8 +193,8 @@ def run_spawned(
         ok, payload, tb = pool.run((spec.to_dict(), buffers, loc, checksum.hex()))
     except WorkerDied as exc:
         raise TransformationError(
-            f"The spawn worker running transformation {checksum.hex()} died ({exc}); "
-            "it has been replaced",
+            f"The spawn worker running transformation {checksum.hex()} died or was stopped "
+            f"({exc}); a dead worker is replaced, a shut-down pool restarts on next use",
             checksum=checksum.hex(),
         ) from None
     if not ok:

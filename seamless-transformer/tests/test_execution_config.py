@@ -47,3 +47,10 @@ def test_override_wins_over_config(config_state, fns):
     st.set_execution("process")
     assert st.get_execution() == "process"
     assert fns.add(2, 2).run() == 4
+
+
+def test_spawn_without_n_uses_cluster_workers(config_state):
+    select.select_cluster("three")
+    st.shutdown_workers()
+    st.spawn()
+    assert len(worker_pids()) == 3

@@ -54,7 +54,7 @@ def test_exception_traceback_from_worker(fns):
 
 def test_dead_worker_is_reported_and_replaced(fns):
     before = set(worker_pids())
-    with pytest.raises(TransformationError, match="spawn worker .* died"):
+    with pytest.raises(TransformationError, match="spawn worker .* died or was stopped"):
         fns.crash(3).run()
     after = set(worker_pids())
     assert len(after) == 2 and after != before
@@ -76,3 +76,27 @@ def test_shutdown_stops_workers_and_next_use_restarts():
     assert worker_pids() == []
     st.spawn(2)
     assert len(worker_pids()) == 2
+
+
+def test_close_wakes_callers_waiting_for_a_worker():
+    """A caller queued for a busy pool gets an error when the pool closes, instead of hanging."""
+    import threading
+
+    from seamless_transformer.spawn_pool import WorkerDied, _Pool
+
+    pool = _Pool(1)
+    busy = pool._idle.get()  # the only worker is taken: the next caller must wait
+    outcome = []
+
+    def caller():
+        try:
+            pool.run(("unused",))
+        except WorkerDied as exc:
+            outcome.append(str(exc))
+
+    thread = threading.Thread(target=caller)
+    thread.start()
+    pool.close()
+    thread.join(30)
+    assert outcome == ["the spawn pool was shut down"]
+    assert busy.process.poll() is not None  # the worker process has exited
