@@ -62,9 +62,10 @@ def function_code(func: Callable[..., Any]) -> FunctionCode:
         raise TransformationError(
             "Lambdas cannot be transformations (their source is not separable); use a def"
         )
+    where = f"{func.__code__.co_filename}:{func.__code__.co_firstlineno}"
     if func.__code__.co_freevars:
         raise TransformationError(
-            f"Function {func.__qualname__} uses variables of an enclosing function "
+            f"Function {func.__qualname__} ({where}) uses variables of an enclosing function "
             f"({', '.join(func.__code__.co_freevars)}); a transformation must be self-contained: "
             "pass them as arguments"
         )
@@ -72,7 +73,8 @@ def function_code(func: Callable[..., Any]) -> FunctionCode:
     variadic = [p.name for p in parameters if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     if variadic:
         raise TransformationError(
-            f"Function {func.__qualname__} has variadic parameters ({', '.join(variadic)}); "
+            f"Function {func.__qualname__} ({where}) has variadic parameters "
+            f"({', '.join(variadic)}); "
             "each input of a transformation must be a named parameter"
         )
     try:
@@ -84,10 +86,8 @@ def function_code(func: Callable[..., Any]) -> FunctionCode:
         ) from exc
     text = textwrap.dedent("".join(lines))
     node = ast.parse(text).body[0]
-    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or isinstance(
-        node, ast.AsyncFunctionDef
-    ):
-        raise TransformationError(f"{func.__qualname__} must be a plain (non-async) def")
+    if not isinstance(node, ast.FunctionDef):
+        raise TransformationError(f"{func.__qualname__} ({where}) must be a plain (non-async) def")
     source = "".join(text.splitlines(keepends=True)[node.lineno - 1:])
     if not source.endswith("\n"):
         source += "\n"

@@ -134,7 +134,7 @@ def test_unusable_functions_are_refused_clearly():
         delayed(lambda x: x)
     y = 3
 
-    with pytest.raises(TransformationError, match="enclosing function .*y.*pass them as arguments"):
+    with pytest.raises(TransformationError, match=r"test_transformation\.py:\d+\) uses .*enclosing function \(y\).*as arguments"):
         @delayed
         def closure(x):
             return x + y
