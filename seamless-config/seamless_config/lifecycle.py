@@ -161,10 +161,7 @@ def _activate() -> None:
     if execution == "spawn":
         from seamless_transformer import spawn
 
-        from .cluster import get_cluster
-
-        workers = get_cluster(cluster).workers if cluster is not None else None
-        spawn(workers or os.cpu_count() or 1)
+        spawn()  # the selected cluster's workers, else one per core
 
 
 # --- public lifecycle ---------------------------------------------------------------------
