@@ -1,0 +1,117 @@
+"""Seamless transformations on a Dask cluster: the remote backend of persistent mode.
+
+`DaskTransformationBackend` implements seamless_transformer's `RemoteBackend` protocol over a
+``distributed.Client``. ``seamless_remote.activation`` registers it (``remote: daskserver``) with
+``seamless_transformer.register_backend()``; from then on every transformation that is not
+cached runs as one Dask task (see :mod:`seamless_dask.transformation_task`):
+
+* its key is ``seamless-transformation-<checksum>``: the scheduler holds one task per key, so
+  equal transformations submitted at the same time by several clients (or threads) run once;
+* the buffers it names (code and inputs) travel with it: small ones inside the task, large ones
+  (over `INLINE_LIMIT` bytes) as tasks of their own keyed by checksum, so an input shared by many
+  transformations is sent to the cluster once while it is in use;
+* the worker runs it with ``seamless_transformer.execute_transformation`` under its throttle;
+* `submit` blocks until the result is there and returns the result `Buffer`; a failure raises
+  `TransformationError` carrying the worker's traceback.
+
+Recording the result (memory, disk, hashserver + database stores) is left to the caller,
+seamless_transformer's ``compute_result``, which also looks the cache up before submitting.
+The client may be shared by any number of threads.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from seamless import Buffer
+from seamless_transformer import RemoteJob, TransformationError
+
+from .transformation_task import (
+    TaskOutcome,
+    buffer_content,
+    buffer_key,
+    run_transformation,
+    transformation_key,
+)
+
+if TYPE_CHECKING:
+    import distributed
+
+logger = logging.getLogger("seamless_dask")
+
+#: Buffers up to this size travel inside the transformation task; larger ones as their own task.
+INLINE_LIMIT = 64 * 1024
+
+
+class DaskTransformationBackend:
+    """Run Seamless transformations as Dask tasks on the cluster of ``client``.
+
+    The backend does not own the client: closing it is the caller's business.
+    """
+
+    def __init__(self, client: "distributed.Client", *, inline_limit: int = INLINE_LIMIT):
+        submit = getattr(client, "submit", None)
+        if not callable(submit):
+            raise TypeError(
+                f"DaskTransformationBackend needs a distributed.Client, not {type(client).__name__}"
+            )
+        self.client = client
+        self.inline_limit = inline_limit
+
+    def __repr__(self) -> str:
+        return f"<DaskTransformationBackend {self.client.scheduler.address}>"
+
+    def _ship_buffers(self, job: RemoteJob) -> tuple[dict[str, Any], list[Any]]:
+        """The buffers argument of the task (bytes, or futures of buffer tasks) + those futures."""
+        shipped: dict[str, Any] = {}
+        futures = []
+        for checksum, buffer in job.buffers().items():
+            hex_ = checksum.hex()
+            if len(buffer) <= self.inline_limit:
+                shipped[hex_] = buffer.content
+                continue
+            future = self.client.submit(buffer_content, buffer.content, key=buffer_key(hex_))
+            futures.append(future)
+            shipped[hex_] = future
+        return shipped, futures
+
+    def submit(self, job: RemoteJob) -> Buffer:
+        """Compute ``job`` on the cluster; return the result buffer (blocking)."""
+        tf_hex = job.checksum.hex()
+        futures: list[Any] = []
+        try:
+            shipped, futures = self._ship_buffers(job)
+            future = self.client.submit(
+                run_transformation, job.transformation, shipped, job.location,
+                key=transformation_key(tf_hex),
+            )
+            futures.append(future)
+            logger.debug("submitted transformation %s to %s", tf_hex, self.client.scheduler.address)
+            outcome = future.result()
+        except TransformationError:
+            raise
+        except Exception as exc:  # scheduler gone, worker killed, client closed, cancelled...
+            raise TransformationError(
+                f"Dask could not run transformation {tf_hex}: {type(exc).__name__}: {exc}",
+                checksum=tf_hex,
+            ) from None
+        finally:
+            for fut in futures:
+                fut.release()
+        return _result(outcome, tf_hex)
+
+
+def _result(outcome: Any, tf_hex: str) -> Buffer:
+    if not isinstance(outcome, TaskOutcome):
+        raise TransformationError(
+            f"Dask task {transformation_key(tf_hex)} returned {type(outcome).__name__}, not a "
+            "TaskOutcome: another client uses the same key for something else",
+            checksum=tf_hex,
+        )
+    if outcome.error is not None:
+        where = f" (on Dask worker {outcome.worker})" if outcome.worker else ""
+        raise TransformationError(
+            outcome.error + where, traceback=outcome.traceback, checksum=tf_hex
+        )
+    return Buffer(outcome.result)
