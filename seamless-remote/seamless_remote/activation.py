@@ -1,0 +1,202 @@
+"""Persistent mode: launch (or reconnect to) the services of the current project/stage and plug
+their clients into seamless_transformer.
+
+Called by ``seamless_config.set_stage()`` through ``activate(cluster=, execution=, remote=)``:
+
+* always: the read-write hashserver and database of the project/stage (``configure_hashserver``,
+  ``configure_database`` + ``seamless_config.launching.launch``), whose clients become buffer
+  and result stores of seamless_transformer;
+* ``execution: remote`` + ``remote: jobserver``: the jobserver, told (file parameters) to use that
+  hashserver and database, and a `JobserverBackend` registered as the remote backend;
+* ``execution: remote`` + ``remote: daskserver``: the Seamless Dask server and
+  ``seamless_dask.transformation_backend.DaskTransformationBackend`` over a Dask client.
+
+``deactivate()`` unregisters and closes all of it; the servers stay up until their idle timeout.
+Set ``DISABLED = True`` (tests) to make ``activate`` do nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from .database_client import DatabaseClient
+from .errors import RemoteError
+from .hashserver_client import HashserverClient
+from .remote_clients import remote_clients_parameters
+
+logger = logging.getLogger("seamless_remote")
+
+DISABLED = False
+REMOTE_TARGETS = ("jobserver", "daskserver")
+_ANY_ADDRESS = ("0.0.0.0", "::", "")
+
+
+@dataclass
+class ActiveServices:
+    """What `activate` set up: the clients, the stores and backend it registered, their URLs."""
+
+    cluster: str
+    hashserver: HashserverClient
+    database: DatabaseClient
+    urls: dict[str, str] = field(default_factory=dict)
+    backend: Any = None
+    closers: list[Callable[[], Any]] = field(default_factory=list)
+
+
+_active: ActiveServices | None = None
+
+
+def get_active() -> ActiveServices | None:
+    """The services of the current persistent activation, or None."""
+    return _active
+
+
+def url_here(payload: Mapping[str, Any]) -> str:
+    """The URL of a launched service as seen from this process (through a tunnel if any)."""
+    return f"http://{payload['hostname']}:{payload['port']}"
+
+
+def url_on_frontend(config: Mapping[str, Any], payload: Mapping[str, Any]) -> str:
+    """The URL of a launched service as seen from another service on its host (no tunnel)."""
+    interface = config.get("network_interface") or "127.0.0.1"
+    host = interface
+    if interface in _ANY_ADDRESS:
+        host = config.get("hostname") or "127.0.0.1"
+    port = payload.get("tunneled-port", payload["port"])
+    return f"http://{host}:{port}"
+
+
+def _configuration_error(message: str) -> Exception:
+    from seamless_config.errors import ConfigurationError
+
+    return ConfigurationError(message)
+
+
+def _launch(config: dict[str, Any], what: str) -> dict[str, Any]:
+    from seamless_config.launching import launch
+
+    return launch(config, what=what)
+
+
+def _check_reachable(client: Any, config: Mapping[str, Any]) -> None:
+    if not client.healthcheck():
+        raise RemoteError(
+            f"The {client.service} '{config['key']}' was launched but does not answer at {client.url}/healthcheck"
+        )
+
+
+def activate(*, cluster: str, execution: str, remote: str | None) -> ActiveServices | None:
+    """Launch/reconnect the services for (cluster, execution, remote) and register their clients.
+
+    Raises ``ConfigurationError`` for an impossible combination and
+    ``seamless_config.launching.LaunchError`` (with the server's log tail) when a service does
+    not start. On any failure, nothing stays registered.
+    """
+    global _active
+    if DISABLED:
+        return None
+    if execution == "remote" and remote not in REMOTE_TARGETS:
+        raise _configuration_error(
+            f"Cluster '{cluster}': execution 'remote' in persistent mode needs remote 'jobserver' or "
+            f"'daskserver', not {remote!r}"
+        )
+    deactivate()
+    from seamless_config.tools import configure_database, configure_hashserver
+
+    hs_config = configure_hashserver("rw")
+    db_config = configure_database("rw")
+    hs_payload = _launch(hs_config, "hashserver")
+    db_payload = _launch(db_config, "database")
+    active = ActiveServices(cluster, HashserverClient(url_here(hs_payload)), DatabaseClient(url_here(db_payload)))
+    active.closers += [active.hashserver.close, active.database.close]
+    try:
+        _check_reachable(active.hashserver, hs_config)
+        active.database.check_protocol()
+        active.urls.update(hashserver=active.hashserver.url, database=active.database.url)
+        if execution == "remote" and remote == "jobserver":
+            _activate_jobserver(active, url_on_frontend(hs_config, hs_payload), url_on_frontend(db_config, db_payload))
+        elif execution == "remote":
+            _activate_daskserver(active)
+        _register(active)
+    except BaseException:
+        _close(active)
+        raise
+    _active = active
+    logger.info(
+        "Persistent mode for cluster '%s': hashserver %s, database %s%s",
+        cluster, active.urls["hashserver"], active.urls["database"],
+        f", {remote} {active.urls[remote]}" if remote in active.urls else "",
+    )
+    return active
+
+
+def _activate_jobserver(active: ActiveServices, hashserver_url: str, database_url: str) -> None:
+    from seamless_config.tools import configure_jobserver
+
+    from .jobserver_backend import JobserverBackend
+    from .jobserver_client import JobserverClient
+
+    config = configure_jobserver(file_parameters=remote_clients_parameters(hashserver_url, database_url))
+    payload = _launch(config, "jobserver")
+    client = JobserverClient(url_here(payload))
+    active.closers.append(client.close)
+    _check_reachable(client, config)
+    active.urls["jobserver"] = client.url
+    active.backend = JobserverBackend(client, active.hashserver)
+
+
+def _activate_daskserver(active: ActiveServices) -> None:
+    try:
+        from seamless_dask.transformation_backend import DaskTransformationBackend
+    except ImportError as exc:
+        raise _configuration_error(
+            f"Cluster '{active.cluster}' selects 'remote: daskserver' in persistent mode, which needs "
+            f"seamless_dask.transformation_backend.DaskTransformationBackend, not available here ({exc}). "
+            "Install seamless-dask with its transformation backend, or use 'remote: jobserver' / "
+            "'execution: process'"
+        ) from None
+    import distributed
+    from seamless_config.tools import configure_daskserver
+
+    payload = _launch(configure_daskserver(), "Seamless Dask server")
+    address = f"tcp://{payload['hostname']}:{payload['port']}"
+    client = distributed.Client(address, timeout="10s", set_as_default=False)
+    active.closers.append(client.close)
+    active.urls["daskserver"] = address
+    active.backend = DaskTransformationBackend(client)
+    closer = getattr(active.backend, "close", None)
+    if callable(closer):
+        active.closers.append(closer)  # closers run last-in first-out: the backend before its client
+
+
+def _register(active: ActiveServices) -> None:
+    import seamless_transformer as st
+
+    st.add_store(active.hashserver)
+    st.add_store(active.database)
+    if active.backend is not None:
+        st.register_backend(active.backend)
+
+
+def _close(active: ActiveServices) -> None:
+    import seamless_transformer as st
+
+    if active.backend is not None and st.get_backend() is active.backend:
+        st.register_backend(None)
+    st.remove_store(active.hashserver)
+    st.remove_store(active.database)
+    for closer in reversed(active.closers):
+        try:
+            closer()
+        except Exception as exc:  # closing is best effort: the servers stay up anyway
+            logger.debug("Closing %r failed: %r", closer, exc)
+
+
+def deactivate() -> None:
+    """Unregister the backend and stores of the current activation and close their clients."""
+    global _active
+    active, _active = _active, None
+    if active is not None:
+        _close(active)

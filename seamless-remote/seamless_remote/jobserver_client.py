@@ -1,0 +1,47 @@
+"""`JobserverClient`: asks a seamless-jobserver to run a transformation (see `jobserver_protocol`)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from seamless import Checksum
+
+from .errors import JobFailedError, RemoteError
+from .http_service import ServiceClient
+from .jobserver_protocol import RUN_PATH, make_request
+
+
+class JobserverClient(ServiceClient):
+    """Client of one jobserver at ``url``; a request waits as long as the transformation runs."""
+
+    service = "jobserver"
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, read_timeout=None)
+
+    def run_transformation(
+        self,
+        transformation: Mapping[str, Any],
+        checksum: Checksum,
+        location: tuple[str, int] | None = None,
+    ) -> Checksum:
+        """Run the transformation remotely; return its result checksum.
+
+        The code and input buffers must already be on the jobserver's hashserver. Raises
+        `JobFailedError` (with the remote traceback) if it failed.
+        """
+        body = make_request(transformation, checksum, location)
+        response = self.request("POST", RUN_PATH, json=body)
+        if response.status_code == 200:
+            try:
+                return Checksum(response.text.strip())
+            except ValueError:
+                raise RemoteError(f"The jobserver at {self.url} answered {response.text[:100]!r}, not a checksum") from None
+        try:
+            detail = response.json()
+        except ValueError:
+            detail = None
+        if isinstance(detail, dict) and isinstance(detail.get("message"), str):
+            prefix = "" if response.status_code == 500 else f"The jobserver at {self.url} refused the job: "
+            raise JobFailedError(prefix + detail["message"], detail.get("traceback"))
+        raise self.unexpected(response, f"run transformation {Checksum(checksum).hex()}")

@@ -1,0 +1,95 @@
+"""Real hashserver / seamless-database / jobserver processes started directly (not through the
+launcher), for tests and benchmarks. Each binds a free loopback port from a range, reports it
+through its status file, and is stopped by PID with `LocalService.stop()`.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+START_TIMEOUT = 30.0
+
+
+@dataclass
+class LocalService:
+    """A service process of this machine; ``url`` is where it listens."""
+
+    name: str
+    process: subprocess.Popen
+    url: str
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """SIGTERM, then SIGKILL after ``timeout`` s; return the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def _tool(name: str) -> str:
+    candidate = Path(sys.executable).with_name(name)
+    return str(candidate) if candidate.exists() else name
+
+
+def start_service(name: str, argv: list[str], workdir: Path, *, parameters: dict | None = None) -> LocalService:
+    """Start ``argv`` (``--status-file`` is appended) and wait until its status file says running."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    status = workdir / f"{name}.status.json"
+    status.write_text(json.dumps({"status": "starting", "parameters": parameters or {}}))
+    log = workdir / f"{name}.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [_tool(argv[0]), *argv[1:], "--status-file", str(status)],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            data = json.loads(status.read_text())
+        except (OSError, json.JSONDecodeError):
+            data = {}
+        if data.get("status") == "running" and data.get("port"):
+            return LocalService(name, process, f"http://127.0.0.1:{data['port']}", log)
+        if data.get("status") == "failed" or process.poll() is not None:
+            break
+        time.sleep(0.05)
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+    raise RuntimeError(f"{name} did not start ({argv}); its output:\n{log.read_text()[-3000:]}")
+
+
+def start_hashserver(directory: Path, *, writable: bool = True, ports: tuple[int, int] = (61100, 61199)) -> LocalService:
+    directory.mkdir(parents=True, exist_ok=True)
+    argv = ["hashserver", str(directory), "--port-range", *map(str, ports), "--host", "127.0.0.1"]
+    return start_service("hashserver", argv + (["--writable"] if writable else []), directory.parent / "status")
+
+
+def start_database(directory: Path, *, writable: bool = True, ports: tuple[int, int] = (61200, 61299)) -> LocalService:
+    directory.mkdir(parents=True, exist_ok=True)
+    argv = ["seamless-database", str(directory / "seamless.db"), "--port-range", *map(str, ports), "--host", "127.0.0.1"]
+    return start_service("database", argv + (["--writable"] if writable else []), directory.parent / "status")
+
+
+def start_jobserver(workdir: Path, hashserver: str, database: str, *, workers: int = 1,
+                    ports: tuple[int, int] = (61400, 61499), timeout: float | None = None) -> LocalService:
+    argv = ["seamless-jobserver", "--workers", str(workers), "--port-range", *map(str, ports), "--host", "127.0.0.1"]
+    argv += ["--timeout", str(timeout)] if timeout else []
+    parameters = {"buffer": [{"url": hashserver}], "database": [{"url": database}]}
+    return start_service("jobserver", argv, workdir, parameters=parameters)
+

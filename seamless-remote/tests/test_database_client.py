@@ -1,0 +1,35 @@
+"""DatabaseClient against a real seamless-database 2.1.0 (writable and read-only)."""
+
+from __future__ import annotations
+
+import pytest
+
+from seamless import Checksum
+from seamless_remote import DatabaseClient, RemoteError, ServiceUnavailableError
+
+pytestmark = pytest.mark.servers
+
+
+def test_round_trip(database):
+    client = DatabaseClient(database.url)
+    tf, result = Checksum.of(b"transformation"), Checksum.of(b"result")
+    assert client.healthcheck()
+    assert client.get_result(tf) is None
+    client.put_result(tf, result)
+    assert DatabaseClient(database.url).get_result(tf) == result
+
+
+def test_protocol(database):
+    client = DatabaseClient(database.url)
+    assert client.protocol()[:2] == ["seamless", "database"]
+    client.check_protocol()
+
+
+def test_hashserver_is_not_a_database(hashserver):
+    with pytest.raises(RemoteError, match="not the seamless database protocol 2.x"):
+        DatabaseClient(hashserver.url).check_protocol()
+
+
+def test_unreachable_database():
+    with pytest.raises(ServiceUnavailableError, match="database at http://127.0.0.1:9"):
+        DatabaseClient("http://127.0.0.1:9").get_result(Checksum.of(b"x"))
