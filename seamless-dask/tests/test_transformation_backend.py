@@ -9,8 +9,10 @@ transformations) count executions; nothing is timed.
 from __future__ import annotations
 
 import os
+import runpy
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from distributed import Client, LocalCluster
@@ -30,60 +32,8 @@ from seamless_transformer import RemoteJob, TransformationError
 from seamless_transformer import cache as st_cache
 
 
-# --- transformer functions (their source is what runs on the workers) ------------------------
-
-
-@st.delayed
-def add(a, b, log=None):
-    import os
-    import uuid
-
-    if log is not None:
-        open(os.path.join(log, f"add-{uuid.uuid4().hex}"), "w").close()
-    return a + b
-
-
-@st.delayed
-def whoami(tag):
-    import os
-
-    return {"tag": tag, "pid": os.getpid()}
-
-
-@st.delayed
-def divide(a, b):
-    quotient = a / b
-    return quotient
-
-
-@st.delayed
-def slow_once(folder, seconds):
-    import os
-    import time
-    import uuid
-
-    open(os.path.join(folder, f"run-{uuid.uuid4().hex}"), "w").close()
-    time.sleep(seconds)
-    return "computed"
-
-
-@st.delayed
-def total_length(data, salt):
-    return len(data) + salt
-
-
-@st.delayed
-def occupy(tag, folder, seconds):
-    """Return how many transformations were running alongside this one (itself included)."""
-    import os
-    import time
-
-    mine = os.path.join(folder, f"running-{tag}")
-    open(mine, "w").close()
-    time.sleep(seconds)
-    peers = len([n for n in os.listdir(folder) if n.startswith("running-")])
-    os.remove(mine)
-    return peers
+#: the transformer functions (their source is what runs on the workers)
+fns = SimpleNamespace(**runpy.run_path(str(Path(__file__).with_name("transformation_backend_functions.py"))))
 
 
 def runs(folder: Path, prefix: str) -> int:
@@ -96,7 +46,6 @@ def job_of(tf: st.Transformation) -> RemoteJob:
 
 
 # --- fixtures ----------------------------------------------------------------------------------
-
 
 @pytest.fixture(scope="module")
 def cluster():
@@ -130,26 +79,25 @@ def backend(client):
 
 # --- tests -------------------------------------------------------------------------------------
 
-
 def test_result_computed_on_a_worker(backend, client):
     worker_pids = set(client.run(os.getpid).values())
-    value = whoami("x").run()
+    value = fns.whoami("x").run()
     assert value["tag"] == "x"
     assert value["pid"] in worker_pids and value["pid"] != os.getpid()
 
 
 def test_graph_of_transformations(backend, tmp_path):
-    inner = add(1, 2, log=str(tmp_path))
-    outer = add(inner, 4, log=str(tmp_path))
+    inner = fns.add(1, 2, log=str(tmp_path))
+    outer = fns.add(inner, 4, log=str(tmp_path))
     assert outer.run() == 7
     assert inner.value == 3
     assert runs(tmp_path, "add-") == 2
-    assert add(3, 4, log=str(tmp_path)).run() == 7  # same checksum as outer: a cache hit
+    assert fns.add(3, 4, log=str(tmp_path)).run() == 7  # same checksum as outer: a cache hit
     assert runs(tmp_path, "add-") == 2
 
 
 def test_exception_carries_the_worker_traceback(backend):
-    tf = divide(1, 0)
+    tf = fns.divide(1, 0)
     with pytest.raises(TransformationError) as info:
         tf.run()
     err = info.value
@@ -157,13 +105,13 @@ def test_exception_carries_the_worker_traceback(backend):
     assert "on Dask worker tcp://127.0.0.1:" in err.message
     assert "quotient = a / b" in err.traceback
     assert err.checksum == tf.checksum.hex()
-    downstream = add(divide(2, 0), 1)
+    downstream = fns.add(fns.divide(2, 0), 1)
     downstream.compute()
     assert "Input 'a' of add() failed" in str(downstream.exception)
 
 
 def test_identical_concurrent_submissions_from_two_clients_run_once(backend, cluster, tmp_path):
-    tf = slow_once(str(tmp_path), 2.0)
+    tf = fns.slow_once(str(tmp_path), 2.0)
     job = job_of(tf)
     barrier = threading.Barrier(2)
     outcomes: list[object] = []
@@ -194,7 +142,7 @@ def test_many_client_threads_at_once(backend):
 
     def work(i: int) -> None:
         try:
-            results[i] = add(i, 1000).run()
+            results[i] = fns.add(i, 1000).run()
         except Exception as exc:  # reported by the assertion below
             results[i] = exc
 
@@ -208,7 +156,7 @@ def test_many_client_threads_at_once(backend):
 
 def test_large_inputs_travel_as_buffer_tasks(backend, client):
     data = "x" * 300_000
-    tf = total_length(data, 1)
+    tf = fns.total_length(data, 1)
     shipped, futures = backend._ship_buffers(job_of(tf))
     try:
         data_hex = Buffer.from_value(data).checksum.hex()
@@ -218,11 +166,11 @@ def test_large_inputs_travel_as_buffer_tasks(backend, client):
         for f in futures:
             f.release()
     assert tf.run() == 300_001
-    assert total_length(data, 2).run() == 300_002  # same large input, second transformation
+    assert fns.total_length(data, 2).run() == 300_002  # same large input, second transformation
 
 
 def test_task_key_is_the_transformation_checksum(backend, client, tmp_path):
-    tf = slow_once(str(tmp_path), 1.0)
+    tf = fns.slow_once(str(tmp_path), 1.0)
     tf.start()
     wanted = transformation_key(tf.checksum.hex())
 
@@ -245,7 +193,7 @@ def test_closed_client_gives_a_transformation_error(cluster):
     st.set_execution("remote")
     st.register_backend(backend)
     try:
-        tf = add(5, 5)
+        tf = fns.add(5, 5)
         tf.compute()
     finally:
         st.register_backend(None)
@@ -259,7 +207,6 @@ def test_rejects_what_is_not_a_client():
 
 
 # --- the throttle ----------------------------------------------------------------------------
-
 
 def test_worker_capacity_from_environment():
     assert worker_capacity({}) is None
@@ -286,7 +233,7 @@ def test_throttle_caps_concurrent_transformations_below_thread_count(tmp_path):
         st.set_execution("remote")
         st.register_backend(backend)
         try:
-            tfs = [occupy(i, str(folder), 0.4) for i in range(4)]
+            tfs = [fns.occupy(i, str(folder), 0.4) for i in range(4)]
             for tf in tfs:
                 tf.start()
             peaks = [tf.run() for tf in tfs]

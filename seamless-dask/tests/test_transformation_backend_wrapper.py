@@ -9,8 +9,10 @@ stops the wrapper by its PID and checks that the wrapper and its worker processe
 from __future__ import annotations
 
 import os
+import runpy
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from distributed import Client
@@ -35,35 +37,7 @@ daskloc:
     default: {{cores: {CORES}, maximum_jobs: {WORKERS}, memory: 1GB, walltime: "01:00:00"}}
 """
 PROFILE = "- project: p\n- cluster: daskloc\n"
-
-
-@st.delayed
-def whoami(tag):
-    import os
-
-    return {"tag": tag, "pid": os.getpid()}
-
-
-@st.delayed
-def add(a, b):
-    return a + b
-
-
-@st.delayed
-def divide(a, b):
-    quotient = a / b
-    return quotient
-
-
-@st.delayed
-def slow_once(folder, seconds):
-    import os
-    import time
-    import uuid
-
-    open(os.path.join(folder, f"run-{uuid.uuid4().hex}"), "w").close()
-    time.sleep(seconds)
-    return "computed"
+fns = SimpleNamespace(**runpy.run_path(str(Path(__file__).with_name("transformation_backend_functions.py"))))
 
 
 class Wrapper:
@@ -125,17 +99,17 @@ def test_workers_have_the_persistent_defaults(wrapper):
 
 
 def test_transformations_graph_and_errors(wrapper):
-    value = whoami("w").run()
+    value = fns.whoami("w").run()
     assert value["pid"] in wrapper.worker_pids and value["pid"] != os.getpid()
-    assert add(add(1, 2), add(3, 4)).run() == 10
+    assert fns.add(fns.add(1, 2), fns.add(3, 4)).run() == 10
     with pytest.raises(TransformationError) as info:
-        divide(1, 0).run()
+        fns.divide(1, 0).run()
     assert "divide() raised ZeroDivisionError" in info.value.message
     assert "quotient = a / b" in info.value.traceback
 
 
 def test_identical_submissions_from_two_clients_run_once(wrapper, tmp_path):
-    tf = slow_once(str(tmp_path), 2.0)
+    tf = fns.slow_once(str(tmp_path), 2.0)
     job = RemoteJob(tf.checksum, tf.transformation_dict, st_cache.get_buffer)
     barrier = threading.Barrier(2)
     outcomes: list[object] = []
