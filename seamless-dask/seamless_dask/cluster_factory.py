@@ -75,12 +75,13 @@ def create_cluster(spec: ClusterSpec, cfg: ClusterConfiguration) -> Any:
     name = f"{spec.module}::{spec.symbol}"
     if inspect.isclass(target) and issubclass(target, Cluster):
         if _is_local(target):
+            _detach_main_module()
             return target(**cfg.local_cluster_kwargs)
         _check_oar(target)
         return target()
     if isinstance(target, Cluster):
         cluster = target
-    elif callable(target):
+    elif callable(target) and not inspect.isclass(target):
         cluster = target()
         if not isinstance(cluster, Cluster):
             raise WrapperError(f"{name}() returned {type(cluster).__name__}, not a Dask Cluster")
@@ -95,6 +96,21 @@ def create_cluster(spec: ClusterSpec, cfg: ClusterConfiguration) -> Any:
             "the wrapper can give it the ports and workers from the parameters"
         )
     return cluster
+
+
+def _detach_main_module() -> None:
+    """Keep spawned LocalCluster workers from re-importing the wrapper's entry module.
+
+    multiprocessing's spawn start method re-imports ``__main__`` (by ``__spec__`` name or by
+    ``__file__``) in every child; the workers have no use for the wrapper, and in pure Dask
+    mode they must load no ``seamless*`` module at all.
+    """
+    main = sys.modules.get("__main__")
+    if main is None:
+        return
+    main.__spec__ = None
+    if hasattr(main, "__file__"):
+        del main.__file__
 
 
 def _check_oar(cls: type) -> None:
