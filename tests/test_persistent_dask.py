@@ -1,0 +1,111 @@
+"""Persistent mode on Dask, the user's path: a profile naming a ``type: local`` cluster, a project
+and ``remote: daskserver`` (persistence is the default with a cluster).
+
+``seamless_config.set_stage()`` launches the hashserver, the database and a persistent-mode
+``seamless-dask-wrapper`` (through remote-http-launcher), and registers the Dask transformation
+backend. A ``@delayed`` transformation then runs on a Dask worker of that wrapper (a child process
+of the wrapper, not the user's process); its result is recorded, so a second process with the same
+profile gets it without executing anything. Every user run is a fresh ``python script.py`` with an
+isolated HOME; afterwards every server is stopped by PID and the Dask workers are checked gone.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import yaml
+
+from seamless_config.launching import pid_alive, wait_for_exit
+
+_spec = importlib.util.spec_from_file_location("persistent_services", Path(__file__).with_name("persistent_services.py"))
+ps = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(ps)
+
+pytestmark = pytest.mark.servers
+
+SCRIPT = """
+import json, os, sys
+import seamless_config
+seamless_config.set_stage()
+from seamless_transformer import delayed
+from seamless_remote.activation import get_active
+
+@delayed
+def square_where(x, sidefile):
+    import os
+    with open(sidefile, "a") as f:
+        f.write("executed\\n")
+    return {"square": x * x, "pid": os.getpid()}
+
+@delayed
+def plus_one(d, sidefile):
+    with open(sidefile, "a") as f:
+        f.write("executed\\n")
+    return d["square"] + 1
+
+first = square_where(int(sys.argv[1]), sys.argv[2])
+second = plus_one(first, sys.argv[2])
+total = second.run()
+active = get_active()
+print(json.dumps({"value": first.value, "total": total, "client_pid": os.getpid(),
+                  "backend": type(active.backend).__name__, "daskserver": active.urls.get("daskserver")}))
+"""
+
+
+def _write_cluster(home: Path, root: Path) -> None:
+    """A ``type: local`` cluster with a hashserver, a database and a daskserver on this machine."""
+    definition = {
+        "laptop": {
+            "type": "local",
+            "frontends": [{
+                "hashserver": {"bufferdir": str(root / "buffers"), "timeout": 120},
+                "database": {"database_dir": str(root / "database"), "timeout": 120},
+                "daskserver": {"timeout": 120},
+            }],
+            "queues": {"default": {"cores": 1, "maximum_jobs": 2, "memory": "1GB", "walltime": "01:00:00"}},
+        }
+    }
+    (home / ".seamless").mkdir(exist_ok=True)
+    (home / ".seamless" / "clusters.yaml").write_text(yaml.safe_dump(definition))
+
+
+def _parent_pid(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+@pytest.fixture
+def home(isolated_home: Path):
+    worker_pids: list[int] = []
+    yield isolated_home, worker_pids
+    ps.stop_servers(isolated_home)
+    survivors = [pid for pid in worker_pids if not wait_for_exit(pid)]
+    assert not survivors, f"Dask worker processes survived their wrapper: {survivors}"
+
+
+def test_transformations_run_on_dask_workers_and_persist(home, tmp_path: Path):
+    home, worker_pids = home
+    _write_cluster(home, tmp_path / "store")
+    commands = [{"cluster": "laptop"}, {"project": "p"}, {"remote": "daskserver"}]
+    script = ps.write_project(tmp_path / "proj", commands, SCRIPT)
+    sidefile = tmp_path / "executions.txt"
+
+    first = ps.last_json(ps.run_script(script, home, "6", str(sidefile)))
+    assert first["total"] == 37 and first["value"]["square"] == 36
+    assert first["backend"] == "DaskTransformationBackend"
+    assert first["daskserver"].startswith("tcp://127.0.0.1:")
+    assert sidefile.read_text().count("executed") == 2
+    worker = first["value"]["pid"]
+    worker_pids.append(worker)
+    servers = ps.launched_servers(home)
+    assert set(servers) == {"hashserver-laptop-rw-p", "database-laptop-rw-p", "daskserver-laptop-p"}
+    assert worker != first["client_pid"]
+    assert pid_alive(worker) and _parent_pid(worker) == servers["daskserver-laptop-p"], (
+        "the transformation did not run in a worker process of the Seamless Dask server"
+    )
+
+    second = ps.last_json(ps.run_script(script, home, "6", str(sidefile)))
+    assert second["total"] == 37 and second["value"] == first["value"]
+    assert sidefile.read_text().count("executed") == 2, "the second process executed it again"
+    assert ps.launched_servers(home) == servers, "the running servers were not reused"
