@@ -11,26 +11,26 @@ isolated HOME; afterwards every server is stopped by PID and the Dask workers ar
 
 from __future__ import annotations
 
-import importlib.util
+import runpy
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
 
 from seamless_config.launching import pid_alive, wait_for_exit
 
-_spec = importlib.util.spec_from_file_location("persistent_services", Path(__file__).with_name("persistent_services.py"))
-ps = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ps)
+ps = SimpleNamespace(**runpy.run_path(str(Path(__file__).with_name("persistent_services.py"))))
 
 pytestmark = pytest.mark.servers
 
 SCRIPT = """
 import json, os, sys
-import seamless_config
-seamless_config.set_stage()
-from seamless_transformer import delayed
+from seamless_config import set_stage
 from seamless_remote.activation import get_active
+from seamless_transformer import delayed
+
+set_stage()
 
 @delayed
 def square_where(x, sidefile):
