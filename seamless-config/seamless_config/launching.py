@@ -366,10 +366,18 @@ def launch(config: Mapping[str, Any], *, what: str = "service") -> dict[str, Any
     return payload
 
 
+#: RHL 0.4.5's words for a service that died while starting, in the user's terms.
+_RHL_REASONS = {
+    "Remote launch already attempted and failed.": "it stopped while starting",
+    "Remote process did not finish starting after relaunch.": "it exited before it was running",
+}
+
+
 def _launch_failure(config: Mapping[str, Any], what: str, exc: Exception, launched: bool) -> LaunchError:
     """Build the error for a failed launch (with the log tail) and stop what was half launched."""
     tail = server_log_tail(config)
-    message = f"The {what} '{config['key']}' could not be started {describe_target(config)}: {exc}"
+    reason = _RHL_REASONS.get(str(exc), str(exc))
+    message = f"The {what} '{config['key']}' could not be started {describe_target(config)}: {reason}"
     if tail:
         message += f"\nLast lines of its output ({tool_command(config, 'rhl-logs', config['key'])}):\n{tail}"
     if launched:
@@ -378,15 +386,43 @@ def _launch_failure(config: Mapping[str, Any], what: str, exc: Exception, launch
     return LaunchError(message)
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this machine exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
+def wait_for_exit(pid: int, timeout: float = 15) -> bool:
+    """Wait until process ``pid`` of this machine is gone; return whether it is."""
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def stop(config: Mapping[str, Any]) -> bool:
     """Stop the server of ``config``'s key (by its PID in RHL's state) and forget it everywhere.
 
-    Closes its tunnels, removes RHL's client and server records and the launch record.
+    Closes its tunnels, removes RHL's client and server records and the launch record. A local
+    server is waited for until it has exited (its ports are free again).
     Returns True when a running server was stopped.
     """
     key = config["key"]
     _forget_client_state(config)
+    state = server_state(config) if ssh_host(config) is None else None
     result = run_tool(config, ["rhl-stop", key])
+    if state and isinstance(state.get("pid"), int):
+        wait_for_exit(state["pid"])
     stopped = result.returncode == 0 and any(
         word in result.stdout for word in (": stopped", ": kill required")
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from typing import Any
 
 logger = logging.getLogger("seamless_config")
@@ -60,6 +61,24 @@ def _on_wrapper_event(event: tuple[float, Any]) -> None:
         logger.info("Dask cluster: %s", msg)
 
 
+def _subscribed(dask_scheduler: Any, client_id: str) -> bool:
+    topics = getattr(getattr(dask_scheduler, "_broker", None), "_topics", None)
+    if topics is None:  # another distributed: cannot tell, assume it is
+        return True
+    return WRAPPER_TOPIC in topics and client_id in topics[WRAPPER_TOPIC].subscribers
+
+
+def _wait_until_subscribed(client: Any, timeout: float = 2.0) -> None:
+    """Return once the scheduler has the subscription (it travels on a batched stream, and an
+    event published before it arrives would be lost)."""
+    deadline = time.monotonic() + timeout
+    while not client.run_on_scheduler(_subscribed, client_id=client.id):
+        if time.monotonic() > deadline:
+            logger.debug("the scheduler has not registered the event subscription yet")
+            return
+        time.sleep(0.01)
+
+
 def activate(*, queue: str | None = None):
     """Launch (or reconnect to) the scheduler of the selected cluster and ``queue``; return the client.
 
@@ -82,6 +101,7 @@ def activate(*, queue: str | None = None):
     client = distributed.Client(f"tcp://{host}:{payload['port']}", timeout="10s", set_as_default=True)
     try:
         client.subscribe_topic(WRAPPER_TOPIC, _on_wrapper_event)
+        _wait_until_subscribed(client)
     except Exception:
         client.close(timeout=2)
         raise

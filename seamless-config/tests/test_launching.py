@@ -22,25 +22,9 @@ import pytest
 
 from seamless_config import launching
 from seamless_config.launching import LaunchError, launch, server_state, stop
+from seamless_config.launching import pid_alive, wait_for_exit
 
 SERVICE = Path(__file__).with_name("status_file_service.py")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
-
-
-def _wait_dead(pid: int, seconds: float = 10) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.fixture
@@ -81,7 +65,7 @@ def service(tmp_path, isolated_home, monkeypatch):
         if state and isinstance(state.get("pid"), int):
             pids.append(state["pid"])
         stop(config)
-    survivors = [pid for pid in pids if not _wait_dead(pid)]
+    survivors = [pid for pid in pids if not wait_for_exit(pid)]
     for pid in survivors:
         os.kill(pid, signal.SIGKILL)
     assert not survivors, f"servers survived stop(): {survivors}"
@@ -102,7 +86,7 @@ def test_launch_then_reconnect_without_relaunch(service):
     assert again["port"] == payload["port"]
     assert server_state(config)["pid"] == pid
     assert stop(config) is True
-    assert _wait_dead(pid)
+    assert wait_for_exit(pid)
     assert server_state(config) is None
 
 
@@ -136,10 +120,10 @@ def test_dead_server_is_relaunched(service):
     launch(config)
     pid = server_state(config)["pid"]
     os.kill(pid, signal.SIGKILL)
-    assert _wait_dead(pid)
+    assert wait_for_exit(pid)
     payload = launch(config)
     new_pid = server_state(config)["pid"]
-    assert new_pid != pid and _alive(new_pid)
+    assert new_pid != pid and pid_alive(new_pid)
     assert _health(payload)["ok"] is True
 
 
@@ -151,7 +135,7 @@ def test_changed_parameters_stop_the_old_server(service, caplog):
     with caplog.at_level(logging.WARNING, logger="seamless_config"):
         payload = launch(second)
     assert "other parameters" in caplog.text and "cores: 2 -> 4" in caplog.text
-    assert _wait_dead(old_pid)
+    assert wait_for_exit(old_pid)
     assert _health(payload)["parameters"] == {"cores": 4}
     # the same parameters again: reused, no warning
     caplog.clear()

@@ -1,0 +1,334 @@
+"""Pure Dask mode end to end: real seamless-dask-wrapper, real Dask, real sshd, real SLURM.
+
+Every user-level run is a fresh ``.venv/bin/python script.py`` process with an isolated HOME and
+a PATH *without* the venv (the venv is not activated), as a user would run it. Topologies:
+local daemon; a frontend reached over SSH (``hostname: localhost``, the loopback sshd of
+``scripts/sshd-up.sh``); the same with ``tunnel: true``; SLURM reached through that frontend.
+
+Remote side: over SSH, remote-http-launcher keeps its server state in the *remote* user's home
+(root's real ``~/.remote-http-launcher/server``; sshd gives sessions the passwd home). These tests
+use cluster names with a random suffix, so their keys are unique, and the ``launched`` fixture
+stops each server by PID (``rhl-stop``) and removes its state and log files there afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import secrets
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from seamless_config import launching
+from seamless_config.launching import pid_alive, wait_for_exit
+
+# the environment of a user whose venv is not activated (one definition, shared with the
+# persistent-mode end-to-end tests; tests/ is not a package, so it is loaded by path)
+user_env = runpy.run_path(str(Path(__file__).with_name("persistent_services.py")))["user_env"]
+
+FORBIDDEN = ("seamless", "seamless_remote", "seamless_transformer", "seamless_dask")
+
+SCRIPT = """
+import json, os, sys
+import seamless_config
+client = seamless_config.set_stage({stage!r})
+import dask, dask.array as da, distributed
+assert distributed.get_client() is client, "not the default client"
+assert seamless_config.get_dask_client() is client
+(total,) = dask.compute(da.ones(10_000, chunks=1_000).sum())
+from seamless_config.pure_daskserver import is_active
+from seamless_config.tools import configure_pure_daskserver
+from seamless_config import launching
+config = configure_pure_daskserver()
+state = launching.server_state(config)
+print(json.dumps({{
+    "total": float(total), "config": config, "pid": state["pid"], "active": is_active(),
+    "scheduler": client.scheduler.address,
+    "worker_jobs": sorted({{str(j) for j in client.run(os.getenv, "SLURM_JOB_ID").values()}}),
+    "modules": sorted(m for m in sys.modules if m.split(".")[0] in {forbidden!r}),
+}}))
+"""
+
+
+class Project:
+    """A project directory with a profile, a user HOME with clusters.yaml, and a script runner."""
+
+    def __init__(self, root: Path, home: Path):
+        self.dir = root / "project"
+        self.dir.mkdir()
+        self.home = home
+        self.configs: dict[str, dict] = {}
+
+    def write(self, profile: str, clusters: str | None = None) -> None:
+        (self.dir / "seamless.profile.yaml").write_text(profile)
+        if clusters is not None:
+            (self.home / ".seamless").mkdir(exist_ok=True)
+            (self.home / ".seamless" / "clusters.yaml").write_text(clusters)
+
+    def start(self, stage: str | None = None) -> subprocess.Popen:
+        script = self.dir / "run.py"
+        script.write_text(SCRIPT.format(stage=stage, forbidden=FORBIDDEN))
+        return subprocess.Popen(
+            [sys.executable, str(script)], cwd="/", env=user_env(self.home),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+
+    def finish(self, proc: subprocess.Popen) -> tuple[dict, str]:
+        out, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, f"script failed:\n{err}"
+        lines = out.splitlines()
+        assert len(lines) == 1, f"stdout must hold only the script's own line, got:\n{out}"
+        result = json.loads(lines[0])
+        self.configs[result["config"]["key"]] = result["config"]
+        return result, err
+
+    def run(self, stage: str | None = None) -> tuple[dict, str]:
+        return self.finish(self.start(stage))
+
+
+def _wrapper_pids(key: str) -> list[int]:
+    return [
+        pid for pid, argv in launching._own_processes()
+        if any(a.endswith("seamless-dask-wrapper") for a in argv[:2]) and any(key in a for a in argv)
+    ]
+
+
+@pytest.fixture
+def launched(tmp_path, isolated_home):
+    """A :class:`Project`; afterwards every scheduler it started is stopped and its state removed."""
+    project = Project(tmp_path, isolated_home)
+    yield project
+    leftovers = []
+    for key, config in project.configs.items():
+        pids = _wrapper_pids(key)
+        old_home = os.environ["HOME"]
+        launching.stop(config)
+        if launching.ssh_host(config) is not None:  # remote side: root's real home, see module doc
+            launching.run_tool(config, ["rhl-rm", key, "--server"])
+            subprocess.run(["ssh", launching.ssh_host(config), f"rm -f ~/.remote-http-launcher/server/{shlex.quote(key)}.log"], check=False)
+        assert os.environ["HOME"] == old_home
+        leftovers += [pid for pid in pids if not wait_for_exit(pid)]
+    for pid in leftovers:
+        os.kill(pid, signal.SIGKILL)
+    assert not leftovers, f"wrapper processes survived stop(): {leftovers}"
+
+
+LOCAL_PROFILE = "- cluster: local\n- persistent: false\n"
+
+
+# --- local daemon -----------------------------------------------------------------------------
+
+
+def test_local_cluster_fresh_process(launched):
+    launched.write(LOCAL_PROFILE)
+    result, err = launched.run()
+    assert result["total"] == 10_000.0
+    assert result["active"] is True
+    assert result["modules"] == [], "pure Dask mode imported Seamless proper"
+    assert result["config"]["key"] == "pure-daskserver-local-default"
+    assert err.count("Dask dashboard: http://") == 1
+    assert "stays up until it has been idle for 600 s" in err
+    assert "rhl-stop pure-daskserver-local-default" in err
+    assert pid_alive(result["pid"])
+
+
+def test_second_process_attaches_without_relaunch(launched):
+    launched.write(LOCAL_PROFILE)
+    first, err1 = launched.run()
+    assert "Starting the Dask scheduler" in err1
+    second, err2 = launched.run()
+    assert second["pid"] == first["pid"]
+    assert second["scheduler"] == first["scheduler"]
+    assert "Starting the Dask scheduler" not in err2
+    assert err2.count("Dask dashboard: http://") == 1
+
+
+def test_dead_scheduler_is_relaunched(launched):
+    launched.write(LOCAL_PROFILE)
+    first, _ = launched.run()
+    os.kill(first["pid"], signal.SIGKILL)
+    assert wait_for_exit(first["pid"])
+    second, err = launched.run()
+    assert second["pid"] != first["pid"] and second["total"] == 10_000.0
+    assert "Starting the Dask scheduler" in err
+
+
+def test_eight_processes_end_with_one_scheduler(launched):
+    launched.write(LOCAL_PROFILE)
+    procs = [launched.start() for _ in range(8)]
+    results = [launched.finish(p) for p in procs]
+    assert {r["pid"] for r, _ in results} == {results[0][0]["pid"]}
+    assert sum("Starting the Dask scheduler" in err for _, err in results) == 1
+    assert _wrapper_pids(results[0][0]["config"]["key"]) == [results[0][0]["pid"]]
+
+
+def test_changed_cluster_definition_relaunches(launched):
+    launched.write(LOCAL_PROFILE, "local:\n  type: local\n  workers: 1\n")
+    first, _ = launched.run()
+    launched.write(LOCAL_PROFILE, "local:\n  type: local\n  workers: 2\n")
+    second, err = launched.run()
+    assert second["pid"] != first["pid"]
+    assert "launched with other parameters" in err and "maximum_jobs: 1 -> 2" in err
+    assert wait_for_exit(first["pid"])
+
+
+def test_launch_failure_shows_the_cause_quickly(launched):
+    launched.write(
+        "- cluster: broken\n- persistent: false\n",
+        "broken:\n  type: local\n  frontends:\n    - daskserver:\n        network_interface: 192.0.2.1\n"
+        "  queues:\n    default: {walltime: '00:10:00', memory: 1GB, cores: 1}\n",
+    )
+    start = time.monotonic()
+    proc = launched.start()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0 and out == ""
+    assert "LaunchError" in err and "could not be started" in err
+    assert "192.0.2.1" in err.split("could not be started", 1)[1], "the log tail with the cause is missing"
+    assert not _wrapper_pids("pure-daskserver-broken-default")
+    print(f"failure reported after {time.monotonic() - start:.1f} s")
+
+
+@pytest.fixture
+def in_process(launched):
+    """This process runs set_stage on the local profile; the selection is reset afterwards."""
+    from seamless_config import cluster, lifecycle, pure_daskserver
+
+    launched.write(LOCAL_PROFILE)
+    launched.configs["pure-daskserver-local-default"] = {"key": "pure-daskserver-local-default"}
+    lifecycle.reset()
+    cluster.define_clusters({})
+    yield launched
+    lifecycle.reset()
+    assert not pure_daskserver.is_active()
+
+
+def test_stage_change_in_process_closes_the_old_client(in_process):
+    """set_stage returns the client; after the scheduler died, a stage change relaunches it."""
+    import distributed
+
+    import seamless_config
+    from seamless_config import pure_daskserver
+
+    client = seamless_config.set_stage(workdir=in_process.dir)
+    assert isinstance(client, distributed.Client) and pure_daskserver.is_active()
+    assert distributed.get_client() is client
+    config = in_process.configs["pure-daskserver-local-default"]
+    pid = launching.server_state(config)["pid"]
+    os.kill(pid, signal.SIGKILL)
+    assert wait_for_exit(pid)
+    client2 = seamless_config.set_stage("other", workdir=in_process.dir)
+    assert client2 is not client and client.status == "closed"
+    assert client2.submit(sum, [1, 2, 3]).result(timeout=30) == 6
+    assert launching.server_state(config)["pid"] != pid
+
+
+def test_wrapper_events_become_log_messages(in_process, caplog):
+    import seamless_config
+    from seamless_config import pure_daskserver
+
+    client = seamless_config.set_stage(workdir=in_process.dir)
+    events = [
+        {"kind": "worker-failed", "job_id": "4242", "state": "FAILED",
+         "stderr_tail": "ModuleNotFoundError: No module named 'distributed'"},
+        {"kind": "jobs-pending", "pending": 2, "waited_seconds": 31},
+    ]
+
+    def publish(dask_scheduler, events=events):  # as seamless-dask-wrapper does, on the scheduler
+        for event in events:
+            dask_scheduler.log_event(pure_daskserver.WRAPPER_TOPIC, event)
+
+    with caplog.at_level("INFO", logger="seamless_config"):
+        client.run_on_scheduler(publish)
+        deadline = time.monotonic() + 10
+        while "4242" not in caplog.text or "pending" not in caplog.text:
+            assert time.monotonic() < deadline, caplog.text
+            time.sleep(0.1)
+    assert "FAILED" in caplog.text and "No module named 'distributed'" in caplog.text
+    assert "Waiting for 2 Dask worker job(s) pending" in caplog.text
+
+
+# --- SSH topologies ---------------------------------------------------------------------------
+
+
+def _ssh_clusters(name: str, *, tunnel: bool = False, slurm: bool = False) -> str:
+    lines = [f"{name}:", f"  type: {'slurm' if slurm else 'local'}"]
+    if tunnel:
+        lines.append("  tunnel: true")
+    lines += ["  frontends:", "    - hostname: localhost", "      daskserver:", "        timeout: 120"]
+    lines += ["  queues:", "    debug:" if slurm else "    default:", "      walltime: '00:10:00'",
+              "      cores: 1", "      memory: 1GB", "      maximum_jobs: 1"]
+    if slurm:
+        lines.append("      partition: debug")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.ssh
+def test_frontend_over_ssh(launched):
+    name = f"ssh{secrets.token_hex(3)}"
+    launched.write(f"- cluster: {name}\n- persistent: false\n", _ssh_clusters(name))
+    result, err = launched.run()
+    assert result["total"] == 10_000.0 and result["modules"] == []
+    assert result["config"]["hostname"] == "localhost" and "tunnel" not in result["config"]
+    assert "over SSH" in err
+    again, err2 = launched.run()
+    assert again["pid"] == result["pid"] and "Starting the Dask scheduler" not in err2
+
+
+@pytest.mark.ssh
+def test_tunnel_and_relaunch_through_a_stale_tunnel(launched):
+    name = f"tun{secrets.token_hex(3)}"
+    launched.write(f"- cluster: {name}\n- persistent: false\n", _ssh_clusters(name, tunnel=True))
+    first, err = launched.run()
+    assert first["config"]["tunnel"] is True and first["total"] == 10_000.0
+    client_state = json.loads(
+        (launched.home / ".remote-http-launcher" / "client" / f"{first['config']['key']}.json").read_text()
+    )
+    assert client_state["tunneled-port"] != client_state["port"]  # the client talks to a forwarded port
+    assert first["scheduler"].endswith(f":{client_state['port']}")
+    old_tunnels = launching._tunnel_processes({client_state["port"], client_state["dashboard_port"]})
+    assert old_tunnels
+    # the scheduler dies; the tunnel stays and resets connections (RHL 0.4.5 raises there)
+    subprocess.run(["ssh", "localhost", f"kill -9 {first['pid']}"], check=True)
+    assert wait_for_exit(first["pid"])
+    second, err2 = launched.run()
+    assert second["pid"] != first["pid"] and second["total"] == 10_000.0
+    assert "tunnel" in err2 and "leads nowhere" in err2, err2
+    assert all(not pid_alive(pid) for pid in old_tunnels)
+
+
+@pytest.mark.ssh
+@pytest.mark.slurm
+def test_slurm_through_ssh_frontend(launched):
+    name = f"slurm{secrets.token_hex(3)}"
+    launched.write(f"- cluster: {name}\n- persistent: false\n", _ssh_clusters(name, slurm=True))
+    jobs: list[str] = []
+    try:
+        result, err = launched.run()
+        jobs = result["worker_jobs"]
+        assert result["total"] == 10_000.0
+        assert result["config"]["cluster_string"] == "dask_jobqueue::SLURMCluster"
+        assert result["config"]["file_parameters"]["partition"] == "debug"
+        assert jobs and all(j.isdigit() for j in jobs), f"workers did not run in SLURM jobs: {jobs}"
+    finally:
+        for config in launched.configs.values():
+            launching.stop(config)  # the wrapper closes its cluster: its jobs are cancelled
+        deadline = time.monotonic() + 30
+        while (left := _queued(jobs)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if left:
+            subprocess.run(["scancel", *left], check=False)
+    assert not left, f"SLURM jobs left behind after stopping the scheduler: {left}"
+
+
+def _queued(job_ids: list[str]) -> list[str]:
+    if not job_ids:
+        return []
+    out = subprocess.run(["squeue", "-h", "-o", "%i", "-j", ",".join(job_ids)], capture_output=True, text=True)
+    return sorted(set(out.stdout.split()) & set(job_ids))
