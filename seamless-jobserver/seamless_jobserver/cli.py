@@ -1,0 +1,134 @@
+"""``seamless-jobserver``: run Seamless transformations sent over HTTP on N local workers.
+
+Launched by remote-http-launcher (``--status-file``, whose ``parameters`` name the hashserver
+and database to use) or by hand (``--hashserver URL --database URL``). Exit codes: 0 after an
+idle timeout or a stop signal, 1 on a startup failure, 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+
+from .status_file import StatusFile, StatusFileError
+
+logger = logging.getLogger("seamless_jobserver")
+DEFAULT_PORT = 5533
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="seamless-jobserver",
+        description="HTTP server that runs Seamless transformations on N local worker processes, "
+        "reading inputs from a hashserver and recording results in it and a seamless-database.",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="number of worker processes (default 1)")
+    ports = parser.add_mutually_exclusive_group()
+    ports.add_argument("--port", type=int, help=f"port to listen on (default {DEFAULT_PORT})")
+    ports.add_argument("--port-range", type=int, nargs=2, metavar=("START", "END"),
+                       help="listen on a free port of this inclusive range")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
+    parser.add_argument("--status-file", help="remote-http-launcher status file: read 'parameters' "
+                        "(the remote clients), write 'port' and 'status'")
+    parser.add_argument("--timeout", type=float, help="stop after this many seconds without requests")
+    parser.add_argument("--hashserver", action="append", default=[], metavar="URL",
+                        help="hashserver to read buffers from and write results to (repeatable)")
+    parser.add_argument("--database", action="append", default=[], metavar="URL",
+                        help="seamless-database to look up and record results in (repeatable)")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="logging level of the server's output (default INFO)")
+    return parser
+
+
+def _usage_errors(args: argparse.Namespace) -> str | None:
+    if args.workers < 1:
+        return f"--workers must be a positive integer, not {args.workers}"
+    if args.timeout is not None and args.timeout <= 0:
+        return f"--timeout must be a positive number of seconds, not {args.timeout:g}"
+    if args.port_range and not 0 < args.port_range[0] <= args.port_range[1] < 65536:
+        return f"--port-range START END needs 0 < START <= END < 65536, not {args.port_range}"
+    if not args.status_file and not (args.hashserver and args.database):
+        return "give --status-file (launched by remote-http-launcher) or both --hashserver URL and --database URL"
+    return None
+
+
+def _remote_parameters(args: argparse.Namespace, status: StatusFile | None) -> dict:
+    """The remote clients: the status file's ``parameters`` first, then --hashserver/--database."""
+    parameters: dict = {}
+    if status is not None:
+        parameters = status.load().get("parameters") or {}
+        if not isinstance(parameters, dict):
+            raise ValueError(f"status file 'parameters' must be an object, not {json.dumps(parameters)}")
+    merged = dict(parameters)
+    merged["buffer"] = list(parameters.get("buffer", [])) + [{"url": u} for u in args.hashserver]
+    merged["database"] = list(parameters.get("database", [])) + [{"url": u} for u in args.database]
+    return merged
+
+
+def _start(args: argparse.Namespace, status: StatusFile | None):
+    from seamless_remote import clients_from_parameters
+
+    from .runner import Runner
+    from .server import bind_socket
+
+    clients = clients_from_parameters(_remote_parameters(args, status))
+    Runner.check_clients(clients)
+    for client in (*clients.hashservers, *clients.databases):
+        if not client.healthcheck():
+            clients.close()
+            raise RuntimeError(f"the {client.service} at {client.url} does not answer its healthcheck")
+    ports = range(args.port_range[0], args.port_range[1] + 1) if args.port_range else range(args.port or DEFAULT_PORT, (args.port or DEFAULT_PORT) + 1)
+    sock = bind_socket(args.host, ports)
+    try:
+        runner = Runner(clients, args.workers)
+    except BaseException:
+        sock.close()
+        clients.close()
+        raise
+    return runner, sock
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    problem = _usage_errors(args)
+    if problem:
+        parser.print_usage(sys.stderr)
+        print(f"seamless-jobserver: error: {problem}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    status = StatusFile(args.status_file) if args.status_file else None
+    try:
+        runner, sock = _start(args, status)
+    except (StatusFileError, ValueError, RuntimeError, OSError) as exc:
+        logger.error("Startup failed: %s", exc)
+        if status is not None and status.path.exists():
+            status.set_failed(f"seamless-jobserver: {exc}")
+        return 1
+
+    def on_running(port: int) -> None:
+        logger.info("Serving on http://%s:%d with %d worker(s)", args.host, port, args.workers)
+        if status is not None:
+            status.set_running(port)
+
+    from .server import serve
+
+    reason = "stopped"
+    try:
+        reason = asyncio.run(serve(runner, sock, timeout=args.timeout, on_running=on_running))
+    finally:
+        runner.close()
+        if status is not None:
+            if status.running:
+                status.remove()
+            else:
+                status.set_failed("seamless-jobserver stopped before it was running")
+    logger.info("Jobserver stopped (%s)", reason)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""The jobserver's HTTP server (aiohttp): routes, port binding and the idle timeout.
+
+Routes: ``GET /`` (what this is), ``GET /healthcheck`` (``OK``), ``POST``/``GET
+/run-transformation`` (:mod:`seamless_remote.jobserver_protocol`). Transformations run in a
+thread pool that hands them to the `Runner`; the event loop only parses and answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import signal
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Awaitable, Callable
+
+from aiohttp import web
+from seamless_remote.errors import RemoteError
+from seamless_remote.jobserver_protocol import HEALTHCHECK_PATH, RUN_PATH, error_body, parse_request
+from seamless_transformer import TransformationError
+
+from .runner import JobRequestError, Runner
+
+logger = logging.getLogger("seamless_jobserver")
+
+IDLE_CHECK_SECONDS = 1.0
+
+
+def bind_socket(host: str, ports: range) -> socket.socket:
+    """A listening TCP socket on ``host`` and a free port of ``ports`` (tried in random order)."""
+    candidates = list(ports)
+    random.shuffle(candidates)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    last_error: OSError | None = None
+    for port in candidates:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.bind((host, port))
+            sock.listen(128)
+        except OSError as exc:
+            sock.close()
+            last_error = exc
+            continue
+        sock.setblocking(False)
+        return sock
+    span = f"{ports.start}-{ports.stop - 1}" if len(ports) > 1 else str(ports.start)
+    raise OSError(f"no free port on {host} in {span} ({last_error})")
+
+
+class Activity:
+    """Requests in progress and the time of the last one: decides when the server is idle."""
+
+    def __init__(self) -> None:
+        self.in_progress = 0
+        self.last = time.monotonic()
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+        self.in_progress += 1
+        try:
+            return await handler(request)
+        finally:
+            self.in_progress -= 1
+            self.last = time.monotonic()
+
+    def idle_for(self) -> float:
+        return 0.0 if self.in_progress else time.monotonic() - self.last
+
+
+def _json_error(status: int, message: str, traceback: str | None = None) -> web.Response:
+    return web.json_response(error_body(message, traceback), status=status)
+
+
+def make_app(runner: Runner, executor: ThreadPoolExecutor, activity: Activity) -> web.Application:
+    async def welcome(request: web.Request) -> web.Response:
+        return web.Response(text=f"Seamless jobserver: {runner.workers} worker(s); POST /{RUN_PATH}\n")
+
+    async def healthcheck(request: web.Request) -> web.Response:
+        return web.Response(text="OK")
+
+    async def run_transformation(request: web.Request) -> web.Response:
+        try:
+            body = json.loads(await request.read() or b"null")
+            transformation, checksum, location = parse_request(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return _json_error(400, f"Bad request to /{RUN_PATH}: {exc}")
+        loop = asyncio.get_running_loop()
+        try:
+            result = await loop.run_in_executor(executor, runner.run, transformation, checksum, location)
+        except JobRequestError as exc:
+            return _json_error(400, str(exc))
+        except TransformationError as exc:
+            return _json_error(500, exc.message, exc.traceback)
+        except RemoteError as exc:
+            return _json_error(502, f"The jobserver could not use its storage: {exc}")
+        return web.Response(text=result.hex())
+
+    app = web.Application(middlewares=[activity.middleware], client_max_size=1024**3)
+    app.router.add_get("/", welcome)
+    app.router.add_get(f"/{HEALTHCHECK_PATH}", healthcheck)
+    app.router.add_post(f"/{RUN_PATH}", run_transformation)
+    app.router.add_get(f"/{RUN_PATH}", run_transformation)
+    return app
+
+
+async def serve(
+    runner: Runner,
+    sock: socket.socket,
+    *,
+    timeout: float | None,
+    on_running: Callable[[int], None],
+) -> str:
+    """Serve on ``sock`` until idle for ``timeout`` s or a stop signal; return why it stopped."""
+    activity = Activity()
+    executor = ThreadPoolExecutor(max_workers=runner.workers + 4, thread_name_prefix="jobserver")
+    app_runner = web.AppRunner(make_app(runner, executor, activity), access_log=None)
+    await app_runner.setup()
+    stop = asyncio.Event()
+    reason = "stopped"
+
+    def on_signal(signum: int) -> None:
+        nonlocal reason
+        reason = f"signal {signal.Signals(signum).name}"
+        stop.set()
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        await web.SockSite(app_runner, sock).start()
+        on_running(sock.getsockname()[1])
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), IDLE_CHECK_SECONDS)
+            except asyncio.TimeoutError:
+                pass
+            if timeout is not None and activity.idle_for() >= timeout:
+                reason = f"idle for {timeout:g} s"
+                break
+    finally:
+        await app_runner.cleanup()
+        executor.shutdown(wait=False, cancel_futures=True)
+    return reason
