@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from seamless import Buffer
+from seamless import Buffer, Checksum
 from seamless_transformer import RemoteJob, TransformationError
 
 from .transformation_task import (
@@ -60,13 +60,14 @@ class DaskTransformationBackend:
         self.inline_limit = inline_limit
 
     def __repr__(self) -> str:
-        return f"<DaskTransformationBackend {self.client.scheduler.address}>"
+        scheduler = getattr(self.client, "scheduler", None)
+        return f"<DaskTransformationBackend {getattr(scheduler, 'address', 'disconnected')}>"
 
-    def _ship_buffers(self, job: RemoteJob) -> tuple[dict[str, Any], list[Any]]:
-        """The buffers argument of the task (bytes, or futures of buffer tasks) + those futures."""
+    def _ship_buffers(self, buffers: dict[Checksum, Buffer], futures: list[Any]) -> dict[str, Any]:
+        """The buffers argument of the task: bytes, or futures of buffer tasks (added to
+        ``futures``, which the caller releases)."""
         shipped: dict[str, Any] = {}
-        futures = []
-        for checksum, buffer in job.buffers().items():
+        for checksum, buffer in buffers.items():
             hex_ = checksum.hex()
             if len(buffer) <= self.inline_limit:
                 shipped[hex_] = buffer.content
@@ -74,23 +75,22 @@ class DaskTransformationBackend:
             future = self.client.submit(buffer_content, buffer.content, key=buffer_key(hex_))
             futures.append(future)
             shipped[hex_] = future
-        return shipped, futures
+        return shipped
 
     def submit(self, job: RemoteJob) -> Buffer:
         """Compute ``job`` on the cluster; return the result buffer (blocking)."""
         tf_hex = job.checksum.hex()
+        buffers = job.buffers()  # a missing buffer is the caller's problem, not Dask's
         futures: list[Any] = []
         try:
-            shipped, futures = self._ship_buffers(job)
+            shipped = self._ship_buffers(buffers, futures)
             future = self.client.submit(
                 run_transformation, job.transformation, shipped, job.location,
                 key=transformation_key(tf_hex),
             )
             futures.append(future)
-            logger.debug("submitted transformation %s to %s", tf_hex, self.client.scheduler.address)
+            logger.debug("submitted transformation %s to %r", tf_hex, self)
             outcome = future.result()
-        except TransformationError:
-            raise
         except Exception as exc:  # scheduler gone, worker killed, client closed, cancelled...
             raise TransformationError(
                 f"Dask could not run transformation {tf_hex}: {type(exc).__name__}: {exc}",

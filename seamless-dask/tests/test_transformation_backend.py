@@ -157,7 +157,8 @@ def test_many_client_threads_at_once(backend):
 def test_large_inputs_travel_as_buffer_tasks(backend, client):
     data = "x" * 300_000
     tf = fns.total_length(data, 1)
-    shipped, futures = backend._ship_buffers(job_of(tf))
+    futures: list = []
+    shipped = backend._ship_buffers(job_of(tf).buffers(), futures)
     try:
         data_hex = Buffer.from_value(data).checksum.hex()
         assert [f.key for f in futures] == [BUFFER_KEY_PREFIX + data_hex]
@@ -220,6 +221,22 @@ def test_worker_capacity_from_environment():
         worker_capacity({THROTTLE_ENV: "1", CORES_ENV: "0"})
 
 
+def _run_remote(client: Client, make_tfs) -> list:
+    """Start the transformations ``make_tfs()`` at once through a backend on ``client``;
+    return them when all are done."""
+    st.clear_memory_cache()
+    st.set_execution("remote")
+    st.register_backend(DaskTransformationBackend(client))
+    try:
+        tfs = make_tfs()
+        for tf in tfs:
+            tf.start()
+        return [tf.compute() for tf in tfs]
+    finally:
+        st.register_backend(None)
+        st.set_execution(None)
+
+
 def test_throttle_caps_concurrent_transformations_below_thread_count(tmp_path):
     """One worker with 4 threads but throttle 1 x 1 core: transformations run one at a time."""
     folder = tmp_path / "occupancy"
@@ -228,16 +245,16 @@ def test_throttle_caps_concurrent_transformations_below_thread_count(tmp_path):
         n_workers=1, threads_per_worker=4, processes=True, dashboard_address=":0",
         host="127.0.0.1", env={THROTTLE_ENV: "1", CORES_ENV: "1"},
     ) as cluster, Client(cluster, set_as_default=False) as client:
-        backend = DaskTransformationBackend(client)
-        st.clear_memory_cache()
-        st.set_execution("remote")
-        st.register_backend(backend)
-        try:
-            tfs = [fns.occupy(i, str(folder), 0.4) for i in range(4)]
-            for tf in tfs:
-                tf.start()
-            peaks = [tf.run() for tf in tfs]
-        finally:
-            st.register_backend(None)
-            st.set_execution(None)
-    assert peaks == [1, 1, 1, 1]
+        done = _run_remote(client, lambda: [fns.occupy(i, str(folder), 0.4) for i in range(4)])
+    assert [tf.run() for tf in done] == [1, 1, 1, 1]
+
+
+def test_bad_throttle_value_fails_with_a_clear_error():
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0",
+        host="127.0.0.1", env={THROTTLE_ENV: "lots"},
+    ) as cluster, Client(cluster, set_as_default=False) as client:
+        (tf,) = _run_remote(client, lambda: [fns.add(1, 1)])
+    message = str(tf.exception)
+    assert f"ThrottleError: Environment variable {THROTTLE_ENV} must be a positive integer, not 'lots'" in message
+    assert "on Dask worker tcp://127.0.0.1:" in message
