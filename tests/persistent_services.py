@@ -19,7 +19,8 @@ import yaml
 from seamless_config.launching import pid_alive, wait_for_exit
 
 
-def write_cluster(home: Path, name: str, root: Path, *, jobserver: dict | None = None, workers: int = 2) -> dict:
+def write_cluster(home: Path, name: str, root: Path, *, jobserver: dict | None = None, workers: int = 2,
+                  daskserver: dict | None = None) -> dict:
     """A ``type: local`` cluster whose hashserver/database keep their files under ``root``."""
     frontend = {
         "hashserver": {"bufferdir": str(root / "buffers"), "timeout": 120},
@@ -27,6 +28,8 @@ def write_cluster(home: Path, name: str, root: Path, *, jobserver: dict | None =
     }
     if jobserver is not None:
         frontend["jobserver"] = {"timeout": 120, **jobserver}
+    if daskserver is not None:
+        frontend["daskserver"] = daskserver
     definition = {name: {"type": "local", "workers": workers, "frontends": [frontend]}}
     (home / ".seamless").mkdir(exist_ok=True)
     (home / ".seamless" / "clusters.yaml").write_text(yaml.safe_dump(definition))

@@ -88,3 +88,18 @@ def test_hashserver_that_cannot_start_reports_its_cause(home: Path, tmp_path: Pa
     assert not (tmp_path / "side.txt").exists()
     for key, pid in ps.launched_servers(home).items():
         assert not pid_alive(pid), f"{key} was left running after the failed activation"
+
+
+def test_missing_dask_backend_is_reported_before_anything_is_launched(home: Path, tmp_path: Path):
+    ps.write_cluster(home, "laptop", tmp_path / "store", daskserver={})
+    script = ps.write_project(
+        tmp_path / "proj",
+        [{"cluster": "laptop"}, {"project": "demo"}, {"execution": "remote"}, {"remote": "daskserver"}],
+        "import sys\nsys.modules['seamless_dask.transformation_backend'] = None  # as if not installed\n"
+        "import seamless_config\nseamless_config.set_stage()\n",
+    )
+    result = ps.run_script(script, home)
+    assert result.returncode != 0
+    assert "ConfigurationError: Cluster 'laptop' selects 'remote: daskserver'" in result.stderr
+    assert "DaskTransformationBackend" in result.stderr and "remote: jobserver" in result.stderr
+    assert ps.launched_servers(home) == {}, "services were launched although activation could not succeed"

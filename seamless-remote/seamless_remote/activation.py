@@ -103,6 +103,7 @@ def activate(*, cluster: str, execution: str, remote: str | None) -> ActiveServi
             f"'daskserver', not {remote!r}"
         )
     deactivate()
+    dask_backend = _dask_backend_class(cluster) if execution == "remote" and remote == "daskserver" else None
     from seamless_config.tools import configure_database, configure_hashserver
 
     hs_config = configure_hashserver("rw")
@@ -117,8 +118,8 @@ def activate(*, cluster: str, execution: str, remote: str | None) -> ActiveServi
         active.urls.update(hashserver=active.hashserver.url, database=active.database.url)
         if execution == "remote" and remote == "jobserver":
             _activate_jobserver(active, url_on_frontend(hs_config, hs_payload), url_on_frontend(db_config, db_payload))
-        elif execution == "remote":
-            _activate_daskserver(active)
+        elif dask_backend is not None:
+            _activate_daskserver(active, dask_backend)
         _register(active)
     except BaseException:
         _close(active)
@@ -147,16 +148,21 @@ def _activate_jobserver(active: ActiveServices, hashserver_url: str, database_ur
     active.backend = JobserverBackend(client, active.hashserver)
 
 
-def _activate_daskserver(active: ActiveServices) -> None:
+def _dask_backend_class(cluster: str) -> type:
+    """``DaskTransformationBackend``, checked before anything is launched."""
     try:
         from seamless_dask.transformation_backend import DaskTransformationBackend
     except ImportError as exc:
         raise _configuration_error(
-            f"Cluster '{active.cluster}' selects 'remote: daskserver' in persistent mode, which needs "
+            f"Cluster '{cluster}' selects 'remote: daskserver' in persistent mode, which needs "
             f"seamless_dask.transformation_backend.DaskTransformationBackend, not available here ({exc}). "
             "Install seamless-dask with its transformation backend, or use 'remote: jobserver' / "
             "'execution: process'"
         ) from None
+    return DaskTransformationBackend
+
+
+def _activate_daskserver(active: ActiveServices, backend_class: type) -> None:
     import distributed
     from seamless_config.tools import configure_daskserver
 
@@ -165,7 +171,7 @@ def _activate_daskserver(active: ActiveServices) -> None:
     client = distributed.Client(address, timeout="10s", set_as_default=False)
     active.closers.append(client.close)
     active.urls["daskserver"] = address
-    active.backend = DaskTransformationBackend(client)
+    active.backend = backend_class(client)
     closer = getattr(active.backend, "close", None)
     if callable(closer):
         active.closers.append(closer)  # closers run last-in first-out: the backend before its client
