@@ -19,6 +19,8 @@ from .job_watch import EVENT_TOPIC, JobWatcher, describe
 logger = logging.getLogger("seamless_dask")
 
 POLL_SECONDS = 1.0
+#: batch-system queries (squeue...) run less often, to spare the batch controller
+JOB_POLL_SECONDS = 3.0
 #: the scheduler's built-in pseudo-client of fire_and_forget futures
 PSEUDO_CLIENTS = frozenset({"fire-and-forget"})
 IDLE_TASK_STATES = frozenset({"released", "forgotten"})
@@ -78,10 +80,12 @@ def serve_until_idle(cluster: Any, timeout: float | None, watcher: JobWatcher | 
             "LocalCluster or a dask_jobqueue cluster)"
         )
     last_activity = time.monotonic()
+    last_job_poll = float("-inf")
     idle_logged = False
     while True:
         snap = take_snapshot(cluster)
-        if watcher is not None:
+        if watcher is not None and time.monotonic() - last_job_poll >= JOB_POLL_SECONDS:
+            last_job_poll = time.monotonic()
             for event in watcher.poll(snap.planned_jobs, set(snap.worker_names)):
                 level = logging.ERROR if event["kind"] == "worker-failed" else logging.INFO
                 logger.log(level, "%s", describe(event))
