@@ -77,6 +77,7 @@ def create_cluster(spec: ClusterSpec, cfg: ClusterConfiguration) -> Any:
         if _is_local(target):
             _detach_main_module()
             return target(**cfg.local_cluster_kwargs)
+        _check_job_parameters(cfg)
         _check_oar(target)
         return target()
     if isinstance(target, Cluster):
@@ -111,6 +112,15 @@ def _detach_main_module() -> None:
     main.__spec__ = None
     if hasattr(main, "__file__"):
         del main.__file__
+
+
+def _check_job_parameters(cfg: ClusterConfiguration) -> None:
+    if cfg.missing_for_jobs:
+        names = " and ".join(f"'{n}'" for n in cfg.missing_for_jobs)
+        raise WrapperError(
+            f"Missing required parameter {names}: job-queue clusters need walltime and memory "
+            "per job (only a LocalCluster works without)"
+        )
 
 
 def _check_oar(cls: type) -> None:

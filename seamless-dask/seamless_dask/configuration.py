@@ -81,6 +81,8 @@ class ClusterConfiguration:
     local_cluster_kwargs: dict[str, Any]
     #: ``minimum_jobs``, ``maximum_jobs``, ``target_duration`` for ``JobQueueCluster.adapt``
     adapt: dict[str, Any] = field(default_factory=dict)
+    #: parameters a job-queue cluster needs that were not given (a LocalCluster needs none)
+    missing_for_jobs: tuple[str, ...] = ()
 
 
 def _clock(seconds: float) -> str:
@@ -147,10 +149,12 @@ def _lifetime(p: WrapperParameters) -> tuple[str | None, str | None]:
     """Lifetime and stagger; none with a single job (no rotation to stagger)."""
     if p.maximum_jobs == 1:
         return None, None
+    if p.walltime is None and p.lifetime is None:
+        return None, None  # no walltime to rotate before
     stagger = p.lifetime_stagger or DEFAULT_LIFETIME_STAGGER
     if p.lifetime is not None:
         return p.lifetime, stagger
-    seconds = parse_duration(p.walltime) - parse_duration(stagger) - LIFETIME_MARGIN_SECONDS
+    seconds = parse_duration(p.walltime or 0) - parse_duration(stagger) - LIFETIME_MARGIN_SECONDS
     if seconds <= 0:
         raise WrapperError(
             f"walltime {p.walltime!r} is too short for worker rotation: walltime minus "
@@ -189,8 +193,6 @@ def _jobqueue_entry(
     entry: dict[str, Any] = {
         "processes": processes,
         "cores": job_cores,
-        "memory": p.memory,
-        "walltime": _clock(parse_duration(p.walltime)),
         "python": p.python or where.default_python,
         "scheduler-options": {
             "host": where.host,
@@ -209,6 +211,10 @@ def _jobqueue_entry(
         "job-script-prologue": prologue,
         "log-directory": None,
     }
+    if p.memory is not None:
+        entry["memory"] = p.memory
+    if p.walltime is not None:
+        entry["walltime"] = _clock(parse_duration(p.walltime))
     if p.tmpdir:
         entry["local-directory"] = p.tmpdir
     if p.partition:
@@ -255,7 +261,7 @@ def build_configuration(p: WrapperParameters, where: Placement) -> ClusterConfig
         "n_workers": p.maximum_jobs,
         "threads_per_worker": threads,
         "processes": True,
-        "memory_limit": p.memory,
+        "memory_limit": p.memory or "auto",
         "host": where.host,
         "scheduler_port": where.scheduler_port,
         "dashboard_address": f"{where.host}:{where.dashboard_port}",
@@ -285,4 +291,5 @@ def build_configuration(p: WrapperParameters, where: Placement) -> ClusterConfig
             "maximum_jobs": p.maximum_jobs,
             "target_duration": dask_items["distributed.adaptive.target-duration"],
         },
+        missing_for_jobs=tuple(n for n in ("walltime", "memory") if getattr(p, n) is None),
     )

@@ -125,9 +125,9 @@ class Parameter:
 
 
 PARAMETERS: tuple[Parameter, ...] = (
-    Parameter("walltime", _duration, "walltime of each worker job", required=True),
     Parameter("cores", _positive_int, "cores per job (local: per worker)", required=True),
-    Parameter("memory", _memory, "memory per job (local: per worker)", required=True),
+    Parameter("walltime", _duration, "walltime of each worker job (job-queue clusters)"),
+    Parameter("memory", _memory, "memory per job (local: per worker; default: shared)"),
     Parameter("job_cores", _positive_int, "pure mode: cores requested per job (default cores)"),
     Parameter("tmpdir", _text, "workers' local directory"),
     Parameter("partition", _text, "batch queue / partition"),
@@ -157,9 +157,9 @@ _BY_NAME = {p.name: p for p in PARAMETERS}
 class WrapperParameters:
     """The validated parameters; absent optional ones are None (or empty)."""
 
-    walltime: str
     cores: int
-    memory: str
+    walltime: str | None = None
+    memory: str | None = None
     job_cores: int | None = None
     tmpdir: str | None = None
     partition: str | None = None
@@ -187,7 +187,8 @@ def parse_parameters(raw: Any) -> WrapperParameters:
     """Check the status file's ``parameters`` object; :class:`WrapperError` on the first fault."""
     if not isinstance(raw, Mapping) or not raw:
         raise WrapperError(
-            "The status file has no 'parameters' object; it needs at least walltime, cores, memory"
+            "The status file has no 'parameters' object; it needs at least 'cores' (and "
+            "'walltime' and 'memory' for job-queue clusters)"
         )
     unknown = sorted(set(raw) - set(_BY_NAME))
     if unknown:

