@@ -40,6 +40,8 @@ logger = logging.getLogger("seamless_config")
 _REPORTING_KEYS = ("log_level", "log_file", "debug_log_file")
 #: Seconds between "still waiting" messages while a service starts.
 HEARTBEAT_SECONDS = 5.0
+#: Seconds a service may stay "starting" (RHL 0.4.5 gives up after 60 s without a status change).
+START_TIMEOUT = 60.0
 _LOG_TAIL_LINES = 25
 
 
@@ -252,10 +254,56 @@ def launch_lock(key: str, what: str = "service") -> Iterator[None]:
         os.close(fd)
 
 
+def _starting_state(config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """RHL's server record of ``config``'s key; read directly for a local launch (cheap)."""
+    if ssh_host(config) is not None:
+        return server_state(config)
+    try:
+        data = json.loads((Path.home() / ".remote-http-launcher" / "server" / f"{config['key']}.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _service_alive(config: Mapping[str, Any], pid: int) -> bool:
+    if ssh_host(config) is None:
+        return pid_alive(pid)
+    result = run_tool(config, ["rhl-pid-alive", str(pid)])
+    return result.returncode != 1  # 0 alive, 1 gone; anything else: cannot tell, assume alive
+
+
+def wait_while_starting(config: Mapping[str, Any], timeout: float = START_TIMEOUT) -> None:
+    """Return once the just-launched service of ``config`` is no longer "starting".
+
+    RHL 0.4.5 checks a starting service once a second and notices one that died without a word
+    only after 10 s. This check is faster (every 20 ms locally, 250 ms over SSH); a service that
+    died while "starting" is marked stale (``rhl-stop``), so RHL reports the failure at once.
+    """
+    interval = 0.02 if ssh_host(config) is None else 0.25
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = _starting_state(config)
+        if state is None or state.get("status") != "starting":
+            return
+        pid = state.get("pid")
+        if isinstance(pid, int) and not _service_alive(config, pid):
+            state = _starting_state(config)  # it may have written its last status just before exiting
+            if state is not None and state.get("status") == "starting":
+                logger.debug("%s: process %s died while starting", config["key"], pid)
+                run_tool(config, ["rhl-stop", config["key"]])
+            return
+        time.sleep(interval)
+
+
 class _LoggingObserver:
-    """An RHL observer that turns launch phases into log messages, with a heartbeat while waiting."""
+    """An RHL observer: launch phases become log messages, with a heartbeat while waiting.
+
+    At ``WAIT_FOR_START`` it also waits (:func:`wait_while_starting`) before RHL's own, slower
+    polling resumes, so RHL finds the service running (or failed) at its first look.
+    """
 
     def __init__(self, config: Mapping[str, Any], what: str):
+        self.config = config
         self.key = config["key"]
         self.what = what
         self.target = describe_target(config)
@@ -271,6 +319,7 @@ class _LoggingObserver:
             logger.info("Starting the %s '%s' %s", self.what, self.key, self.target)
         elif name == "WAIT_FOR_START":
             self._start_heartbeat()
+            wait_while_starting(self.config)
         elif name == "TUNNEL_SETUP":
             logger.info("Opening an SSH tunnel for '%s': %s", self.key, result)
         elif name == "STALE_CLEANUP" and not self.launched:
@@ -326,6 +375,19 @@ def _rhl_execute(config: Mapping[str, Any], observer: _LoggingObserver) -> dict[
 # --- the public entry points ------------------------------------------------------------------
 
 
+def _forget_dead_server(config: Mapping[str, Any]) -> None:
+    """Drop the record of a server whose process is gone.
+
+    RHL 0.4.5 would first probe its port three times, 2 s apart, before relaunching. Checked
+    before every local launch (a file read); over SSH only once something is known to be wrong.
+    """
+    state = _starting_state(config)
+    if state is not None and isinstance(state.get("pid"), int) and not _service_alive(config, state["pid"]):
+        logger.debug("%s: server process %s is gone; forgetting it", config["key"], state["pid"])
+        _forget_client_state(config)
+        run_tool(config, ["rhl-rm", config["key"], "--server"])
+
+
 def launch(config: Mapping[str, Any], *, what: str = "service") -> dict[str, Any]:
     """Launch the service of the RHL launch dict ``config``, or reconnect to it; return RHL's payload.
 
@@ -346,6 +408,8 @@ def launch(config: Mapping[str, Any], *, what: str = "service") -> dict[str, Any
                 what, key, "; ".join(_differences(previous, wanted)),
             )
             stop(previous)
+        if ssh_host(config) is None:
+            _forget_dead_server(config)
         for attempt in (1, 2):
             observer = _LoggingObserver(config, what)
             try:
@@ -358,6 +422,7 @@ def launch(config: Mapping[str, Any], *, what: str = "service") -> dict[str, Any
                     raise LaunchError(f"The {what} '{key}' is unreachable {describe_target(config)}: {exc!r}") from None
                 logger.info("The tunnel to the %s '%s' leads nowhere (%r); closing it and relaunching", what, key, exc)
                 _forget_client_state(config)
+                _forget_dead_server(config)
             except rhl.LauncherError as exc:
                 raise _launch_failure(config, what, exc, observer.launched) from None
             finally:

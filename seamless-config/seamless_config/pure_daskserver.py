@@ -13,8 +13,10 @@ calls :func:`is_active`.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
+import threading
 import time
 from typing import Any
 
@@ -93,8 +95,11 @@ def activate(*, queue: str | None = None):
     config = configure_pure_daskserver(queue=queue)
     _ensure_user_messages()
     deactivate()
+    # importing distributed takes ~0.4 s: let it overlap with the launch (which mostly waits)
+    importer = threading.Thread(target=importlib.import_module, args=("distributed",), daemon=True)
+    importer.start()
     payload = launch(config, what="Dask scheduler")
-
+    importer.join()
     import distributed
 
     host = payload.get("hostname") or "localhost"
