@@ -176,7 +176,7 @@ def start_wrapper(tmp_path: Path, isolated_home: Path) -> Iterator[WrapperFactor
 
 
 @pytest.fixture
-def tools() -> Any:
+def wrapper_tools() -> Any:
     """The helpers above, for test modules (``--import-mode=importlib`` cannot import conftest)."""
     from types import SimpleNamespace
 

@@ -14,7 +14,7 @@ from distributed import Client
 PURE = {"walltime": "00:10:00", "cores": 1, "memory": "1GB", "pure_dask": True, "maximum_jobs": 2}
 
 
-def test_pure_local_cluster_end_to_end(start_wrapper, tools):
+def test_pure_local_cluster_end_to_end(start_wrapper, wrapper_tools):
     wrapper = start_wrapper("distributed::LocalCluster", PURE, timeout=3)
     status = wrapper.wait_running()
     start, end = wrapper.port_range
@@ -33,9 +33,9 @@ def test_pure_local_cluster_end_to_end(start_wrapper, tools):
         assert client.submit(sum, [1, 2, 3]).result() == 6
         assert sum(client.gather(client.map(pow, range(10), [2] * 10))) == 285
         # pure mode: no Seamless module in the wrapper (but its own) nor on the workers
-        in_wrapper = client.run_on_scheduler(tools.seamless_modules)
+        in_wrapper = client.run_on_scheduler(wrapper_tools.seamless_modules)
         assert in_wrapper and all(m.startswith("seamless_dask") for m in in_wrapper), in_wrapper
-        assert list(client.run(tools.seamless_modules).values()) == [[], []]
+        assert list(client.run(wrapper_tools.seamless_modules).values()) == [[], []]
         assert set(client.run(os.getenv, "SEAMLESS_WORKER_TRANSFORMATION_THROTTLE").values()) == {None}
         # the wrapper does not exit while a client is connected
         with pytest.raises(subprocess.TimeoutExpired):

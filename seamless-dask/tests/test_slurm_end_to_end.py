@@ -3,8 +3,9 @@ worker failures and queued jobs reported as Dask events, no job left behind."""
 
 from __future__ import annotations
 
+import os
 import subprocess
-import time
+import sys
 
 import pytest
 from distributed import Client
@@ -30,41 +31,45 @@ def events(client: Client, topic: str, kind: str) -> list[dict]:
     return [msg for _, msg in client.get_events(topic) if msg.get("kind") == kind]
 
 
-def test_slurm_cluster_scales_up_computes_scales_down_and_exits(start_wrapper, tools, tmp_path):
+def test_slurm_cluster_scales_up_computes_scales_down_and_exits(start_wrapper, wrapper_tools, tmp_path):
     wrapper = start_wrapper("dask_jobqueue::SLURMCluster", PURE, timeout=4)
     seen_jobs: set[str] = set()
     with Client(wrapper.address(), timeout=30) as client:
-        assert tools.our_slurm_jobs(tmp_path) == []  # adaptive, minimum 0: no job before work
-        slow = tools.by_value("def slow(x):\n    import time\n    time.sleep(2)\n    return x * x\n", "slow")
+        assert wrapper_tools.our_slurm_jobs(tmp_path) == []  # adaptive, minimum 0: no job before work
+        slow = wrapper_tools.by_value("def slow(x):\n    import time\n    time.sleep(2)\n    return x * x\n", "slow")
         futures = client.map(slow, range(8))
 
         def two_jobs_seen() -> bool:
-            seen_jobs.update(tools.our_slurm_jobs(tmp_path))
+            seen_jobs.update(wrapper_tools.our_slurm_jobs(tmp_path))
             return len(seen_jobs) >= 2
 
-        tools.wait_for(two_jobs_seen, 90, "two worker jobs in squeue")
+        wrapper_tools.wait_for(two_jobs_seen, 90, "two worker jobs in squeue")
         assert sum(client.gather(futures)) == sum(x * x for x in range(8))
         # pure mode on SLURM: workers run no Seamless code, 2 threads each
-        assert all(mods == [] for mods in client.run(tools.seamless_modules).values())
+        assert all(mods == [] for mods in client.run(wrapper_tools.seamless_modules).values())
         assert {w["nthreads"] for w in client.scheduler_info()["workers"].values()} == {2}
+        # the workers run the wrapper's own interpreter (this venv's), not a bare `python`
+        executable = wrapper_tools.by_value("def exe():\n    import sys\n    return sys.executable\n", "exe")
+        venv_bin = os.path.dirname(sys.executable)
+        assert {os.path.dirname(exe) for exe in client.run(executable).values()} == {venv_bin}
         del futures  # results released: nothing left to keep a worker for
         # still connected, no work: Adaptive releases the jobs while the wrapper keeps running
-        tools.wait_for(lambda: tools.our_slurm_jobs(tmp_path) == [], 60, "jobs released (scale down)")
+        wrapper_tools.wait_for(lambda: wrapper_tools.our_slurm_jobs(tmp_path) == [], 60, "jobs released (scale down)")
         assert wrapper.proc.poll() is None
     assert wrapper.wait_exit(60) == 0
     assert not wrapper.status_path.exists()
-    assert tools.our_slurm_jobs(tmp_path) == []
+    assert wrapper_tools.our_slurm_jobs(tmp_path) == []
     assert set(squeue_states(sorted(seen_jobs)).values()) <= {"CANCELLED", "COMPLETED"}
     # the worker jobs' logs go next to the wrapper's log
     assert any((tmp_path / f"wrapper0-job-{job}.err").exists() for job in seen_jobs)
 
 
-def test_worker_job_failure_is_logged_and_published(start_wrapper, tools, tmp_path):
+def test_worker_job_failure_is_logged_and_published(start_wrapper, wrapper_tools, tmp_path):
     params = {**PURE, "maximum_jobs": 1, "python": "/nonexistent/bin/python3"}
     wrapper = start_wrapper("dask_jobqueue::SLURMCluster", params, timeout=3)
     with Client(wrapper.address(), timeout=30) as client:
         future = client.submit(sum, [1, 2])
-        failed = tools.wait_for(lambda: events(client, tools.event_topic, "worker-failed"), 90,
+        failed = wrapper_tools.wait_for(lambda: events(client, wrapper_tools.event_topic, "worker-failed"), 90,
                                 "a worker-failed event")[0]
         assert failed["state"] == "FAILED"
         assert "/nonexistent/bin/python3" in failed["stderr_tail"]
@@ -73,27 +78,27 @@ def test_worker_job_failure_is_logged_and_published(start_wrapper, tools, tmp_pa
     assert wrapper.wait_exit(60) == 0
     log = wrapper.output()
     assert f"worker job {failed['job_id']} FAILED" in log and "/nonexistent/bin/python3" in log
-    assert tools.our_slurm_jobs(tmp_path) == []
+    assert wrapper_tools.our_slurm_jobs(tmp_path) == []
 
 
-def test_pending_jobs_are_published_and_cancelled_on_sigterm(start_wrapper, tools, tmp_path):
+def test_pending_jobs_are_published_and_cancelled_on_sigterm(start_wrapper, wrapper_tools, tmp_path):
     # --begin keeps the job queued (reason BeginTime) long past this test
     params = {**PURE, "maximum_jobs": 1, "job_extra_directives": ["--begin=now+600"]}
     wrapper = start_wrapper("dask_jobqueue::SLURMCluster", params)
     with Client(wrapper.address(), timeout=30) as client:
         future = client.submit(sum, [1, 2])  # held: a released task asks for no worker
-        first = tools.wait_for(lambda: events(client, tools.event_topic, "jobs-pending"), 60,
+        first = wrapper_tools.wait_for(lambda: events(client, wrapper_tools.event_topic, "jobs-pending"), 60,
                                "a jobs-pending event")[0]
         assert first["pending"] == 1 and "BeginTime" in first["reasons"]
-        later = tools.wait_for(
-            lambda: [e for e in events(client, tools.event_topic, "jobs-pending") if e["waited_seconds"] >= 4],
+        later = wrapper_tools.wait_for(
+            lambda: [e for e in events(client, wrapper_tools.event_topic, "jobs-pending") if e["waited_seconds"] >= 4],
             60, "a later jobs-pending event")
         assert later[0]["waited_seconds"] > first["waited_seconds"]
-        pending = tools.our_slurm_jobs(tmp_path)
+        pending = wrapper_tools.our_slurm_jobs(tmp_path)
         assert len(pending) == 1
         assert future.status == "pending"
     wrapper.proc.terminate()
     assert wrapper.wait_exit(60) == 0
-    assert tools.our_slurm_jobs(tmp_path) == []
+    assert wrapper_tools.our_slurm_jobs(tmp_path) == []
     assert squeue_states(pending) == {pending[0]: "CANCELLED"}
     assert "waiting for 1 queued worker job(s)" in wrapper.output()
