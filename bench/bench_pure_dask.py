@@ -1,0 +1,241 @@
+"""Pure Dask mode benchmarks (not a test): import cost, time to a working client, task throughput.
+
+Every measurement runs in a fresh interpreter (as a user's script would), with an isolated HOME
+and the demo profile (``examples/pure-dask/seamless.profile.yaml``: the embedded ``local``
+cluster). Compared in the same run:
+
+* ``import seamless_config`` against ``python -c pass`` (time, modules loaded);
+* ``set_stage()`` to a first task result, cold (no scheduler running: it is launched) and warm
+  (the scheduler of an earlier process is reused), against ``LocalCluster()`` + ``Client()`` to
+  a first task result; timed from the script's first line and from the call;
+* 2000 tiny tasks (``client.map`` + ``gather``) through the pure-Dask client against a plain
+  client on ``LocalCluster()`` and on a LocalCluster of the same shape as the pure-Dask one.
+
+Prints a Markdown section; ``--write`` replaces the "Pure Dask mode" section of
+``bench/BENCHMARKS.md``. Exit code 1 when a target is missed: cold (script) <= 1.3x
+LocalCluster, warm (call) <= 0.15 s, throughput >= the plain client on ``LocalCluster()``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROFILE = ROOT / "examples" / "pure-dask" / "seamless.profile.yaml"
+RESULTS = ROOT / "bench" / "BENCHMARKS.md"
+BEGIN, END = "<!-- bench_pure_dask: begin -->", "<!-- bench_pure_dask: end -->"
+TASKS = 2000
+
+IMPORT = """
+import sys, time
+before = len(sys.modules)
+t = time.perf_counter()
+import seamless_config
+print(time.perf_counter() - t, len(sys.modules) - before)
+"""
+
+FIRST_RESULT = """
+import time
+t_script = time.perf_counter()
+import sys
+if sys.argv[2] == "call":
+    import distributed
+    import seamless_config
+if __name__ == "__main__":
+    t_call = time.perf_counter()
+    if sys.argv[1] == "pure":
+        import seamless_config
+        client = seamless_config.set_stage(workdir=sys.argv[3])
+    else:
+        from distributed import Client, LocalCluster
+        client = Client(LocalCluster(dashboard_address=":0"))
+    assert client.submit(abs, -1).result() == 1
+    t = time.perf_counter()
+    print(t - (t_call if sys.argv[2] == "call" else t_script))
+"""
+
+THROUGHPUT = """
+import json, sys, time
+import distributed
+
+def inc(x):
+    return x + 1
+
+if __name__ == "__main__":
+    kind, workdir, tasks, repeats = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    if kind == "pure":
+        import seamless_config
+        client = seamless_config.set_stage(workdir=workdir)
+    elif kind == "localcluster":
+        client = distributed.Client(distributed.LocalCluster(dashboard_address=":0"))
+    else:  # the shape of the pure-Dask local cluster: 2 worker processes x 2 threads
+        client = distributed.Client(distributed.LocalCluster(n_workers=2, threads_per_worker=2, dashboard_address=":0"))
+    client.wait_for_workers(1)
+    client.gather(client.map(inc, range(100), pure=False))  # warm-up
+    rates = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        assert sum(client.gather(client.map(inc, range(tasks), pure=False))) == tasks * (tasks + 1) // 2
+        rates.append(tasks / (time.perf_counter() - t))
+    print(json.dumps(rates))
+"""
+
+
+class Bench:
+    def __init__(self, runs: int, clusters: Path | None = None):
+        self.runs = runs
+        self.tmp = Path(tempfile.mkdtemp(prefix="bench-pure-dask-"))
+        self.home = self.tmp / "home"
+        self.home.mkdir()
+        self.project = self.tmp / "project"
+        self.project.mkdir()
+        shutil.copy(PROFILE, self.project / "seamless.profile.yaml")
+        if clusters is not None:
+            (self.home / ".seamless").mkdir()
+            shutil.copy(clusters, self.home / ".seamless" / "clusters.yaml")
+        self.env = {**os.environ, "HOME": str(self.home)}
+        for name, code in (("import.py", IMPORT), ("first.py", FIRST_RESULT), ("throughput.py", THROUGHPUT)):
+            (self.tmp / name).write_text(code)
+
+    def python(self, *args: str, timeout: float = 300) -> str:
+        out = subprocess.run([sys.executable, *args], env=self.env, cwd=self.tmp,
+                             capture_output=True, text=True, timeout=timeout)
+        if out.returncode != 0:
+            raise RuntimeError(f"{args} failed:\n{out.stderr}")
+        return out.stdout.strip().splitlines()[-1]
+
+    def stop_scheduler(self) -> None:
+        subprocess.run([sys.executable, "-c", (
+            "import os, seamless_config.tools as t, seamless_config.launching as l, seamless_config.command_files as c;"
+            f"c.load_config_files({str(self.project)!r}); l.stop(t.configure_pure_daskserver())")],
+            env=self.env, capture_output=True, timeout=120, check=True)
+
+    def process_time(self, *args: str) -> float:
+        t = time.perf_counter()
+        subprocess.run([sys.executable, *args], env=self.env, check=True, capture_output=True)
+        return time.perf_counter() - t
+
+    def run(self) -> dict:
+        r: dict = {}
+        imports = [self.python(str(self.tmp / "import.py")).split() for _ in range(self.runs * 2)]
+        r["import_s"] = [float(t) for t, _ in imports]
+        r["import_modules"] = int(imports[0][1])
+        r["process_pass_s"] = [self.process_time("-c", "pass") for _ in range(self.runs * 2)]
+        r["process_import_s"] = [self.process_time("-c", "import seamless_config") for _ in range(self.runs * 2)]
+        first = str(self.tmp / "first.py")
+        for clock in ("script", "call"):
+            for case in ("localcluster", "cold", "warm"):
+                r[f"{case}_{clock}_s"] = []
+        try:
+            for _ in range(self.runs):
+                for clock in ("script", "call"):
+                    self.stop_scheduler()
+                    for case, kind in (("localcluster", "localcluster"), ("cold", "pure"), ("warm", "pure")):
+                        r[f"{case}_{clock}_s"].append(float(self.python(first, kind, clock, str(self.project))))
+            tp = str(self.tmp / "throughput.py")
+            args = (str(self.project), str(TASKS), str(self.runs))
+            r["tp_pure"] = json.loads(self.python(tp, "pure", *args))
+            r["tp_localcluster"] = json.loads(self.python(tp, "localcluster", *args))
+            r["tp_same_shape"] = json.loads(self.python(tp, "same-shape", *args))
+        finally:
+            self.stop_scheduler()
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        return r
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem = int(Path("/proc/meminfo").read_text().split()[1]) / 2**20
+    except OSError:
+        mem = float("nan")
+    import dask
+    import distributed
+
+    return (f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, {platform.platform(terse=True)}, "
+            f"Python {platform.python_version()}, dask/distributed {dask.__version__}/{distributed.__version__}")
+
+
+def report(r: dict, runs: int) -> tuple[str, bool]:
+    mn, med = min, statistics.median
+    ms = lambda xs: f"{mn(xs) * 1000:.0f} | {med(xs) * 1000:.0f}"  # noqa: E731
+    tps = lambda xs: f"{mn(xs):.0f} | {med(xs):.0f}"  # noqa: E731
+    ratio = {clock: med(r[f"cold_{clock}_s"]) / med(r[f"localcluster_{clock}_s"]) for clock in ("script", "call")}
+    tp_ratio = med(r["tp_pure"]) / med(r["tp_localcluster"])
+    targets = {"cold": ratio["script"] <= 1.3, "warm": med(r["warm_call_s"]) <= 0.15, "throughput": tp_ratio >= 1.0}
+    met = lambda k: "met" if targets[k] else "**missed**"  # noqa: E731
+    lines = [
+        BEGIN,
+        "## Pure Dask mode",
+        "",
+        "`bench/bench_pure_dask.py` (seamless-config): every measurement in a fresh interpreter with an",
+        "isolated HOME and the demo profile (the embedded `local` cluster: 2 worker processes x 2 threads).",
+        "Time to a working client = until the first task result is back, measured two ways: *script*, from",
+        "the script's first line (imports included: what a user waits for), and *call*, from the",
+        "`set_stage()` / `LocalCluster()` call with `distributed` already imported. Cold: no scheduler",
+        "running (it is launched); warm: the scheduler an earlier process launched is reused.",
+        f"{runs} runs each (import: {2 * runs}); min and median.",
+        f"Reproduce: `.venv/bin/python bench/bench_pure_dask.py --runs {runs} --write` (part of `make bench`).",
+        "",
+        f"Machine: {_machine()}. Date: {datetime.date.today().isoformat()}.",
+        "",
+        "| measurement | min | median | target |",
+        "| --- | ---: | ---: | --- |",
+        f"| `import seamless_config` in-process (ms) | {ms(r['import_s'])} | {r['import_modules']} modules loaded |",
+        f"| process `python -c pass` (ms) | {ms(r['process_pass_s'])} | |",
+        f"| process `python -c 'import seamless_config'` (ms) | {ms(r['process_import_s'])} | |",
+        f"| script: `LocalCluster()` + `Client()` (ms) | {ms(r['localcluster_script_s'])} | reference |",
+        f"| script: `set_stage()` cold (ms) | {ms(r['cold_script_s'])} | <= 1.3x LocalCluster: {ratio['script']:.2f}x, {met('cold')} |",
+        f"| script: `set_stage()` warm (ms) | {ms(r['warm_script_s'])} | |",
+        f"| call: `LocalCluster()` + `Client()` (ms) | {ms(r['localcluster_call_s'])} | reference |",
+        f"| call: `set_stage()` cold (ms) | {ms(r['cold_call_s'])} | {ratio['call']:.2f}x LocalCluster |",
+        f"| call: `set_stage()` warm (ms) | {ms(r['warm_call_s'])} | <= 150 ms: {met('warm')} |",
+        f"| {TASKS} tasks, pure-Dask client (tasks/s) | {tps(r['tp_pure'])} | >= plain client: {tp_ratio:.2f}x, {met('throughput')} |",
+        f"| {TASKS} tasks, plain client on `LocalCluster()` (tasks/s) | {tps(r['tp_localcluster'])} | reference |",
+        f"| {TASKS} tasks, plain client on LocalCluster(2 workers x 2 threads) (tasks/s) | {tps(r['tp_same_shape'])} | same shape as pure |",
+        "",
+        END,
+    ]
+    return "\n".join(lines), all(targets.values())
+
+
+def write_section(section: str) -> None:
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + section + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    RESULTS.write_text(text)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="repetitions of each measurement (default 5)")
+    parser.add_argument("--clusters", type=Path, help="a clusters.yaml for the isolated HOME (default: none)")
+    parser.add_argument("--write", action="store_true", help="replace the Pure Dask section of bench/BENCHMARKS.md")
+    args = parser.parse_args()
+    section, ok = report(Bench(args.runs, args.clusters).run(), args.runs)
+    print(section)
+    if args.write:
+        write_section(section)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
