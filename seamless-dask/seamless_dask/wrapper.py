@@ -23,7 +23,7 @@ from .configuration import ClusterConfiguration, Placement, build_configuration
 from .errors import WrapperError
 from .parameters import PARAMETERS, parse_parameters
 from .ports import pick_free_port
-from .status_file import StatusFile
+from seamless_config.service_status import StatusFile, StatusFileError
 
 logger = logging.getLogger("seamless_dask")
 
@@ -159,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     status = StatusFile(args.status_file)
     try:
         content = status.wait_and_read()
-    except WrapperError as exc:
+    except StatusFileError as exc:
         logger.error("%s", exc)
         return 1
     _redirect_output(content.get("log"))
@@ -188,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, WrapperError) else str(exc)
             logger.error("startup failed: %s", error, exc_info=not isinstance(exc, WrapperError))
             return 1
-        status.write_running(placement.scheduler_port, placement.dashboard_port)
+        status.write_running(placement.scheduler_port, dashboard_port=placement.dashboard_port)
         logger.info("running: scheduler %s", cluster.scheduler_address)
         from .service_loop import serve_until_idle
 
@@ -202,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         _shutdown(cluster, watcher)
-        status.finish(error)
+        status.finish(error, service="seamless-dask-wrapper")
 
 
 if __name__ == "__main__":

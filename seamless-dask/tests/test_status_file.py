@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from seamless_dask.errors import WrapperError
-from seamless_dask.status_file import StatusFile
+from seamless_config.service_status import StatusFile, StatusFileError
 
 WRAPPER = Path(sys.executable).parent / "seamless-dask-wrapper"
 
@@ -24,7 +23,7 @@ def test_waits_for_the_file_then_keeps_the_launchers_keys(tmp_path):
     timer = threading.Timer(0.3, lambda: path.write_text(json.dumps(original)))
     timer.start()
     assert status.wait_and_read(5) == original
-    status.write_running(41001, 41002)
+    status.write_running(41001, dashboard_port=41002)
     written = json.loads(path.read_text())
     assert written == {**original, "status": "running", "port": 41001, "dashboard_port": 41002}
     assert oct(path.stat().st_mode & 0o777) == "0o600"
@@ -50,13 +49,13 @@ def test_exit_before_running_marks_failed(tmp_path):
 
 
 def test_missing_and_bad_files(tmp_path):
-    with pytest.raises(WrapperError, match="did not appear within 0.3 s"):
+    with pytest.raises(StatusFileError, match="did not appear within 0.3 s"):
         StatusFile(tmp_path / "none.json").wait_and_read(0.3)
     (tmp_path / "list.json").write_text("[1]")
-    with pytest.raises(WrapperError, match="must hold a JSON object"):
+    with pytest.raises(StatusFileError, match="must hold a JSON object"):
         StatusFile(tmp_path / "list.json").wait_and_read(0.3)
     (tmp_path / "bad.json").write_text("{")
-    with pytest.raises(WrapperError, match="not valid JSON"):
+    with pytest.raises(StatusFileError, match="not valid JSON"):
         StatusFile(tmp_path / "bad.json").wait_and_read(0.3)
 
 

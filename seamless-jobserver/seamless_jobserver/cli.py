@@ -13,7 +13,7 @@ import json
 import logging
 import sys
 
-from .status_file import StatusFile, StatusFileError
+from seamless_config.service_status import StatusFile, StatusFileError
 
 logger = logging.getLogger("seamless_jobserver")
 DEFAULT_PORT = 5533
@@ -59,7 +59,7 @@ def _remote_parameters(args: argparse.Namespace, status: StatusFile | None) -> d
     """The remote clients: the status file's ``parameters`` first, then --hashserver/--database."""
     parameters: dict = {}
     if status is not None:
-        parameters = status.load().get("parameters") or {}
+        parameters = status.wait_and_read().get("parameters") or {}
         if not isinstance(parameters, dict):
             raise ValueError(f"status file 'parameters' must be an object, not {json.dumps(parameters)}")
     merged = dict(parameters)
@@ -106,13 +106,13 @@ def main(argv: list[str] | None = None) -> int:
     except (StatusFileError, ValueError, RuntimeError, OSError) as exc:
         logger.error("Startup failed: %s", exc)
         if status is not None and status.path.exists():
-            status.set_failed(f"seamless-jobserver: {exc}")
+            status.write_failed(f"seamless-jobserver: {exc}")
         return 1
 
     def on_running(port: int) -> None:
         logger.info("Serving on http://%s:%d with %d worker(s)", args.host, port, args.workers)
         if status is not None:
-            status.set_running(port)
+            status.write_running(port)
 
     from .server import serve
 
@@ -122,10 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         runner.close()
         if status is not None:
-            if status.running:
-                status.remove()
-            else:
-                status.set_failed("seamless-jobserver stopped before it was running")
+            status.finish(service="seamless-jobserver")
     logger.info("Jobserver stopped (%s)", reason)
     return 0
 

@@ -1,26 +1,26 @@
-"""The remote-http-launcher status-file protocol, as the service side sees it.
+"""The service side of remote-http-launcher's status-file protocol (wrapper, jobserver...).
 
 The launcher starts the service *before* it writes ``{"status": "starting", "parameters": ...}``
 into the status file, so the service waits for the file, reads it, and later adds its ports and
 ``status: running`` (or ``status: failed`` and a one-line ``reason``). Writes are atomic
-(``<file>.tmp`` + rename) and keep the launcher's keys.
+(``<file>.tmp`` + rename, owner-only) and keep the launcher's keys. After a clean run the file is
+removed. The client side of the protocol is :mod:`seamless_config.launching`. Stdlib only.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import time
 from pathlib import Path
 from typing import Any
 
-from .errors import WrapperError
-
-logger = logging.getLogger("seamless_dask")
-
 WAIT_SECONDS = 20.0
 POLL_SECONDS = 0.1
+
+
+class StatusFileError(RuntimeError):
+    """The status file did not appear, or does not hold a JSON object."""
 
 
 class StatusFile:
@@ -41,22 +41,17 @@ class StatusFile:
             if text:
                 try:
                     content = json.loads(text)
-                except json.JSONDecodeError as exc:
+                except json.JSONDecodeError as exc:  # possibly caught mid-write: retry until the deadline
                     if time.monotonic() >= deadline:
-                        raise WrapperError(
-                            f"Status file {self.path} is not valid JSON: {exc}"
-                        ) from None
+                        raise StatusFileError(f"Status file {self.path} is not valid JSON: {exc}") from None
                 else:
                     if not isinstance(content, dict):
-                        raise WrapperError(
-                            f"Status file {self.path} must hold a JSON object, "
-                            f"not {type(content).__name__}"
+                        raise StatusFileError(
+                            f"Status file {self.path} must hold a JSON object, not {type(content).__name__}"
                         )
                     return content
             if time.monotonic() >= deadline:
-                raise WrapperError(
-                    f"Status file {self.path} did not appear within {wait_seconds:g} s"
-                )
+                raise StatusFileError(f"Status file {self.path} did not appear within {wait_seconds:g} s")
             time.sleep(POLL_SECONDS)
 
     def _read(self) -> dict[str, Any]:
@@ -75,17 +70,16 @@ class StatusFile:
             json.dump(content, f, indent=2)
         os.replace(tmp, self.path)
 
-    def write_running(self, port: int, dashboard_port: int) -> None:
-        """Publish the ports: the launcher may hand them to clients from now on."""
-        self._update(port=port, dashboard_port=dashboard_port, status="running")
+    def write_running(self, port: int, **other_ports: int) -> None:
+        """Publish the ports (``port`` plus e.g. ``dashboard_port``): clients may connect from now on."""
+        self._update(port=port, **other_ports, status="running")
         self.running_written = True
 
     def write_failed(self, reason: str) -> None:
         """Mark the service failed, with a one-line reason."""
-        one_line = " ".join(reason.split())
-        self._update(status="failed", reason=one_line)
+        self._update(status="failed", reason=" ".join(reason.split()))
 
-    def finish(self, error: str | None = None) -> None:
+    def finish(self, error: str | None = None, *, service: str = "the service") -> None:
         """On exit: delete the file after a clean run, else mark it failed."""
         if self.running_written and error is None:
             try:
@@ -94,4 +88,4 @@ class StatusFile:
                 pass
             return
         if self.path.exists():
-            self.write_failed(error or "seamless-dask-wrapper stopped before it was running")
+            self.write_failed(error or f"{service} stopped before it was running")
