@@ -132,6 +132,8 @@ def test_local_cluster_fresh_process(launched):
     assert result["total"] == 10_000.0
     assert result["active"] is True
     assert result["modules"] == [], "pure Dask mode imported Seamless proper"
+    launched_keys = sorted(p.stem for p in (launched.home / ".remote-http-launcher" / "server").glob("*.json"))
+    assert launched_keys == ["pure-daskserver-local-default"], "only the Dask scheduler is launched"
     assert result["config"]["key"] == "pure-daskserver-local-default"
     assert err.count("Dask dashboard: http://") == 1
     assert "stays up until it has been idle for 600 s" in err
@@ -210,7 +212,7 @@ def in_process(launched):
 
 
 def test_stage_change_in_process_closes_the_old_client(in_process):
-    """set_stage returns the client; after the scheduler died, a stage change relaunches it."""
+    """set_stage returns the client; a stage change reattaches, or relaunches a dead scheduler."""
     import distributed
 
     import seamless_config
@@ -221,11 +223,15 @@ def test_stage_change_in_process_closes_the_old_client(in_process):
     assert distributed.get_client() is client
     config = in_process.configs["pure-daskserver-local-default"]
     pid = launching.server_state(config)["pid"]
+    # a stage change: the old client is closed, a new one attaches to the same scheduler
+    client2 = seamless_config.set_stage("b", workdir=in_process.dir)
+    assert client2 is not client and client.status == "closed"
+    assert distributed.get_client() is client2
+    assert launching.server_state(config)["pid"] == pid
     os.kill(pid, signal.SIGKILL)
     assert wait_for_exit(pid)
-    client2 = seamless_config.set_stage("other", workdir=in_process.dir)
-    assert client2 is not client and client.status == "closed"
-    assert client2.submit(sum, [1, 2, 3]).result(timeout=30) == 6
+    client3 = seamless_config.set_stage("c", workdir=in_process.dir)
+    assert client3.submit(sum, [1, 2, 3]).result(timeout=30) == 6
     assert launching.server_state(config)["pid"] != pid
 
 

@@ -1,7 +1,7 @@
 """A minimal service that speaks remote-http-launcher's status-file protocol (test helper).
 
 ``status_file_service.py --status-file F --port-range S E --host H --timeout T [--fail MSG]
-[--crash MSG]`` waits for F (RHL writes it after spawning), serves ``GET /health`` on the first
+[--crash MSG] [--delay S]`` waits for F (RHL writes it after spawning), serves ``GET /health`` on the first
 free port of the range, writes ``status: running`` with ``port`` and ``dashboard_port`` (the
 same port), and exits after T idle seconds or on SIGINT/SIGTERM. ``--fail MSG`` prints MSG and
 writes ``status: failed`` (the fast failure path); ``--crash MSG`` prints MSG and exits at once
@@ -29,6 +29,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=60)
     parser.add_argument("--fail")
     parser.add_argument("--crash")
+    parser.add_argument("--delay", type=float, default=0, help="seconds to wait before serving")
     args = parser.parse_args()
     if args.crash:
         print(args.crash, flush=True)
@@ -44,6 +45,7 @@ def main() -> int:
         status.update(status="failed", reason=args.fail)
         _write(args.status_file, status)
         return 1
+    time.sleep(args.delay)
     last_use = [time.monotonic()]
 
     class Handler(BaseHTTPRequestHandler):

@@ -172,5 +172,17 @@ def test_concurrent_launches_start_one_server(service, tmp_path, isolated_home):
     assert running == [server_state(config)["pid"]]
 
 
+def test_slow_start_says_what_is_awaited(service, monkeypatch, caplog):
+    monkeypatch.setattr(launching, "HEARTBEAT_SECONDS", 0.3)
+    config = service("test-service", "--delay", "1.5")
+    with caplog.at_level(logging.INFO, logger="seamless_config"):
+        payload = launch(config, what="test scheduler")
+    assert _health(payload)["ok"] is True
+    messages = [r.getMessage() for r in caplog.records]
+    assert "Starting the test scheduler 'test-service' on this machine" in messages
+    waiting = [m for m in messages if m.startswith("Still waiting for the test scheduler 'test-service' to start")]
+    assert len(waiting) >= 2, messages
+
+
 def test_stop_without_server_is_harmless(service):
     assert stop(service()) is False
