@@ -1,7 +1,7 @@
 """Launch a service through remote-http-launcher (RHL), or reconnect to it, robustly.
 
-Generic over the launch dicts of ``configure_*`` (pure daskserver now; hashserver, database and
-daskserver of persistent mode later). On top of ``remote_http_launcher`` 0.4.5 this module:
+Generic over the launch dicts of ``configure_*`` (the pure-Dask scheduler; hashserver, database,
+jobserver and daskserver of persistent mode). On top of ``remote_http_launcher`` 0.4.5 this module:
 
 * puts the interpreter's ``bin/`` first on PATH, so the ``rhl-*`` helpers and the service command
   are found when the virtualenv is not activated (``.venv/bin/python script.py``);
@@ -11,6 +11,8 @@ daskserver of persistent mode later). On top of ``remote_http_launcher`` 0.4.5 t
   launch with other parameters under the same key stops the old server first, with a warning;
 * turns RHL's bare "did not finish starting" / "already attempted and failed" into an error that
   carries the tail of the server log, and stops whatever was half launched;
+* notices within 20 ms (RHL: 1 s) that a starting service runs, and within a poll (RHL: 10 s)
+  that it died; drops the record of a dead local server instead of probing its port for 4 s;
 * recovers from a stale SSH tunnel (``ConnectionResetError`` from RHL's reconnect check): it
   closes the tunnel, forgets the client state and launches again;
 * reports through ``logging`` what is being waited for.
@@ -254,8 +256,8 @@ def launch_lock(key: str, what: str = "service") -> Iterator[None]:
         os.close(fd)
 
 
-def _starting_state(config: Mapping[str, Any]) -> dict[str, Any] | None:
-    """RHL's server record of ``config``'s key; read directly for a local launch (cheap)."""
+def _server_record(config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """:func:`server_state`, read from the file for a local launch (no helper process)."""
     if ssh_host(config) is not None:
         return server_state(config)
     try:
@@ -282,12 +284,12 @@ def wait_while_starting(config: Mapping[str, Any], timeout: float = START_TIMEOU
     interval = 0.02 if ssh_host(config) is None else 0.25
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        state = _starting_state(config)
+        state = _server_record(config)
         if state is None or state.get("status") != "starting":
             return
         pid = state.get("pid")
         if isinstance(pid, int) and not _service_alive(config, pid):
-            state = _starting_state(config)  # it may have written its last status just before exiting
+            state = _server_record(config)  # it may have written its last status just before exiting
             if state is not None and state.get("status") == "starting":
                 logger.debug("%s: process %s died while starting", config["key"], pid)
                 run_tool(config, ["rhl-stop", config["key"]])
@@ -381,7 +383,7 @@ def _forget_dead_server(config: Mapping[str, Any]) -> None:
     RHL 0.4.5 would first probe its port three times, 2 s apart, before relaunching. Checked
     before every local launch (a file read); over SSH only once something is known to be wrong.
     """
-    state = _starting_state(config)
+    state = _server_record(config)
     if state is not None and isinstance(state.get("pid"), int) and not _service_alive(config, state["pid"]):
         logger.debug("%s: server process %s is gone; forgetting it", config["key"], state["pid"])
         _forget_client_state(config)
@@ -484,7 +486,7 @@ def stop(config: Mapping[str, Any]) -> bool:
     """
     key = config["key"]
     _forget_client_state(config)
-    state = server_state(config) if ssh_host(config) is None else None
+    state = _server_record(config) if ssh_host(config) is None else None
     result = run_tool(config, ["rhl-stop", key])
     if state and isinstance(state.get("pid"), int):
         wait_for_exit(state["pid"])
