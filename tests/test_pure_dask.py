@@ -93,10 +93,13 @@ class Project:
         return self.finish(self.start(stage))
 
 
-def _wrapper_pids(key: str) -> list[int]:
+def _wrapper_pids(key: str, home: Path | None) -> list[int]:
+    """seamless-dask-wrapper processes of ``key``; of the RHL state under ``home`` when given
+    (other tests' schedulers may use the same key under another HOME)."""
+    mark = key if home is None else f"{home}/.remote-http-launcher/server/{key}.json"
     return [
         pid for pid, argv in launching._own_processes()
-        if any(a.endswith("seamless-dask-wrapper") for a in argv[:2]) and any(key in a for a in argv)
+        if any(a.endswith("seamless-dask-wrapper") for a in argv[:2]) and any(mark in a for a in argv)
     ]
 
 
@@ -107,13 +110,11 @@ def launched(tmp_path, isolated_home):
     yield project
     leftovers = []
     for key, config in project.configs.items():
-        pids = _wrapper_pids(key)
-        old_home = os.environ["HOME"]
+        host = launching.ssh_host(config)
+        pids = _wrapper_pids(key, None if host else project.home)
         launching.stop(config)
-        if launching.ssh_host(config) is not None:  # remote side: root's real home, see module doc
-            launching.run_tool(config, ["rhl-rm", key, "--server"])
-            subprocess.run(["ssh", launching.ssh_host(config), f"rm -f ~/.remote-http-launcher/server/{shlex.quote(key)}.log"], check=False)
-        assert os.environ["HOME"] == old_home
+        if host is not None:  # remote side: root's real home (see the module doc); keys are unique
+            subprocess.run(["ssh", host, f"rm -f ~/.remote-http-launcher/server/{shlex.quote(key)}.log"], check=False)
         leftovers += [pid for pid in pids if not wait_for_exit(pid)]
     for pid in leftovers:
         os.kill(pid, signal.SIGKILL)
@@ -168,7 +169,7 @@ def test_eight_processes_end_with_one_scheduler(launched):
     results = [launched.finish(p) for p in procs]
     assert {r["pid"] for r, _ in results} == {results[0][0]["pid"]}
     assert sum("Starting the Dask scheduler" in err for _, err in results) == 1
-    assert _wrapper_pids(results[0][0]["config"]["key"]) == [results[0][0]["pid"]]
+    assert _wrapper_pids(results[0][0]["config"]["key"], launched.home) == [results[0][0]["pid"]]
 
 
 def test_changed_cluster_definition_relaunches(launched):
@@ -193,7 +194,7 @@ def test_launch_failure_shows_the_cause_quickly(launched):
     assert proc.returncode != 0 and out == ""
     assert "LaunchError" in err and "could not be started" in err
     assert "192.0.2.1" in err.split("could not be started", 1)[1], "the log tail with the cause is missing"
-    assert not _wrapper_pids("pure-daskserver-broken-default")
+    assert not _wrapper_pids("pure-daskserver-broken-default", launched.home)
     print(f"failure reported after {time.monotonic() - start:.1f} s")
 
 
