@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import runpy
 import secrets
 import shlex
@@ -72,9 +73,9 @@ class Project:
             (self.home / ".seamless").mkdir(exist_ok=True)
             (self.home / ".seamless" / "clusters.yaml").write_text(clusters)
 
-    def start(self, stage: str | None = None) -> subprocess.Popen:
+    def start(self, stage: str | None = None, code: str = SCRIPT) -> subprocess.Popen:
         script = self.dir / "run.py"
-        script.write_text(SCRIPT.format(stage=stage, forbidden=FORBIDDEN))
+        script.write_text(code.format(stage=stage, forbidden=FORBIDDEN))
         return subprocess.Popen(
             [sys.executable, str(script)], cwd="/", env=user_env(self.home),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -89,8 +90,8 @@ class Project:
         self.configs[result["config"]["key"]] = result["config"]
         return result, err
 
-    def run(self, stage: str | None = None) -> tuple[dict, str]:
-        return self.finish(self.start(stage))
+    def run(self, stage: str | None = None, code: str = SCRIPT) -> tuple[dict, str]:
+        return self.finish(self.start(stage, code))
 
 
 def _wrapper_pids(key: str, home: Path | None) -> list[int]:
@@ -108,17 +109,43 @@ def launched(tmp_path, isolated_home):
     """A :class:`Project`; afterwards every scheduler it started is stopped and its state removed."""
     project = Project(tmp_path, isolated_home)
     yield project
-    leftovers = []
+    leftovers, jobs = [], []
     for key, config in project.configs.items():
         host = launching.ssh_host(config)
         pids = _wrapper_pids(key, None if host else project.home)
-        launching.stop(config)
+        launching.stop(config)  # the wrapper closes its cluster: its batch jobs are cancelled
+        if config.get("cluster_string", "").endswith("SLURMCluster"):
+            jobs += _slurm_jobs_gone(key)
         if host is not None:  # remote side: root's real home (see the module doc); keys are unique
-            subprocess.run(["ssh", host, f"rm -f ~/.remote-http-launcher/server/{shlex.quote(key)}.log"], check=False)
+            logs = f"~/.remote-http-launcher/server/{shlex.quote(key)}"
+            subprocess.run(["ssh", host, f"rm -f {logs}.log {logs}-job-*"], check=False)
         leftovers += [pid for pid in pids if not wait_for_exit(pid)]
     for pid in leftovers:
         os.kill(pid, signal.SIGKILL)
     assert not leftovers, f"wrapper processes survived stop(): {leftovers}"
+    assert not jobs, f"SLURM jobs left behind after stopping the scheduler: {jobs}"
+
+
+def _slurm_jobs(key: str) -> list[str]:
+    """Queued/running SLURM jobs of the scheduler ``key`` (their output goes next to its log,
+    ``<key>-job-<id>.out``)."""
+    out = subprocess.run(["scontrol", "-o", "show", "job"], capture_output=True, text=True)
+    jobs = []
+    for line in out.stdout.splitlines():  # finished jobs stay listed for a while: skip them
+        fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+        if f"/{key}-job-" in fields.get("StdOut", "") and fields.get("JobState") in ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING"):
+            jobs.append(fields["JobId"])
+    return jobs
+
+
+def _slurm_jobs_gone(key: str, seconds: float = 30) -> list[str]:
+    """Wait for the jobs of ``key`` to leave the queue; cancel and return those that do not."""
+    deadline = time.monotonic() + seconds
+    while (left := _slurm_jobs(key)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if left:
+        subprocess.run(["scancel", *left], check=False)
+    return left
 
 
 LOCAL_PROFILE = "- cluster: local\n- persistent: false\n"
@@ -315,27 +342,44 @@ def test_tunnel_and_relaunch_through_a_stale_tunnel(launched):
 def test_slurm_through_ssh_frontend(launched):
     name = f"slurm{secrets.token_hex(3)}"
     launched.write(f"- cluster: {name}\n- persistent: false\n", _ssh_clusters(name, slurm=True))
-    jobs: list[str] = []
-    try:
-        result, err = launched.run()
-        jobs = result["worker_jobs"]
-        assert result["total"] == 10_000.0
-        assert result["config"]["cluster_string"] == "dask_jobqueue::SLURMCluster"
-        assert result["config"]["file_parameters"]["partition"] == "debug"
-        assert jobs and all(j.isdigit() for j in jobs), f"workers did not run in SLURM jobs: {jobs}"
-    finally:
-        for config in launched.configs.values():
-            launching.stop(config)  # the wrapper closes its cluster: its jobs are cancelled
-        deadline = time.monotonic() + 30
-        while (left := _queued(jobs)) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        if left:
-            subprocess.run(["scancel", *left], check=False)
-    assert not left, f"SLURM jobs left behind after stopping the scheduler: {left}"
+    result, err = launched.run()
+    assert result["total"] == 10_000.0
+    assert result["config"]["cluster_string"] == "dask_jobqueue::SLURMCluster"
+    assert result["config"]["file_parameters"]["partition"] == "debug"
+    jobs = result["worker_jobs"]
+    assert jobs and all(j.isdigit() for j in jobs), f"workers did not run in SLURM jobs: {jobs}"
+    assert set(jobs) <= set(_slurm_jobs(result["config"]["key"]))
 
 
-def _queued(job_ids: list[str]) -> list[str]:
-    if not job_ids:
-        return []
-    out = subprocess.run(["squeue", "-h", "-o", "%i", "-j", ",".join(job_ids)], capture_output=True, text=True)
-    return sorted(set(out.stdout.split()) & set(job_ids))
+WAIT_FOR_WORKER_FAILURE = """
+import json, logging, time
+import seamless_config
+failures = []
+
+class Collect(logging.Handler):
+    def emit(self, record):
+        if record.levelno >= logging.WARNING and "worker job" in record.getMessage():
+            failures.append(record.getMessage())
+
+logging.getLogger("seamless_config").addHandler(Collect())
+client = seamless_config.set_stage()
+from seamless_config.tools import configure_pure_daskserver
+deadline = time.monotonic() + 90
+while not failures and time.monotonic() < deadline:
+    time.sleep(0.2)
+print(json.dumps({{"config": configure_pure_daskserver(), "failures": failures}}))
+"""
+
+
+@pytest.mark.ssh
+@pytest.mark.slurm
+def test_failing_slurm_worker_is_reported(launched):
+    """A worker job that dies (its interpreter does not exist) reaches the user with id and stderr."""
+    name = f"slfail{secrets.token_hex(3)}"
+    clusters = _ssh_clusters(name, slurm=True) + "      python: /nonexistent/bin/python\n      interactive: true\n"
+    launched.write(f"- cluster: {name}\n- persistent: false\n", clusters)
+    result, err = launched.run(code=WAIT_FOR_WORKER_FAILURE)
+    assert result["failures"], "no worker failure was reported"
+    message = result["failures"][0]
+    assert re.match(r"Dask worker job \d+ failed", message), message
+    assert "/nonexistent/bin/python" in message  # the job's stderr tail

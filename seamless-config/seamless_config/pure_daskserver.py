@@ -50,14 +50,18 @@ def _on_wrapper_event(event: tuple[float, Any]) -> None:
     kind = msg.get("kind")
     if kind == "worker-failed":
         tail = (msg.get("stderr_tail") or "").rstrip()
+        reason = msg.get("reason")
         logger.warning(
-            "Dask worker job %s failed (%s)%s",
-            msg.get("job_id"), msg.get("state"), f"; end of its stderr:\n{tail}" if tail else "",
+            "Dask worker job %s failed (%s%s)%s",
+            msg.get("job_id"), msg.get("state"), f": {reason}" if reason not in (None, "", "None") else "",
+            f"; end of its stderr:\n{tail}" if tail else "",
         )
     elif kind == "jobs-pending":
+        reasons = msg.get("reasons") or []
         logger.info(
-            "Waiting for %s Dask worker job(s) pending in the batch queue (%.0f s so far)",
+            "Waiting for %s Dask worker job(s) pending in the batch queue (%.0f s so far%s)",
             msg.get("pending"), float(msg.get("waited_seconds") or 0),
+            f"; reason: {', '.join(map(str, reasons))}" if reasons else "",
         )
     else:
         logger.info("Dask cluster: %s", msg)
