@@ -351,24 +351,30 @@ def test_slurm_through_ssh_frontend(launched):
     assert set(jobs) <= set(_slurm_jobs(result["config"]["key"]))
 
 
-WAIT_FOR_WORKER_FAILURE = """
+WAIT_FOR_MESSAGE = """
 import json, logging, time
 import seamless_config
-failures = []
+found = []
 
 class Collect(logging.Handler):
     def emit(self, record):
-        if record.levelno >= logging.WARNING and "worker job" in record.getMessage():
-            failures.append(record.getMessage())
+        if NEEDLE in record.getMessage():
+            found.append(record.getMessage())
 
 logging.getLogger("seamless_config").addHandler(Collect())
+logging.getLogger("seamless_config").setLevel(logging.INFO)
 client = seamless_config.set_stage()
 from seamless_config.tools import configure_pure_daskserver
 deadline = time.monotonic() + 90
-while not failures and time.monotonic() < deadline:
+while not found and time.monotonic() < deadline:
     time.sleep(0.2)
-print(json.dumps({{"config": configure_pure_daskserver(), "failures": failures}}))
+print(json.dumps({{"config": configure_pure_daskserver(), "found": found}}))
 """
+
+
+def _wait_for_message(needle: str) -> str:
+    """A user script that activates the profile and waits for a log message containing ``needle``."""
+    return WAIT_FOR_MESSAGE.replace("NEEDLE", repr(needle))
 
 
 @pytest.mark.ssh
@@ -378,8 +384,23 @@ def test_failing_slurm_worker_is_reported(launched):
     name = f"slfail{secrets.token_hex(3)}"
     clusters = _ssh_clusters(name, slurm=True) + "      python: /nonexistent/bin/python\n      interactive: true\n"
     launched.write(f"- cluster: {name}\n- persistent: false\n", clusters)
-    result, err = launched.run(code=WAIT_FOR_WORKER_FAILURE)
-    assert result["failures"], "no worker failure was reported"
-    message = result["failures"][0]
+    result, err = launched.run(code=_wait_for_message("worker job"))
+    assert result["found"], "no worker failure was reported"
+    message = result["found"][0]
     assert re.match(r"Dask worker job \d+ failed", message), message
     assert "/nonexistent/bin/python" in message  # the job's stderr tail
+
+
+@pytest.mark.ssh
+@pytest.mark.slurm
+def test_pending_slurm_jobs_are_reported(launched):
+    """A worker job held in the queue (it may start only in 10 min): the user is told, with why."""
+    name = f"slpend{secrets.token_hex(3)}"
+    clusters = _ssh_clusters(name, slurm=True) + (
+        "      interactive: true\n      job_extra_directives: ['--begin=now+600']\n"
+    )
+    launched.write(f"- cluster: {name}\n- persistent: false\n", clusters)
+    result, err = launched.run(code=_wait_for_message("pending in the batch queue"))
+    assert result["found"], "pending worker jobs were not reported"
+    assert re.match(r"Waiting for 1 Dask worker job\(s\) pending in the batch queue \(\d+ s so far; reason: BeginTime\)",
+                    result["found"][0]), result["found"][0]
