@@ -209,20 +209,18 @@ def test_changed_cluster_definition_relaunches(launched):
     assert wait_for_exit(first["pid"])
 
 
-def test_launch_failure_shows_the_cause_quickly(launched):
+def test_launch_failure_shows_the_cause(launched):
+    """The scheduler cannot bind its address: the error carries the wrapper's own words."""
     launched.write(
         "- cluster: broken\n- persistent: false\n",
-        "broken:\n  type: local\n  frontends:\n    - daskserver:\n        network_interface: 192.0.2.1\n"
-        "  queues:\n    default: {walltime: '00:10:00', memory: 1GB, cores: 1}\n",
+        "broken:\n  type: local\n  frontends:\n    - daskserver:\n        network_interface: 192.0.2.1\n",
     )
-    start = time.monotonic()
     proc = launched.start()
     out, err = proc.communicate(timeout=120)
     assert proc.returncode != 0 and out == ""
     assert "LaunchError" in err and "could not be started" in err
     assert "192.0.2.1" in err.split("could not be started", 1)[1], "the log tail with the cause is missing"
     assert not _wrapper_pids("pure-daskserver-broken-default", launched.home)
-    print(f"failure reported after {time.monotonic() - start:.1f} s")
 
 
 @pytest.fixture
