@@ -13,10 +13,12 @@ install: $(STAMP)
 
 # All packages in one pip call, so that their mutual dependencies resolve to these folders.
 $(STAMP): $(foreach p,$(PACKAGES),$(p)/pyproject.toml) requirements-test.txt
-	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install -q --upgrade pip
-	$(VENV)/bin/python -m pip install -q $(foreach p,$(PACKAGES),-e ./$(p)) -r requirements-test.txt
-	touch $(STAMP)
+	@echo "Installing the packages into $(VENV) (log: $(VENV)/install.log)"
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	@{ $(VENV)/bin/python -m pip install --upgrade pip \
+	  && $(VENV)/bin/python -m pip install $(foreach p,$(PACKAGES),-e ./$(p)) -r requirements-test.txt; \
+	} > $(VENV)/install.log 2>&1 || { tail -30 $(VENV)/install.log; echo "install failed: see $(VENV)/install.log"; exit 1; }
+	@touch $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/python examples/pure-dask/pi.py
