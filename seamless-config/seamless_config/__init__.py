@@ -2,10 +2,29 @@
 
 ``set_stage()`` / ``init()`` read ``seamless.yaml`` / ``seamless.profile.yaml``, decide the mode
 and launch what it needs; in pure Dask mode they return a plain ``distributed.Client``.
-Importing this package is cheap: it imports no third-party and no other Seamless package.
+Importing this package is cheap: it imports no third-party and no other Seamless package, and
+the lifecycle functions are loaded on first use (PEP 562).
 """
 
-from .errors import ConfigurationError
-from .lifecycle import get_dask_client, get_workdir, init, set_stage, set_substage, set_workdir
+from importlib import import_module
 
-__all__ = ["ConfigurationError", "get_dask_client", "get_workdir", "init", "set_stage", "set_substage", "set_workdir"]
+from .errors import ConfigurationError
+
+_LAZY = {
+    name: "lifecycle"
+    for name in ("get_dask_client", "get_workdir", "init", "set_stage", "set_substage", "set_workdir")
+}
+
+__all__ = ["ConfigurationError", *sorted(_LAZY)]
+
+
+def __getattr__(name: str) -> object:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'seamless_config' has no attribute {name!r}")
+    value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

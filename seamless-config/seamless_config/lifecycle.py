@@ -16,7 +16,6 @@ process    false       nothing
 from __future__ import annotations
 
 import importlib
-import inspect
 import logging
 import os
 import sys
@@ -37,7 +36,7 @@ _remote_clients_set = False
 # --- workdir --------------------------------------------------------------------------------
 def _caller_dir() -> str | None:
     """Directory of the first calling file outside this package (None when interactive)."""
-    frame = inspect.currentframe()
+    frame = sys._getframe(1)
     try:
         while frame is not None:
             name = frame.f_globals.get("__name__", "")

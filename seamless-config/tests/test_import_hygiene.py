@@ -33,3 +33,25 @@ def test_loading_a_profile_imports_only_yaml():
     top = set(json.loads(out.stdout))
     assert "yaml" in top
     assert not top & {"seamless", "seamless_remote", "seamless_transformer", "seamless_dask", "distributed", "dask"}
+
+
+def test_public_names_load_on_first_use():
+    code = (
+        "import sys, seamless_config; assert 'seamless_config.lifecycle' not in sys.modules; "
+        "ns = {}; exec('from seamless_config import *', ns); "
+        "from seamless_config import lifecycle; "
+        "assert ns['set_stage'] is lifecycle.set_stage is seamless_config.set_stage; "
+        "assert set(seamless_config.__all__) <= set(dir(seamless_config)); "
+        "print(sorted(n for n in ns if not n.startswith('__')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(sorted(["ConfigurationError", "get_dask_client", "get_workdir", "init", "set_stage", "set_substage", "set_workdir"]))
+
+
+def test_unknown_attribute_is_an_attribute_error():
+    import seamless_config
+    import pytest
+
+    with pytest.raises(AttributeError, match="no attribute 'frobnicate'"):
+        seamless_config.frobnicate
