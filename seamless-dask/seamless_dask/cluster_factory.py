@@ -75,7 +75,12 @@ def create_cluster(spec: ClusterSpec, cfg: ClusterConfiguration) -> Any:
     name = f"{spec.module}::{spec.symbol}"
     if inspect.isclass(target) and issubclass(target, Cluster):
         if _is_local(target):
-            _detach_main_module()
+            import dask.config
+
+            from .local_workers import START_METHOD, start_forkserver
+
+            start_forkserver()  # already running when main() saw a LocalCluster string
+            dask.config.set({"distributed.worker.multiprocessing-method": START_METHOD})
             # workers are added by start_scaling, in the background (see there)
             return target(**{**cfg.local_cluster_kwargs, "n_workers": 0})
         _check_job_parameters(cfg)
@@ -98,21 +103,6 @@ def create_cluster(spec: ClusterSpec, cfg: ClusterConfiguration) -> Any:
             "the wrapper can give it the ports and workers from the parameters"
         )
     return cluster
-
-
-def _detach_main_module() -> None:
-    """Keep spawned LocalCluster workers from re-importing the wrapper's entry module.
-
-    multiprocessing's spawn start method re-imports ``__main__`` (by ``__spec__`` name or by
-    ``__file__``) in every child; the workers have no use for the wrapper, and in pure Dask
-    mode they must load no ``seamless*`` module at all.
-    """
-    main = sys.modules.get("__main__")
-    if main is None:
-        return
-    main.__spec__ = None
-    if hasattr(main, "__file__"):
-        del main.__file__
 
 
 def _check_job_parameters(cfg: ClusterConfiguration) -> None:

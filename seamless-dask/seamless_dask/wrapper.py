@@ -21,6 +21,7 @@ from typing import Any, Sequence
 from .batch_systems import BATCH_SYSTEMS
 from .configuration import ClusterConfiguration, Placement, build_configuration
 from .errors import WrapperError
+from .local_workers import names_local_cluster, start_forkserver
 from .parameters import PARAMETERS, parse_parameters
 from .ports import pick_free_port
 from seamless_config.service_status import StatusFile, StatusFileError
@@ -156,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s"
     )
+    if names_local_cluster(args.cluster):
+        start_forkserver()  # imports distributed for the workers while this process starts
     status = StatusFile(args.status_file)
     try:
         content = status.wait_and_read()
