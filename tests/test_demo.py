@@ -30,7 +30,7 @@ def test_demo_prints_pi_and_dashboard_link_then_reuses_the_scheduler(isolated_ho
         assert match, f"stdout must be the one result line, got: {first.stdout!r}"
         assert abs(float(match.group(1)) - math.pi) < 0.01 and int(match.group(2)) >= 1
         assert first.stderr.count("Dask dashboard: http://127.0.0.1:") == 1
-        assert "stays up until it has been idle for 600 s" in first.stderr and "rhl-stop pure-daskserver-local-default" in first.stderr
+        assert "stays up until it has been idle for 600 s" in first.stderr and "seamless-services stop pure-daskserver-local-default" in first.stderr
         servers = services["launched_servers"](isolated_home)
         assert list(servers) == ["pure-daskserver-local-default"]  # only the Dask scheduler
 

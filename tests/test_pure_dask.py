@@ -165,7 +165,7 @@ def test_local_cluster_fresh_process(launched):
     assert result["config"]["key"] == "pure-daskserver-local-default"
     assert err.count("Dask dashboard: http://") == 1
     assert "stays up until it has been idle for 600 s" in err
-    assert "rhl-stop pure-daskserver-local-default" in err
+    assert "seamless-services stop pure-daskserver-local-default" in err
     assert pid_alive(result["pid"])
 
 

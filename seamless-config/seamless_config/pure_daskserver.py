@@ -93,7 +93,8 @@ def activate(*, queue: str | None = None):
     """
     if DISABLED:
         return None
-    from .launching import launch, tool_command
+    from .launching import launch
+    from .services_cli import stop_command
     from .tools import configure_pure_daskserver
 
     config = configure_pure_daskserver(queue=queue)
@@ -119,7 +120,7 @@ def activate(*, queue: str | None = None):
     logger.info("Dask dashboard: http://%s:%s/status", host, payload.get("dashboard_port"))
     logger.info(
         "The Dask scheduler '%s' stays up until it has been idle for %s s; stop it now with: %s",
-        config["key"], config.get("timeout"), tool_command(config, "rhl-stop", config["key"]),
+        config["key"], config.get("timeout"), stop_command(config["key"]),
     )
     return client
 
