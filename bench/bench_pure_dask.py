@@ -21,20 +21,16 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
-import platform
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchlib import ROOT, Sandbox, machine, markers, min_median, publish
+
 PROFILE = ROOT / "examples" / "pure-dask" / "seamless.profile.yaml"
-RESULTS = ROOT / "bench" / "BENCHMARKS.md"
-BEGIN, END = "<!-- bench_pure_dask: begin -->", "<!-- bench_pure_dask: end -->"
+NAME = "bench_pure_dask"
+BEGIN, END = markers(NAME)
 TASKS = 2000
 
 IMPORT = """
@@ -92,39 +88,21 @@ if __name__ == "__main__":
 """
 
 
-class Bench:
+class Bench(Sandbox):
     def __init__(self, runs: int, clusters: Path | None = None):
+        super().__init__("bench-pure-dask-")
         self.runs = runs
-        self.tmp = Path(tempfile.mkdtemp(prefix="bench-pure-dask-"))
-        self.home = self.tmp / "home"
-        self.home.mkdir()
         self.project = self.tmp / "project"
         self.project.mkdir()
         shutil.copy(PROFILE, self.project / "seamless.profile.yaml")
         if clusters is not None:
             (self.home / ".seamless").mkdir()
             shutil.copy(clusters, self.home / ".seamless" / "clusters.yaml")
-        self.env = {**os.environ, "HOME": str(self.home)}
         for name, code in (("import.py", IMPORT), ("first.py", FIRST_RESULT), ("throughput.py", THROUGHPUT)):
-            (self.tmp / name).write_text(code)
-
-    def python(self, *args: str, timeout: float = 300) -> str:
-        out = subprocess.run([sys.executable, *args], env=self.env, cwd=self.tmp,
-                             capture_output=True, text=True, timeout=timeout)
-        if out.returncode != 0:
-            raise RuntimeError(f"{args} failed:\n{out.stderr}")
-        return out.stdout.strip().splitlines()[-1]
+            self.write(name, code)
 
     def stop_scheduler(self) -> None:
-        subprocess.run([sys.executable, "-c", (
-            "import os, seamless_config.tools as t, seamless_config.launching as l, seamless_config.command_files as c;"
-            f"c.load_config_files({str(self.project)!r}); l.stop(t.configure_pure_daskserver())")],
-            env=self.env, capture_output=True, timeout=120, check=True)
-
-    def process_time(self, *args: str) -> float:
-        t = time.perf_counter()
-        subprocess.run([sys.executable, *args], env=self.env, check=True, capture_output=True)
-        return time.perf_counter() - t
+        self.stop_pure_scheduler(self.project)
 
     def run(self) -> dict:
         r: dict = {}
@@ -150,31 +128,14 @@ class Bench:
             r["tp_same_shape"] = json.loads(self.python(tp, "same-shape", *args))
         finally:
             self.stop_scheduler()
-            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.remove()
         return r
 
 
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        mem = int(Path("/proc/meminfo").read_text().split()[1]) / 2**20
-    except OSError:
-        mem = float("nan")
-    import dask
-    import distributed
-
-    return (f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, {platform.platform(terse=True)}, "
-            f"Python {platform.python_version()}, dask/distributed {dask.__version__}/{distributed.__version__}")
-
-
 def report(r: dict, runs: int) -> tuple[str, bool]:
-    mn, med = min, statistics.median
-    ms = lambda xs: f"{mn(xs) * 1000:.0f} | {med(xs) * 1000:.0f}"  # noqa: E731
-    tps = lambda xs: f"{mn(xs):.0f} | {med(xs):.0f}"  # noqa: E731
+    med = statistics.median
+    ms = min_median
+    tps = lambda xs: min_median(xs, scale=1)  # noqa: E731
     ratio = {clock: med(r[f"cold_{clock}_s"]) / med(r[f"localcluster_{clock}_s"]) for clock in ("script", "call")}
     tp_ratio = med(r["tp_pure"]) / med(r["tp_localcluster"])
     targets = {"cold": ratio["script"] <= 1.3, "warm": med(r["warm_call_s"]) <= 0.15, "throughput": tp_ratio >= 1.0}
@@ -192,7 +153,7 @@ def report(r: dict, runs: int) -> tuple[str, bool]:
         f"{runs} runs each (import: {2 * runs}); min and median.",
         f"Reproduce: `.venv/bin/python bench/bench_pure_dask.py --runs {runs} --write` (part of `make bench`).",
         "",
-        f"Machine: {_machine()}. Date: {datetime.date.today().isoformat()}.",
+        f"Machine: {machine('dask', 'distributed')}. Date: {datetime.date.today().isoformat()}.",
         "",
         "| measurement | min | median | target |",
         "| --- | ---: | ---: | --- |",
@@ -229,16 +190,6 @@ def report(r: dict, runs: int) -> tuple[str, bool]:
     return "\n".join(lines), all(targets.values())
 
 
-def write_section(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="repetitions of each measurement (default 5)")
@@ -246,9 +197,7 @@ def main() -> int:
     parser.add_argument("--write", action="store_true", help="replace the Pure Dask section of bench/BENCHMARKS.md")
     args = parser.parse_args()
     section, ok = report(Bench(args.runs, args.clusters).run(), args.runs)
-    print(section)
-    if args.write:
-        write_section(section)
+    publish(NAME, section, args.write)
     return 0 if ok else 1
 
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -21,6 +19,8 @@ from typing import Callable
 
 import seamless_transformer as st
 from seamless_transformer import delayed
+
+from benchlib import machine
 
 TARGETS_MS = {"memory cache hit": 1.0, "new transformation, process": 10.0}
 
@@ -91,16 +91,6 @@ def bench(n: int, runs: int) -> dict[str, list[float]]:
     st.shutdown_workers()
     st.set_execution(None)
     return results
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next(l.split(":", 1)[1].strip() for l in handle if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
 
 
 def main(argv: list[str] | None = None) -> int:
