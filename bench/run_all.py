@@ -1,8 +1,9 @@
 """Run every benchmark script of bench/ (``make bench``), each in its own interpreter.
 
 Scripts that can record their own section of ``bench/BENCHMARKS.md`` (a ``--write`` option)
-are asked to; the others print their tables. Exit code 1 when any script failed or reported a
-missed target.
+are asked to; the others print their tables. ``bench_slurm.py`` measures only where SLURM is up
+(``make services-up``) and otherwise says it skipped. ``benchlib.py`` holds their shared helpers
+and is not run. Exit code 1 when any script failed or reported a missed target.
 """
 
 from __future__ import annotations
