@@ -224,15 +224,13 @@ def report(r: dict, runs: int) -> str:
 READING = """\
 Reading: a plain `sbatch` job starts 0.1-0.2 s after submission here (jobs submitted right after the
 previous one ended took ~2.8 s in a one-off check: that case is not the one measured). `set_stage()`
-is back after ~0.7 s (the cold scheduler launch of the Pure Dask section). On `debug` the first
-worker arrives only after ~6.6 s: adaptive scaling from 0 jobs asks SLURM for a job at its first
-adapt tick, and `seamless-dask-wrapper` sets `distributed.adaptive.interval` to 5 s, so the job
-starts at ~5.9 s; the worker then needs ~0.7 s (interpreter, `import distributed`, nanny + worker,
-connect). With `interactive: true` the wrapper scales to one job as it starts: the job starts ~0.4 s
-after `set_stage()` returns and the worker is connected at ~1.7 s, ~1.6 s more than a bare sbatch
-job start. So SLURM itself costs ~0.1 s here, the worker process ~0.6 s, the scheduler launch ~0.7
-s, and the adaptive interval up to 5 s: the one part worth changing (ask for the first job at once
-when tasks wait and no worker exists)."""
+is back after ~0.7 s (the cold scheduler launch of the Pure Dask section). With adaptive scaling
+from 0 jobs, the wrapper asks SLURM for a job at the first adapt tick after a task arrives:
+`seamless-dask-wrapper` sets `distributed.adaptive.interval` to 1 s (it was 5 s, which then made up
+most of the time to the first worker); the worker then needs ~0.7 s (interpreter, `import
+distributed`, nanny + worker, connect). With `interactive: true` the wrapper scales to one job as
+it starts, so the job is already on its way when the first task arrives. What remains is SLURM
+itself (~0.1 s here), the worker process (~0.6 s) and the scheduler launch (~0.7 s)."""
 
 
 def slurm_version() -> str:

@@ -36,9 +36,10 @@ DEFAULT_THROTTLE = 3
 PURE_DEFAULT_THREADS = 2
 DEFAULT_LIFETIME_STAGGER = "4m"
 LIFETIME_MARGIN_SECONDS = 60
-#: Adaptive reacts to new work within 5 s; it releases a job after 5 min without work for it
-#: (a batch job may have waited long in the queue). Both can be changed via extra_dask_config.
-DEFAULT_ADAPTIVE = {"distributed.adaptive.interval": "5s", "distributed.adaptive.wait-count": 60}
+#: Adaptive asks for jobs within 1 s of new work (at 5 s, that interval was most of the time to
+#: the first SLURM worker); it releases a job after 300 checks (5 min) without work for it, since
+#: a batch job may have waited long in the queue. Both can be changed via extra_dask_config.
+DEFAULT_ADAPTIVE = {"distributed.adaptive.interval": "1s", "distributed.adaptive.wait-count": 300}
 THROTTLE_ENV = "SEAMLESS_WORKER_TRANSFORMATION_THROTTLE"
 EXPORTED_PREFIXES = ("distributed.worker.", "distributed.scheduler.", "distributed.nanny.")
 

@@ -129,8 +129,10 @@ def test_workers_run_the_wrappers_interpreter_unless_told_otherwise():
 
 
 def test_dask_config_and_its_export_to_workers():
+    assert build().dask["distributed.adaptive.interval"] == "1s"  # the default
+    assert build().dask["distributed.adaptive.wait-count"] == 300
     cfg = build(pure_dask=True, **{"dask-resources": {"S": 2}, "unknown-task-duration": "30s",
-                                  "extra_dask_config": {"distributed.adaptive.interval": "1s",
+                                  "extra_dask_config": {"distributed.adaptive.interval": "2s",
                                                         "distributed.scheduler.work-stealing": "False",
                                                         "distributed.adaptive.wait-count": "4"}})
     assert cfg.dask["distributed.worker.daemon"] is False
@@ -138,7 +140,7 @@ def test_dask_config_and_its_export_to_workers():
     assert cfg.dask["distributed.worker.resources"] == {"S": 2}
     assert cfg.dask["distributed.worker.port"] == "40010:40090"
     # extra items win over the defaults and are read like DASK_* variables
-    assert cfg.dask["distributed.adaptive.interval"] == "1s"
+    assert cfg.dask["distributed.adaptive.interval"] == "2s"
     assert cfg.dask["distributed.adaptive.wait-count"] == 4
     assert cfg.dask["distributed.scheduler.work-stealing"] is False
     exports = cfg.env_exports
