@@ -113,10 +113,10 @@ def get_buffer(checksum: Checksum) -> Buffer:
     return found
 
 
-def lookup_result(tf_checksum: Checksum) -> Buffer | None:
+def lookup_result(tf_checksum: Checksum, *, memory_only: bool = False) -> Buffer | None:
     """The cached result buffer of a transformation, or None (also if only its checksum is known
-    and no store holds the buffer any more)."""
-    for store in _stores(ResultStore):
+    and no store holds the buffer any more). ``memory_only``: ask no store outside this process."""
+    for store in [_memory] if memory_only else _stores(ResultStore):
         result = store.get_result(tf_checksum)
         if result is not None:
             buffer = find_buffer(result)

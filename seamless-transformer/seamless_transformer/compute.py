@@ -35,7 +35,9 @@ def compute_result(
     if not owner:
         return future.result()
     try:
-        result = cache.lookup_result(checksum)  # it may have finished just before we claimed it
+        # another thread may have finished it just before we claimed it; it recorded the result
+        # in memory first, so no second round trip to a remote store is needed to know
+        result = cache.lookup_result(checksum, memory_only=True)
         if result is None:
             result = dispatch(spec, checksum, cache.get_buffer, location)
             cache.record_result(checksum, result)
