@@ -191,7 +191,7 @@ def report(r: dict, runs: int, n: int) -> str:
 
 READING = """\
 Reading: plain process mode costs ~80 µs per new transformation (see Transformations). Persistence
-adds ~4 ms, nearly all of it in 3 HTTP requests on loopback, one after the other: one database
+adds ~4-5 ms, nearly all of it in 3 HTTP requests on loopback, one after the other: one database
 GET (~1.1 ms; a second one, made after claiming the work in case another thread had just finished
 it, now asks only this process's memory), one hashserver PUT of the result buffer (~2.8 ms in a
 one-off trace) and one database PUT of transformation -> result (~1.6 ms), where a bare
@@ -200,7 +200,7 @@ plus one hashserver GET of the result buffer: ~3 ms, ~65x an in-memory hit, what
 (hits are answered from the database + hashserver before a backend is asked). Dask: a plain
 `Client.submit().result()` round trip costs 10.6 ms here, the same as on an in-process
 `LocalCluster(2 workers x 2 threads)` (checked separately): that is Dask's own latency on this
-machine; a new Seamless transformation costs ~1.8x that, the round trip plus the client's HTTP
+machine; a new Seamless transformation costs 1.4-1.8x that, the round trip plus the client's HTTP
 requests and the worker's own work. Jobserver: the plain GET is only a lower bound, not a
 like-for-like job: a transformation is 4 requests from the client, and the POST waits while a
 jobserver worker fetches its inputs from the hashserver, runs it and stores the result in the
