@@ -51,6 +51,20 @@ class LaunchError(RuntimeError):
     """A service could not be launched or reached. The message holds the cause."""
 
 
+def ensure_user_messages() -> None:
+    """Show this package's INFO messages on stderr unless the application configured logging.
+
+    Called when something is launched: what is started and waited for must reach the user.
+    """
+    if logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
+
+
 # --- where things are -------------------------------------------------------------------------
 
 
@@ -399,6 +413,7 @@ def launch(config: Mapping[str, Any], *, what: str = "service") -> dict[str, Any
     """
     import remote_http_launcher as rhl
 
+    ensure_user_messages()
     config = dict(config)
     key = config["key"]
     with interpreter_tools_on_path(), launch_lock(key, what):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import sys
 import threading
 import time
 from typing import Any
@@ -28,17 +27,6 @@ DISABLED: bool = False
 WRAPPER_TOPIC = "seamless-dask-wrapper"
 
 _client: Any = None
-
-
-def _ensure_user_messages() -> None:
-    """Show this package's INFO messages on stderr unless the application configured logging."""
-    if logger.handlers or logging.getLogger().handlers:
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logger.addHandler(handler)
-    if logger.level == logging.NOTSET:
-        logger.setLevel(logging.INFO)
 
 
 def _on_wrapper_event(event: tuple[float, Any]) -> None:
@@ -98,7 +86,6 @@ def activate(*, queue: str | None = None):
     from .tools import configure_pure_daskserver
 
     config = configure_pure_daskserver(queue=queue)
-    _ensure_user_messages()
     deactivate()
     # importing distributed takes ~0.4 s: let it overlap with the launch (which mostly waits)
     importer = threading.Thread(target=importlib.import_module, args=("distributed",), daemon=True)
