@@ -24,7 +24,7 @@ from .errors import WrapperError
 from .local_workers import names_local_cluster, start_forkserver
 from .parameters import PARAMETERS, parse_parameters
 from .ports import pick_free_port
-from seamless_config.service_status import StatusFile, StatusFileError
+from .status_file import StatusFile, StatusFileError
 
 logger = logging.getLogger("seamless_dask")
 
@@ -53,8 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
         "and status are written into it",
     )
     parser.add_argument(
-        "--host", default="0.0.0.0",
-        help="interface the scheduler and dashboard bind to (default 0.0.0.0)",
+        "--host", default="127.0.0.1",
+        help="interface the scheduler and dashboard bind to (default 127.0.0.1, loopback only; "
+        "give the address of an interface the workers can reach when they run on other nodes)",
     )
     parser.add_argument(
         "--timeout", type=float, default=None,

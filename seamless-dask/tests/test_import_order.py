@@ -1,6 +1,5 @@
 """The wrapper computes its configuration before Dask is imported, and pure mode loads no
-Seamless package besides the wrapper's own modules and the stdlib-only seamless_config (which
-holds the service side of the launcher's status-file protocol)."""
+Seamless package besides the wrapper's own modules."""
 
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ from seamless_dask.configuration import build_configuration
 from seamless_dask.parameters import parse_parameters
 cfg_modules = set(sys.modules)
 bad = sorted(m for m in cfg_modules if m.split('.')[0] in
-             ('dask', 'distributed', 'dask_jobqueue', 'seamless',
+             ('dask', 'distributed', 'dask_jobqueue', 'seamless', 'seamless_config',
               'seamless_remote', 'seamless_transformer', 'yaml'))
 print(bad)
 """

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from seamless_config.service_status import StatusFile, StatusFileError
+from seamless_dask.status_file import StatusFile, StatusFileError
 
 WRAPPER = Path(sys.executable).parent / "seamless-dask-wrapper"
 

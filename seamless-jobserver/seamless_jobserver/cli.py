@@ -13,7 +13,7 @@ import json
 import logging
 import sys
 
-from seamless_config.service_status import StatusFile, StatusFileError
+from seamless_dask.status_file import StatusFile, StatusFileError
 
 logger = logging.getLogger("seamless_jobserver")
 DEFAULT_PORT = 5533

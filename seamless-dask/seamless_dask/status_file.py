@@ -1,10 +1,11 @@
-"""The service side of remote-http-launcher's status-file protocol (wrapper, jobserver...).
+"""The service side of remote-http-launcher's status-file protocol (wrapper, jobserver).
 
 The launcher starts the service *before* it writes ``{"status": "starting", "parameters": ...}``
 into the status file, so the service waits for the file, reads it, and later adds its ports and
 ``status: running`` (or ``status: failed`` and a one-line ``reason``). Writes are atomic
 (``<file>.tmp`` + rename, owner-only) and keep the launcher's keys. After a clean run the file is
-removed. The client side of the protocol is :mod:`seamless_config.launching`. Stdlib only.
+removed. The client side of the protocol is :mod:`seamless_config.launching`. Stdlib only, and
+``seamless_dask/__init__`` imports nothing, so the jobserver can use it without Dask.
 """
 
 from __future__ import annotations
