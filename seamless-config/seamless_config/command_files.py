@@ -17,6 +17,7 @@ from . import select
 from .commands import COMMANDS, PRIORITY_COMMANDS
 from .errors import ConfigurationError
 from .located_yaml import LocatedDict, load_file, where
+from .names import validate_name
 
 COMMAND_FILE_NAMES = ("seamless.yaml", "seamless.profile.yaml", ".seamless.yaml")
 EXAMPLE = "Example:\n- project: myproject\n- cluster: local"
@@ -91,6 +92,10 @@ def _invocations(entries: list[Any], file: str, stage: str | None) -> Iterable[I
             )
         block = _stage_name(name)
         if block is not None:
+            try:
+                validate_name("stage", block)
+            except ConfigurationError as exc:
+                raise ConfigurationError(exc.reason, file=file, line=line, command=name) from None
             if not isinstance(argument, list):
                 raise ConfigurationError(f"'{name}' must be followed by a YAML list of commands", file=file, line=line)
             if block == stage:

@@ -15,6 +15,10 @@ def _fail(inv: "Invocation", message: str) -> ConfigurationError:
     return ConfigurationError(message, file=inv.file, line=inv.line, command=inv.name)
 
 
+def _where(inv: "Invocation") -> tuple[str, int | None]:
+    return inv.file, inv.line
+
+
 def _run(inv: "Invocation", action: Callable[[], None]) -> None:
     """Run a select call; its errors get the command's file, line and name."""
     try:
@@ -36,37 +40,37 @@ def _cluster(inv: "Invocation", raw: dict) -> None:
         known = get_clusters()
         if inv.argument not in known:
             raise _fail(inv, f"unknown cluster '{inv.argument}'; defined clusters: {', '.join(sorted(known))}")
-    _run(inv, lambda: select.select_cluster(inv.argument))
+    _run(inv, lambda: select.select_cluster(inv.argument, "command", _where(inv)))
 
 
 def _execution(inv: "Invocation", raw: dict) -> None:
     _expect(inv, isinstance(inv.argument, str), "one of: " + ", ".join(select.EXECUTION_MODES))
-    _run(inv, lambda: select.select_execution(inv.argument, source="command"))
+    _run(inv, lambda: select.select_execution(inv.argument, "command", _where(inv)))
 
 
 def _queue(inv: "Invocation", raw: dict) -> None:
     _expect(inv, isinstance(inv.argument, str), "a queue name (a string), e.g. '- queue: bigmem'")
-    _run(inv, lambda: select.select_queue(inv.argument, source="command"))
+    _run(inv, lambda: select.select_queue(inv.argument, "command", _where(inv)))
 
 
 def _remote(inv: "Invocation", raw: dict) -> None:
     _expect(inv, inv.argument is None or isinstance(inv.argument, str), "null, daskserver or jobserver")
-    _run(inv, lambda: select.select_remote(inv.argument, source="command"))
+    _run(inv, lambda: select.select_remote(inv.argument, "command", _where(inv)))
 
 
 def _persistent(inv: "Invocation", raw: dict) -> None:
     _expect(inv, isinstance(inv.argument, bool), "a boolean: true or false (unquoted)")
-    select.select_persistent(inv.argument, source="command")
+    select.select_persistent(inv.argument, "command", _where(inv))
 
 
 def _project(inv: "Invocation", raw: dict) -> None:
     _expect(inv, isinstance(inv.argument, str), "a project name (a string)")
-    _run(inv, lambda: select.select_project(inv.argument))
+    _run(inv, lambda: select.select_project(inv.argument, "command", _where(inv)))
 
 
 def _subproject(inv: "Invocation", raw: dict) -> None:
     _expect(inv, isinstance(inv.argument, str), "a subproject name (a string)")
-    _run(inv, lambda: select.select_subproject(inv.argument))
+    _run(inv, lambda: select.select_subproject(inv.argument, "command", _where(inv)))
 
 
 def _clusters(inv: "Invocation", raw: dict) -> None:

@@ -30,7 +30,7 @@ _UNSET: Any = object()
 
 _initialized = False
 _workdir: str | None = None
-_remote_clients_set = False
+_activated_for: tuple | None = None  # the selection the current activation was made for
 
 
 # --- workdir --------------------------------------------------------------------------------
@@ -56,8 +56,6 @@ def set_workdir(path: str | os.PathLike | None = _UNSET) -> None:
     current directory is used).
     """
     global _workdir
-    if _remote_clients_set:
-        raise RuntimeError("remote clients already set; workdir cannot be changed")
     if path is _UNSET:
         path = _caller_dir()
     _workdir = None if path is None else str(Path(path).resolve())
@@ -165,13 +163,14 @@ def _activate() -> None:
 
 # --- public lifecycle ---------------------------------------------------------------------
 def set_stage(stage: str | None = None, substage: str | None = None, *, workdir: str | os.PathLike | None = None):
-    """Select a stage, (re)load the command files and, on a stage change, (re)activate.
+    """Select a stage, (re)load the command files and (re)activate when needed.
+
+    Activation happens on a stage change, when the loaded selection differs from the one the
+    current activation was made for (an edited profile), and when the pure-Dask scheduler is gone.
 
     Returns the ``distributed.Client`` in pure Dask mode (also the default client), else None.
     """
-    global _initialized
-    if _remote_clients_set:
-        raise RuntimeError("remote clients already set; stage cannot be changed")
+    global _initialized, _activated_for
     if workdir is not None:
         set_workdir(workdir)
     elif _workdir is None:
@@ -182,12 +181,56 @@ def set_stage(stage: str | None = None, substage: str | None = None, *, workdir:
     from .command_files import load_config_files
 
     load_config_files(get_workdir())
-    report_execution_requirements()
-    if stage_changed:
+    _with_location(report_execution_requirements)
+    if stage_changed or _selection() != _activated_for or not _services_alive():
+        if not stage_changed:
+            logger.info("The configuration changed, or its Dask scheduler is gone: activating again")
         _initialized = False
-        _activate()
+        _with_location(_activate)
+        _activated_for = _selection()
         _initialized = True
     return get_dask_client()
+
+
+def _selection() -> tuple:
+    """Everything an activation depends on: reactivate when it changes, even in the same stage."""
+    from .cluster import get_clusters
+
+    cluster = select.get_selected_cluster()
+    definition = get_clusters().get(cluster) if cluster is not None else None
+    return (
+        cluster, repr(definition), select.get_execution(), select.get_persistent(), select.get_remote(),
+        select.get_queue(), select.get_project(), select.get_subproject(), select.get_stage(),
+    )
+
+
+def _services_alive() -> bool:
+    """False when the pure-Dask client lost its scheduler (then the next set_stage relaunches)."""
+    module = sys.modules.get("seamless_config.pure_daskserver")
+    if module is None or module.get_client() is None:
+        return True
+    return module.is_healthy()
+
+
+#: For errors raised after loading: the command whose line they concern.
+_ERROR_SETTING = (
+    ("Persistence was explicitly enabled", "persistent"),
+    ("Execution is 'remote' but no cluster", "execution"),
+)
+
+
+def _with_location(action) -> None:
+    """Run ``action``; a ConfigurationError without a file gets the line of the command behind it."""
+    try:
+        action()
+    except ConfigurationError as exc:
+        if exc.file is not None:
+            raise
+        setting = next((s for start, s in _ERROR_SETTING if exc.reason.startswith(start)), "cluster")
+        file, line = select.where(setting)
+        if file is None:
+            raise
+        raise ConfigurationError(exc.reason, file=file, line=line, command=setting) from None
 
 
 def set_substage(substage: str | None = None):
@@ -218,8 +261,8 @@ def get_dask_client():
 
 def reset() -> None:
     """Forget selection, workdir and initialisation (tests); active clients are closed."""
-    global _initialized, _workdir, _remote_clients_set
+    global _initialized, _workdir, _activated_for
     if "seamless_config.pure_daskserver" in sys.modules:
         _deactivate_all()
     select.reset_all()
-    _initialized, _workdir, _remote_clients_set = False, None, False
+    _initialized, _workdir, _activated_for = False, None, None

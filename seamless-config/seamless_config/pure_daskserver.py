@@ -133,6 +133,18 @@ def get_client():
     return _client
 
 
+def is_healthy(timeout: float = 2.0) -> bool:
+    """True while the client is connected and its scheduler answers (within ``timeout`` s)."""
+    client = _client
+    if client is None or client.status != "running":
+        return False
+    try:
+        client.sync(client.scheduler.identity, callback_timeout=timeout)
+    except Exception:  # the scheduler died or is unreachable: the caller relaunches
+        return False
+    return True
+
+
 def is_active() -> bool:
     """True while a pure-Dask client is active (transformers are refused then)."""
     return _client is not None

@@ -1,8 +1,9 @@
 """Selection state: cluster, project, stage, execution, queue, remote, persistent.
 
-execution, queue, remote and persistent record where their value came from: ``"command"``
-(a command file) or ``"manual"`` (a Python call). Before each load of the command files only
-the command-sourced values are reset, so Python choices survive ``set_stage`` reloads.
+Every selected value (cluster, project, subproject, execution, queue, remote, persistent) records
+where it came from: ``"command"`` (a command file, with its file and line) or ``"manual"`` (a
+Python call). Before each load of the command files only the command-sourced values are reset,
+so Python choices survive ``set_stage`` reloads and a stage block's choices end with the stage.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ OVERRIDE_FILE = "seamless.profile.yaml"
 class _Sourced:
     value: Any = None
     source: str | None = None  # None: never set (the default applies)
+    where: tuple[str, int | None] | None = None  # (file, line) of the command that set it
 
 
-_cluster: str | None = None
-_project: str | None = None
-_subproject: str | None = None
+_cluster = _Sourced()
+_project = _Sourced()
+_subproject = _Sourced()
 _stage: str | None = None
 _substage: str | None = None
 _execution = _Sourced()
@@ -48,42 +50,56 @@ def reset_all() -> None:
     """Forget every selection (used by tests and by a fresh process state)."""
     global _cluster, _project, _subproject, _stage, _substage, _queue_cluster, _execution_command_seen
     global _execution, _remote, _persistent, _queue
-    _cluster = _project = _subproject = _stage = _substage = _queue_cluster = None
+    _stage = _substage = _queue_cluster = None
+    _cluster, _project, _subproject = _Sourced(), _Sourced(), _Sourced()
     _execution, _remote, _persistent, _queue = _Sourced(), _Sourced(), _Sourced(), _Sourced()
     _execution_command_seen = False
 
 
 # --- cluster / project / stage -------------------------------------------------------------
-def select_cluster(cluster: str | None) -> None:
-    """Select a cluster (None: no cluster). A change of cluster clears the queue selection."""
+def select_cluster(cluster: str | None, source: str = "manual", where: tuple[str, int | None] | None = None) -> None:
+    """Select a cluster (None: no cluster). Another cluster than the queue's clears the queue."""
     global _cluster, _queue, _queue_cluster
+    _check_source(source)
     if cluster is not None:
         validate_name("cluster", cluster)
-    if cluster != _cluster:
+    if cluster != _queue_cluster:
         _queue, _queue_cluster = _Sourced(), None
-    _cluster = cluster
+    _cluster = _Sourced(cluster, source, where)
 
 
 def get_selected_cluster() -> str | None:
-    return _cluster
+    return _cluster.value
 
 
-def select_project(project: str) -> None:
+def select_project(project: str, source: str = "manual", where: tuple[str, int | None] | None = None) -> None:
     global _project
-    _project = validate_name("project", project)
+    _check_source(source)
+    _project = _Sourced(validate_name("project", project), source, where)
 
 
 def get_project() -> str | None:
-    return _project
+    return _project.value
 
 
-def select_subproject(subproject: str | None) -> None:
+def select_subproject(subproject: str | None, source: str = "manual", where: tuple[str, int | None] | None = None) -> None:
     global _subproject
-    _subproject = None if subproject is None else validate_name("subproject", subproject, allow_slash=True)
+    _check_source(source)
+    value = None if subproject is None else validate_name("subproject", subproject, allow_slash=True)
+    _subproject = _Sourced(value, source, where)
 
 
 def get_subproject() -> str | None:
-    return _subproject
+    return _subproject.value
+
+
+def where(setting: str) -> tuple[str | None, int | None]:
+    """(file, line) of the command that set ``setting`` ("cluster", "persistent"...), if any."""
+    sourced = {
+        "cluster": _cluster, "project": _project, "subproject": _subproject, "execution": _execution,
+        "remote": _remote, "persistent": _persistent, "queue": _queue,
+    }[setting]
+    return sourced.where if sourced.where is not None else (None, None)
 
 
 def select_stage(stage: str | None) -> None:
@@ -105,14 +121,14 @@ def get_substage() -> str | None:
 
 
 # --- execution ------------------------------------------------------------------------------
-def select_execution(execution: str, source: str = "manual") -> None:
+def select_execution(execution: str, source: str = "manual", where: tuple[str, int | None] | None = None) -> None:
     global _execution, _execution_command_seen
     _check_source(source)
     if not isinstance(execution, str):
         raise ConfigurationError("execution must be a string")
     if execution not in EXECUTION_MODES:
         raise ConfigurationError(f"execution must be one of: {', '.join(EXECUTION_MODES)}, not {execution!r}")
-    _execution = _Sourced(execution, source)
+    _execution = _Sourced(execution, source, where)
     if source == "command":
         _execution_command_seen = True
 
@@ -121,7 +137,7 @@ def get_execution() -> str:
     """The explicit execution, else ``remote`` when a cluster is selected, else ``process``."""
     if _execution.source is not None:
         return _execution.value
-    return "remote" if _cluster is not None else "process"
+    return "remote" if _cluster.value is not None else "process"
 
 
 def execution_was_set_explicitly() -> bool:
@@ -133,19 +149,19 @@ def execution_command_seen() -> bool:
 
 
 # --- persistent -----------------------------------------------------------------------------
-def select_persistent(persistent: bool, source: str = "manual") -> None:
+def select_persistent(persistent: bool, source: str = "manual", where: tuple[str, int | None] | None = None) -> None:
     global _persistent
     _check_source(source)
     if not isinstance(persistent, bool):
         raise ConfigurationError(f"persistent must be a boolean (true or false), not {persistent!r}")
-    _persistent = _Sourced(persistent, source)
+    _persistent = _Sourced(persistent, source, where)
 
 
 def get_persistent(cluster: str | None = None) -> bool:
     """The explicit value, else true exactly when a cluster is given or selected."""
     if _persistent.source is not None:
         return _persistent.value
-    return bool(cluster or _cluster)
+    return bool(cluster or _cluster.value)
 
 
 def persistent_was_set_explicitly() -> bool:
@@ -153,27 +169,28 @@ def persistent_was_set_explicitly() -> bool:
 
 
 # --- queue ----------------------------------------------------------------------------------
-def select_queue(queue: str, source: str = "manual") -> None:
+def select_queue(queue: str, source: str = "manual", where: tuple[str, int | None] | None = None) -> None:
     global _queue, _queue_cluster
     _check_source(source)
     if not isinstance(queue, str):
         raise ConfigurationError("queue must be a string")
-    if _cluster is None:
+    cluster = _cluster.value
+    if cluster is None:
         raise ConfigurationError("Cannot select a queue without selecting a cluster first")
     clusters = get_clusters()
-    if _cluster not in clusters:
-        raise ConfigurationError(f"Unknown cluster '{_cluster}'; defined clusters: {', '.join(sorted(clusters))}")
-    queues = clusters[_cluster].queues
+    if cluster not in clusters:
+        raise ConfigurationError(f"Unknown cluster '{cluster}'; defined clusters: {', '.join(sorted(clusters))}")
+    queues = clusters[cluster].queues
     if not queues:
-        raise ConfigurationError(f"Cluster '{_cluster}' has no queues")
+        raise ConfigurationError(f"Cluster '{cluster}' has no queues")
     if queue not in queues:
-        raise ConfigurationError(f"Cluster '{_cluster}' has no queue '{queue}'; its queues are: {', '.join(queues)}")
-    _queue, _queue_cluster = _Sourced(queue, source), _cluster
+        raise ConfigurationError(f"Cluster '{cluster}' has no queue '{queue}'; its queues are: {', '.join(queues)}")
+    _queue, _queue_cluster = _Sourced(queue, source, where), cluster
 
 
 def get_queue(cluster: str | None = None) -> str | None:
     """The queue selected for ``cluster`` (default: the selected one), if it still exists."""
-    cluster = cluster or _cluster
+    cluster = cluster or _cluster.value
     if _queue.source is None or cluster is None or _queue_cluster != cluster:
         return None
     clusters = get_clusters()
@@ -197,14 +214,14 @@ def resolve_queue(cluster: str, queue: str | None = None) -> str:
 
 
 # --- remote ---------------------------------------------------------------------------------
-def select_remote(remote: str | None, source: str = "manual") -> None:
+def select_remote(remote: str | None, source: str = "manual", where: tuple[str, int | None] | None = None) -> None:
     global _remote
     _check_source(source)
     if remote is not None and not isinstance(remote, str):
         raise ConfigurationError("remote must be a string or null")
     if remote not in REMOTE_TARGETS:
         raise ConfigurationError(f"remote must be one of: None, daskserver, jobserver, not {remote!r}")
-    _remote = _Sourced(remote, source)
+    _remote = _Sourced(remote, source, where)
 
 
 def get_remote() -> str | None:
@@ -261,7 +278,14 @@ def reset_remote_before_load() -> None:
     _remote = _reset_if_command(_remote)
 
 
+def reset_selection_before_load() -> None:
+    """Cluster, project and subproject set by commands are re-read at each load too."""
+    global _cluster, _project, _subproject
+    _cluster, _project, _subproject = (_reset_if_command(x) for x in (_cluster, _project, _subproject))
+
+
 def reset_before_load() -> None:
+    reset_selection_before_load()
     reset_execution_before_load()
     reset_persistent_before_load()
     reset_queue_before_load()
@@ -276,10 +300,10 @@ def get_current(
     substage: str | None = None,
 ) -> tuple[str, str, str | None, str | None, str | None]:
     """Fill missing arguments from the selection; cluster and project are required."""
-    cluster = cluster or _cluster
+    cluster = cluster or _cluster.value
     if cluster is None:
         raise ConfigurationError("No cluster defined")
-    project = project or _project
+    project = project or _project.value
     if project is None:
         raise ConfigurationError("No project defined; add a 'project' command to seamless.yaml")
-    return cluster, project, subproject or _subproject, stage or _stage, substage or _substage
+    return cluster, project, subproject or _subproject.value, stage or _stage, substage or _substage

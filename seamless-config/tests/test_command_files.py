@@ -160,3 +160,9 @@ def test_error_in_parent_file_names_the_parent(write_yaml, tmp_path: Path):
     write_yaml(child / "seamless.yaml", "- inherit_from_parent\n")
     with pytest.raises(ConfigurationError, match=f"{bad}:2: command 'persistent'"):
         load(child)
+
+
+def test_stage_block_names_are_validated(write_yaml, project_dir: Path):
+    path = write_yaml(project_dir / "seamless.yaml", "- project: p\n- stage a--b:\n    - execution: spawn\n")
+    with pytest.raises(ConfigurationError, match=f"{path}:2: command 'stage a--b': stage name 'a--b' may not contain '--'"):
+        load(project_dir)

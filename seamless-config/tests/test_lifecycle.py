@@ -42,6 +42,7 @@ def launches(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(pure_daskserver, "activate", activate)
     monkeypatch.setattr(pure_daskserver, "deactivate", deactivate)
     monkeypatch.setattr(pure_daskserver, "get_client", lambda: state["client"])
+    monkeypatch.setattr(pure_daskserver, "is_healthy", lambda: state["client"] is not None)
     return calls
 
 
@@ -221,3 +222,47 @@ def test_spawn_mode_starts_the_transformer_pool(project_dir: Path, write_yaml, l
         assert launches == ["deactivate"]
     finally:
         transformer.shutdown_workers()
+
+
+def test_same_stage_with_edited_profile_reactivates(project_dir: Path, write_yaml, launches):
+    prof = profile(project_dir, write_yaml, "- cluster: local\n- persistent: false\n")
+    assert seamless_config.set_stage(workdir=prof) == "client-2"
+    assert seamless_config.set_stage() == "client-2" and launches.count("activate") == 1  # unchanged
+    write_yaml(project_dir / "seamless.profile.yaml", CLUSTERS + "- cluster: local\n- execution: process\n- persistent: false\n")
+    assert seamless_config.set_stage() is None  # same stage, but now process mode: client closed
+    assert launches[-1] == "deactivate" and seamless_config.get_dask_client() is None
+
+
+def test_same_stage_relaunches_when_scheduler_is_gone(project_dir: Path, write_yaml, launches, monkeypatch):
+    prof = profile(project_dir, write_yaml, "- cluster: local\n- persistent: false\n")
+    seamless_config.set_stage(workdir=prof)
+    monkeypatch.setattr(pure_daskserver, "is_healthy", lambda: False)  # the real check is tested end to end
+    assert seamless_config.set_stage() == "client-4"
+    assert launches == ["deactivate", "activate", "deactivate", "activate"]
+
+
+def test_stage_block_selection_ends_with_the_stage(project_dir: Path, write_yaml, launches):
+    """A cluster chosen inside a stage block is not kept for other stages (command-sourced)."""
+    profile(project_dir, write_yaml, "- stage a:\n    - cluster: local\n    - persistent: false\n    - project: pa\n")
+    assert seamless_config.set_stage("a", workdir=project_dir) == "client-2"
+    assert seamless_config.set_stage("b") is None
+    assert select.get_selected_cluster() is None and select.get_project() is None
+    assert lifecycle.describe_mode() == "process"
+
+
+def test_manual_cluster_survives_reload(project_dir: Path, write_yaml, launches):
+    select.select_cluster("local")
+    select.select_persistent(False)
+    profile(project_dir, write_yaml, "- execution: remote\n")
+    assert seamless_config.set_stage(workdir=project_dir) == "client-2"
+    assert select.get_selected_cluster() == "local"
+
+
+def test_errors_after_loading_point_at_the_command(project_dir: Path, write_yaml, launches):
+    path = profile(project_dir, write_yaml, "- cluster: both\n- persistent: false\n") / "seamless.profile.yaml"
+    with pytest.raises(ConfigurationError, match=f"{path}:5: command 'cluster': Cluster 'both' frontend") as info:
+        seamless_config.set_stage(workdir=project_dir)
+    assert info.value.line == 5
+    write_yaml(path, "- execution: process\n- persistent: true\n")
+    with pytest.raises(ConfigurationError, match=f"{path}:2: command 'persistent': Persistence was explicitly enabled"):
+        seamless_config.set_stage()
