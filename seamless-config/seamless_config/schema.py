@@ -14,7 +14,13 @@ from typing import Any, Callable, Mapping
 from .errors import ConfigurationError
 from .located_yaml import where
 
-_DURATION = re.compile(r"^\d+(\.\d+)?\s*(ms|s|m|h|d|us)?$|^\d+:\d{2}(:\d{2})?$")
+#: The forms seamless-dask-wrapper accepts (seamless_dask.durations), checked here already so that
+#: a wrong value is reported with its file and line instead of at launch.
+_DURATION = re.compile(
+    r"^(\d+(\.\d*)?|\.\d+)\s*(ms|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?)?$"
+    r"|^(\d+-)?\d+(:\d{2}){0,2}$",
+    re.IGNORECASE,
+)
 _WALLTIME = re.compile(r"^(\d+-)?\d+:\d{2}(:\d{2})?$")
 _MEMORY = re.compile(r"^\d+(\.\d+)?\s*([kKMGTP]i?B|[kKMGTP]|B)?$")
 

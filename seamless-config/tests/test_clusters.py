@@ -180,3 +180,12 @@ def test_single_queue_is_the_default():
     assert get_cluster("one").default_queue == "q"
     select.select_cluster("one")
     assert select.resolve_queue("one") == "q"
+
+
+@pytest.mark.parametrize("value, ok", [("10m", True), ("1.5h", True), ("500ms", True), ("1-00:00:00", True), ("90", True), ("10 minutes", True), ("500us", False), ("soon", False)])
+def test_durations_are_the_forms_the_wrapper_reads(value, ok):
+    definition = {"type": "local", "queues": {"q": {"lifetime": value}}}
+    if ok:
+        define_clusters({"c": definition})
+    else:
+        assert "'lifetime' must be a duration" in _error(definition)
