@@ -216,6 +216,7 @@ def _services_alive() -> bool:
 _ERROR_SETTING = (
     ("Persistence was explicitly enabled", "persistent"),
     ("Execution is 'remote' but no cluster", "execution"),
+    ("'remote: ", "remote"),
 )
 
 
@@ -226,8 +227,10 @@ def _with_location(action) -> None:
     except ConfigurationError as exc:
         if exc.file is not None:
             raise
-        setting = next((s for start, s in _ERROR_SETTING if exc.reason.startswith(start)), "cluster")
-        file, line = select.where(setting)
+        settings = [s for text, s in _ERROR_SETTING if text in exc.reason] + ["cluster"]
+        file, line, setting = next(
+            ((*select.where(s), s) for s in settings if select.where(s)[0] is not None), (None, None, None)
+        )
         if file is None:
             raise
         raise ConfigurationError(exc.reason, file=file, line=line, command=setting) from None
