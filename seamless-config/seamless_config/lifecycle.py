@@ -92,16 +92,33 @@ def report_execution_requirements() -> None:
 
 # --- activation -----------------------------------------------------------------------------
 def describe_mode() -> str:
-    """A short name of the mode the current selection asks for."""
+    """The mode the current selection asks for (the rows of this module's table).
+
+    One of ``process``, ``spawn``, ``pure-dask``, ``process-persistent``, ``spawn-persistent``,
+    ``remote-jobserver``, ``remote-daskserver``; raises ConfigurationError for impossible ones.
+    """
     cluster = select.get_selected_cluster()
     execution = select.get_execution()
     if cluster is None or not select.get_persistent():
-        if cluster is not None and execution == "remote":
-            return "pure-dask"
-        return execution
-    if execution == "remote":
-        return f"remote-{select.check_remote_redundancy(cluster)}"
-    return f"{execution}-persistent"
+        if cluster is None or execution != "remote":
+            return execution
+        remote = select.check_remote_redundancy(cluster)
+        if remote != "daskserver":
+            offered = f"only a {remote}" if remote else "no remote service"
+            raise ConfigurationError(
+                f"Pure Dask mode (execution: remote, persistent: false) needs a daskserver, but cluster "
+                f"'{cluster}' offers {offered}. Add a 'daskserver' section to one of its frontends, "
+                "or use 'persistent: true' for Seamless remote execution"
+            )
+        return "pure-dask"
+    if execution != "remote":
+        return f"{execution}-persistent"
+    remote = select.check_remote_redundancy(cluster)
+    if remote is None:
+        raise ConfigurationError(
+            f"Execution is 'remote' but cluster '{cluster}' has no frontend with a jobserver or daskserver"
+        )
+    return f"remote-{remote}"
 
 
 def _deactivate_all() -> None:
@@ -134,28 +151,14 @@ def _activate() -> None:
     from . import pure_daskserver
 
     _deactivate_all()
-    cluster = select.get_selected_cluster()
-    execution = select.get_execution()
-    if cluster is not None:
-        persistent = select.get_persistent()
-        if execution == "remote" and not persistent:
-            remote = select.check_remote_redundancy(cluster)
-            if remote != "daskserver":
-                offered = f"only a {remote}" if remote else "no remote service"
-                raise ConfigurationError(
-                    f"Pure Dask mode (execution: remote, persistent: false) needs a daskserver, but cluster "
-                    f"'{cluster}' offers {offered}. Add a 'daskserver' section to one of its frontends, "
-                    "or use 'persistent: true' for Seamless remote execution"
-                )
-            pure_daskserver.activate()
-        elif persistent:
-            remote = select.check_remote_redundancy(cluster) if execution == "remote" else None
-            if execution == "remote" and remote is None:
-                raise ConfigurationError(
-                    f"Execution is 'remote' but cluster '{cluster}' has no frontend with a jobserver or daskserver"
-                )
-            _activate_persistent(cluster, execution, remote)
-    if execution == "spawn":
+    mode = describe_mode()
+    if mode == "pure-dask":
+        pure_daskserver.activate()
+    elif mode.endswith("-persistent") or mode.startswith("remote-"):
+        execution = select.get_execution()
+        remote = mode[len("remote-"):] if mode.startswith("remote-") else None
+        _activate_persistent(select.get_selected_cluster(), execution, remote)
+    if select.get_execution() == "spawn":
         from seamless_transformer import spawn
 
         spawn()  # the selected cluster's workers, else one per core
