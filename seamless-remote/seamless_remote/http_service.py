@@ -1,12 +1,14 @@
 """`ServiceClient`: the HTTP plumbing shared by the clients of hashserver, database and jobserver.
 
-One ``requests.Session`` per thread (transformations run in threads), a retry on connection
-errors, and errors that name the service, its URL and what it answered.
+A pool of ``requests.Session`` objects, one per request in flight (transformations run in
+threads; an idle session is reused, so connections are kept alive and their number follows the
+real concurrency), a retry on connection errors, and errors that name the service, its URL and
+what it answered.
 """
 
 from __future__ import annotations
 
-import threading
+import queue
 import time
 from typing import Any
 
@@ -30,24 +32,11 @@ class ServiceClient:
             raise ValueError(f"{self.service} URL must start with http:// or https://, not {url!r}")
         self.url = url.rstrip("/")
         self.read_timeout = read_timeout
-        self._local = threading.local()
-        self._sessions: list[requests.Session] = []
-        self._sessions_lock = threading.Lock()
+        self._idle: queue.LifoQueue[requests.Session] = queue.LifoQueue()
         self._closed = False
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
-
-    def _session(self) -> requests.Session:
-        if self._closed:
-            raise RemoteError(f"{self!r} is closed")
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            self._local.session = session
-            with self._sessions_lock:
-                self._sessions.append(session)
-        return session
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """Send a request; retry twice if the connection fails; raise `ServiceUnavailableError`."""
@@ -55,7 +44,7 @@ class ServiceClient:
         url = f"{self.url}/{path.lstrip('/')}"
         for delay in (*RETRY_DELAYS, None):
             try:
-                return self._session().request(method, url, **kwargs)
+                return self._request(method, url, **kwargs)
             except requests.ConnectionError as exc:
                 if delay is None:
                     raise ServiceUnavailableError(
@@ -69,6 +58,22 @@ class ServiceClient:
                     f"The {self.service} at {self.url} did not answer {method} /{path.lstrip('/')} in time"
                 ) from None
         raise AssertionError("unreachable")
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """One request on an idle session (a new one if none is idle), given back afterwards."""
+        if self._closed:
+            raise RemoteError(f"{self!r} is closed")
+        try:
+            session = self._idle.get_nowait()
+        except queue.Empty:
+            session = requests.Session()
+        try:
+            return session.request(method, url, **kwargs)
+        finally:
+            if self._closed:
+                session.close()
+            else:
+                self._idle.put(session)
 
     def unexpected(self, response: requests.Response, what: str) -> RemoteError:
         """The error for an answer that is not one of the expected ones."""
@@ -86,9 +91,10 @@ class ServiceClient:
         return response.status_code == 200 and response.text.strip().strip('"') == "OK"
 
     def close(self) -> None:
-        """Close the connections of every thread; the client cannot be used afterwards."""
+        """Close the idle connections (busy ones close when done); the client cannot be used afterwards."""
         self._closed = True
-        with self._sessions_lock:
-            sessions, self._sessions = self._sessions, []
-        for session in sessions:
-            session.close()
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return

@@ -78,3 +78,31 @@ def test_unreachable_hashserver():
 def test_invalid_url():
     with pytest.raises(ValueError, match="http://"):
         HashserverClient("localhost:1234")
+
+
+def test_connections_follow_concurrency_not_thread_count(hashserver):
+    """Short-lived threads (one per started transformation) reuse idle connections."""
+    import threading
+
+    client = HashserverClient(hashserver.url)
+    for _ in range(30):
+        thread = threading.Thread(target=client.healthcheck)
+        thread.start()
+        thread.join()
+    assert client._idle.qsize() == 1  # one request at a time: one session, reused 30 times
+    barrier = threading.Barrier(4)
+
+    def busy():
+        barrier.wait()
+        assert client.healthcheck()
+
+    threads = [threading.Thread(target=busy) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert 1 <= client._idle.qsize() <= 4
+    client.close()
+    assert client._idle.qsize() == 0
+    with pytest.raises(RemoteError, match="is closed"):
+        client.get_buffer(Checksum.of(b"x"))
