@@ -6,9 +6,9 @@ from __future__ import annotations
 class CacheMissError(LookupError):
     """A buffer or a result was asked for by checksum and no store holds it."""
 
-    def __init__(self, checksum: object, what: str = "buffer", where: str = "any buffer store"):
+    def __init__(self, checksum: object):
         self.checksum = checksum
-        super().__init__(f"{what} {checksum} not found in {where}")
+        super().__init__(f"buffer {checksum} not found in any buffer store")
 
 
 class SerializationError(ValueError):

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from seamless_remote import remote_clients_parameters
+
 pytestmark = pytest.mark.servers
 
 JOBSERVER = [str(Path(sys.executable).with_name("seamless-jobserver"))]
@@ -68,7 +70,7 @@ def test_status_file_protocol_and_idle_exit(storage, tmp_path: Path):
     try:
         time.sleep(0.5)  # the launcher writes the file only after starting the service
         assert process.poll() is None, "the jobserver did not wait for its status file"
-        params = {"buffer": [{"url": hashserver.url}], "database": [{"url": database.url}]}
+        params = remote_clients_parameters(hashserver.url, database.url)
         status.write_text(json.dumps({"status": "starting", "pid": process.pid, "parameters": params}))
         data = _wait_status(status, {"running", "failed"}, process)
         assert data["status"] == "running", data
@@ -83,7 +85,7 @@ def test_status_file_protocol_and_idle_exit(storage, tmp_path: Path):
 def test_sigterm_stops_it_cleanly(storage, tmp_path: Path):
     hashserver, database = storage
     status = tmp_path / "status.json"
-    status.write_text(json.dumps({"status": "starting", "parameters": {"buffer": [{"url": hashserver.url}], "database": [{"url": database.url}]}}))
+    status.write_text(json.dumps({"status": "starting", "parameters": remote_clients_parameters(hashserver.url, database.url)}))
     process = _start(["--port-range", "62500", "62599", "--status-file", str(status)], tmp_path)
     try:
         _wait_status(status, {"running"}, process)

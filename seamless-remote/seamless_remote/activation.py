@@ -29,7 +29,6 @@ from .remote_clients import remote_clients_parameters
 logger = logging.getLogger("seamless_remote")
 
 DISABLED = False
-REMOTE_TARGETS = ("jobserver", "daskserver")
 _ANY_ADDRESS = ("0.0.0.0", "::", "")
 
 
@@ -90,18 +89,15 @@ def _check_reachable(client: Any, config: Mapping[str, Any]) -> None:
 def activate(*, cluster: str, execution: str, remote: str | None) -> ActiveServices | None:
     """Launch/reconnect the services for (cluster, execution, remote) and register their clients.
 
-    Raises ``ConfigurationError`` for an impossible combination and
+    ``remote`` is what seamless_config's mode decision resolved (``jobserver``/``daskserver`` for
+    execution ``remote``, else None). Raises ``ConfigurationError`` when the Dask backend is
+    missing and
     ``seamless_config.launching.LaunchError`` (with the server's log tail) when a service does
     not start. On any failure, nothing stays registered.
     """
     global _active
     if DISABLED:
         return None
-    if execution == "remote" and remote not in REMOTE_TARGETS:
-        raise _configuration_error(
-            f"Cluster '{cluster}': execution 'remote' in persistent mode needs remote 'jobserver' or "
-            f"'daskserver', not {remote!r}"
-        )
     deactivate()
     dask_backend = _dask_backend_class(cluster) if execution == "remote" and remote == "daskserver" else None
     from seamless_config.tools import configure_database, configure_hashserver

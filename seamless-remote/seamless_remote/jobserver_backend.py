@@ -32,6 +32,3 @@ class JobserverBackend:
             return self.jobserver.run_transformation(job.transformation, job.checksum, location)
         except JobFailedError as exc:
             raise TransformationError(exc.message, traceback=exc.traceback, checksum=job.checksum.hex()) from None
-
-    def close(self) -> None:
-        self.jobserver.close()

@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .remote_clients import remote_clients_parameters
+
 START_TIMEOUT = 30.0
 
 
@@ -90,6 +92,5 @@ def start_jobserver(workdir: Path, hashserver: str, database: str, *, workers: i
                     ports: tuple[int, int] = (61400, 61499), timeout: float | None = None) -> LocalService:
     argv = ["seamless-jobserver", "--workers", str(workers), "--port-range", *map(str, ports), "--host", "127.0.0.1"]
     argv += ["--timeout", str(timeout)] if timeout else []
-    parameters = {"buffer": [{"url": hashserver}], "database": [{"url": database}]}
-    return start_service("jobserver", argv, workdir, parameters=parameters)
+    return start_service("jobserver", argv, workdir, parameters=remote_clients_parameters(hashserver, database))
 

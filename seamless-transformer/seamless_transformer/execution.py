@@ -2,14 +2,12 @@
 
 The mode is ``process``, ``spawn`` or ``remote``. It comes from `set_execution()` if that was
 called (a Python-level override, e.g. for scripts without seamless.yaml), else from
-``seamless_config.select.get_execution()``, else (seamless-config not installed) ``process``.
+``seamless_config.select.get_execution()`` (seamless-config is a dependency).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import sys
 
 from seamless import Buffer, Checksum
 
@@ -36,30 +34,17 @@ def set_execution(mode: str | None) -> None:
     _override = mode
 
 
-def _config_installed() -> bool:
-    return "seamless_config" in sys.modules or importlib.util.find_spec("seamless_config") is not None
-
-
 def get_execution() -> str:
     """The execution mode in force (see module docstring)."""
     if _override is not None:
         return _override
-    if not _config_installed():
-        return "process"
-    from seamless_config import select
+    from seamless_config import select  # validated there: one of EXECUTION_MODES
 
-    mode = select.get_execution()
-    if mode not in EXECUTION_MODES:
-        raise TransformationError(
-            f"seamless_config selected execution {mode!r}; expected one of {', '.join(EXECUTION_MODES)}"
-        )
-    return mode
+    return select.get_execution()
 
 
 def cluster_workers() -> int | None:
     """The ``workers`` value of the cluster selected in seamless_config, if any."""
-    if not _config_installed():
-        return None
     from seamless_config import cluster, select
 
     name = select.get_selected_cluster()
