@@ -98,6 +98,11 @@ def _plain_to_bytes(value: Any) -> bytes:
             "(str keys), list, str, int, finite float, bool and None, nested; use 'mixed' or "
             "'pickle' for other values"
         )
+    return _dump_plain(value)
+
+
+def _dump_plain(value: Any) -> bytes:
+    """Canonical JSON of a value already known to be plain."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return text.encode("utf-8") + b"\n"
 
@@ -148,7 +153,8 @@ def _pickle_to_bytes(value: Any) -> bytes:
 
 def _mixed_to_bytes(value: Any) -> bytes:
     inner = infer_celltype(value)
-    return _MIXED_PREFIX + inner.encode("ascii") + b"\n" + _SERIALIZERS[inner](value)
+    body = _dump_plain(value) if inner == "plain" else _SERIALIZERS[inner](value)  # checked once
+    return _MIXED_PREFIX + inner.encode("ascii") + b"\n" + body
 
 
 def _bytes_to_array(data: bytes) -> Any:
