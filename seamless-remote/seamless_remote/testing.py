@@ -82,10 +82,11 @@ def start_hashserver(directory: Path, *, writable: bool = True, ports: tuple[int
     return start_service("hashserver", argv + (["--writable"] if writable else []), directory.parent / "status")
 
 
-def start_database(directory: Path, *, writable: bool = True, ports: tuple[int, int] = (61200, 61299)) -> LocalService:
+def start_database(directory: Path, *, ports: tuple[int, int] = (61200, 61299)) -> LocalService:
+    """A writable seamless-database (2.1.0 cannot start read-only with the installed peewee)."""
     directory.mkdir(parents=True, exist_ok=True)
-    argv = ["seamless-database", str(directory / "seamless.db"), "--port-range", *map(str, ports), "--host", "127.0.0.1"]
-    return start_service("database", argv + (["--writable"] if writable else []), directory.parent / "status")
+    argv = ["seamless-database", str(directory / "seamless.db"), "--port-range", *map(str, ports), "--host", "127.0.0.1", "--writable"]
+    return start_service("database", argv, directory.parent / "status")
 
 
 def start_jobserver(workdir: Path, hashserver: str, database: str, *, workers: int = 1,

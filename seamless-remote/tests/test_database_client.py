@@ -1,4 +1,5 @@
-"""DatabaseClient against a real seamless-database 2.1.0 (writable and read-only)."""
+"""DatabaseClient against a real, writable seamless-database 2.1.0 (2.1.0 cannot start read-only
+with the installed peewee, so that mode is not offered by activation nor tested here)."""
 
 from __future__ import annotations
 
