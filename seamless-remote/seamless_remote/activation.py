@@ -141,7 +141,7 @@ def _activate_jobserver(active: ActiveServices, hashserver_url: str, database_ur
     active.closers.append(client.close)
     _check_reachable(client, config)
     active.urls["jobserver"] = client.url
-    active.backend = JobserverBackend(client, active.hashserver)
+    active.backend = JobserverBackend(client, active.hashserver, active.database)
 
 
 def _dask_backend_class(cluster: str) -> type:

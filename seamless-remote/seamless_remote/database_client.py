@@ -23,6 +23,15 @@ class DatabaseClient(ServiceClient):
 
     service = "database"
 
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        #: results this client knows the database holds (read from it, or written by anyone)
+        self._known: dict[Checksum, Checksum] = {}
+
+    def note_recorded(self, tf_checksum: Checksum, result_checksum: Checksum) -> None:
+        """Another party (e.g. the jobserver) recorded this result: put_result need not send it."""
+        self._known[Checksum(tf_checksum)] = Checksum(result_checksum)
+
     def _get(self, body: dict[str, Any], what: str) -> str | None:
         response = self.request("GET", "/", json=body)
         if response.status_code == 404:
@@ -70,16 +79,21 @@ class DatabaseClient(ServiceClient):
         if text is None:
             return None
         try:
-            return Checksum(text.strip().strip('"'))
+            result = Checksum(text.strip().strip('"'))
         except ValueError:
             raise RemoteError(
                 f"The database at {self.url} answered {text[:100]!r} for transformation {tf_checksum.hex()}"
             ) from None
+        self._known[tf_checksum] = result
+        return result
 
     def put_result(self, tf_checksum: Checksum, result_checksum: Checksum) -> None:
         """Record that transformation ``tf_checksum`` has result ``result_checksum``."""
         tf_checksum, result_checksum = Checksum(tf_checksum), Checksum(result_checksum)
+        if self._known.get(tf_checksum) == result_checksum:
+            return  # already there: no round trip
         self._put(
             {"type": "transformation", "checksum": tf_checksum.hex(), "value": result_checksum.hex()},
             f"record the result of transformation {tf_checksum.hex()}",
         )
+        self._known[tf_checksum] = result_checksum

@@ -34,3 +34,15 @@ def test_hashserver_is_not_a_database(hashserver):
 def test_unreachable_database():
     with pytest.raises(ServiceUnavailableError, match="database at http://127.0.0.1:9"):
         DatabaseClient("http://127.0.0.1:9").get_result(Checksum.of(b"x"))
+
+
+def test_results_known_to_be_recorded_are_not_sent_again(database):
+    tf, result = Checksum.of(b"tf known"), Checksum.of(b"result known")
+    client = DatabaseClient(database.url)
+    client.note_recorded(tf, result)  # as after a jobserver recorded it itself
+    client.put_result(tf, result)  # skipped: no round trip
+    assert DatabaseClient(database.url).get_result(tf) is None  # so nothing reached the server
+    other = Checksum.of(b"another result")
+    client.put_result(tf, other)  # a different result is sent
+    assert DatabaseClient(database.url).get_result(tf) == other
+    client.close()
