@@ -32,10 +32,7 @@ _client: Any = None
 def _on_wrapper_event(event: tuple[float, Any]) -> None:
     """Turn an event of seamless-dask-wrapper into a log message."""
     _, msg = event
-    if not isinstance(msg, dict):
-        logger.info("Dask cluster: %s", msg)
-        return
-    kind = msg.get("kind")
+    kind = msg.get("kind") if isinstance(msg, dict) else None
     if kind == "worker-failed":
         tail = (msg.get("stderr_tail") or "").rstrip()
         reason = msg.get("reason")

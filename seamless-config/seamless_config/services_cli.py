@@ -9,9 +9,7 @@ PID. Exit codes: 0 ok, 1 failure (e.g. an unknown key), 2 usage.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 from typing import Any, Sequence
 
 from . import launching
@@ -19,23 +17,7 @@ from . import launching
 
 def stop_command(key: str) -> str:
     """The shell command that stops the service ``key`` (this interpreter's seamless-services)."""
-    import shlex
-
-    tool = Path(sys.executable).parent / "seamless-services"
-    return shlex.join([str(tool) if tool.exists() else "seamless-services", "stop", key])
-
-
-def _records() -> dict[str, dict[str, Any]]:
-    directory = Path.home() / ".seamless" / "launches"
-    records = {}
-    for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        if isinstance(data, dict) and data.get("key") == path.stem:
-            records[path.stem] = data
-    return records
+    return launching.tool_command({}, "seamless-services", "stop", key)
 
 
 def _state(config: dict[str, Any]) -> str:
@@ -56,7 +38,7 @@ def _describe(config: dict[str, Any]) -> str:
 
 
 def list_services(out=sys.stdout) -> int:
-    records = _records()
+    records = launching.records()
     if not records:
         print("No services launched by this user (~/.seamless/launches is empty).", file=out)
         return 0
@@ -67,7 +49,7 @@ def list_services(out=sys.stdout) -> int:
 
 
 def stop_services(keys: Sequence[str], *, every: bool, out=sys.stdout, err=sys.stderr) -> int:
-    records = _records()
+    records = launching.records()
     if every:
         keys = list(records)
     unknown = [k for k in keys if k not in records]

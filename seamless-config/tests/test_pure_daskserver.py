@@ -41,10 +41,7 @@ def test_modules_import_only_the_stdlib():
         "print(' '.join(sorted(set(new))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    third_party = {"yaml", "distributed", "dask", "remote_http_launcher", "seamless", "seamless_remote",
-                   "seamless_transformer", "seamless_dask", "tornado", "numpy"}
-    assert not third_party & set(out), out
-    assert "seamless_config" in out
+    assert set(out) - sys.stdlib_module_names == {"seamless_config"}, out
 
 
 def test_failed_activation_leaves_module_not_initialised(project_dir, isolated_home):
@@ -57,7 +54,7 @@ def test_failed_activation_leaves_module_not_initialised(project_dir, isolated_h
         "          ssh_hostname: 127.0.0.2\n          daskserver: {}\n      queues:\n        q: {walltime: '01:00:00', cores: 1, memory: 1GB}\n"
         "- cluster: nohost\n- persistent: false\n"
     )
-    with pytest.raises((LaunchError, ConfigurationError)) as info:
+    with pytest.raises(LaunchError) as info:
         seamless_config.set_stage(workdir=project_dir)
     assert "127.0.0.2" in str(info.value) and "refused" in str(info.value)
     assert not lifecycle.is_initialized() and not pure_daskserver.is_active()
