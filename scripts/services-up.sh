@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Start the test services (single-node SLURM, sshd on loopback) unless they already run.
-# Prints on stdout the names of the services it started (for services-down.sh); logs to stderr.
+# Start (or check) the test services: single-node SLURM and sshd on loopback.
+# Both up-scripts are idempotent and always run, so their checks always apply (e.g. that ssh
+# sessions find the tools of this $VENV). Prints on stdout the names of the services that were
+# not running before (for services-down.sh); logs to stderr. If one fails, the services it had
+# started are stopped again.
 set -euo pipefail
 cd "$(dirname "$0")"
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 started=()
-if ! (sinfo -h >/dev/null 2>&1 && [ -f /run/slurm/slurmctld.pid ]); then
-  ./slurm-up.sh >&2
-  started+=(slurm)
-fi
-if ! ssh -o BatchMode=yes -o ConnectTimeout=3 localhost true >/dev/null 2>&1; then
-  ./sshd-up.sh >&2
-  started+=(sshd)
-fi
+trap '[ ${#started[@]} -gt 0 ] && ./services-down.sh "${started[@]}" >&2' ERR
+alive /run/slurm/slurmctld.pid || started+=(slurm)
+./slurm-up.sh >&2
+alive /run/sshd-loopback.pid || started+=(sshd)
+./sshd-up.sh >&2
+trap - ERR
 echo "${started[@]:-}"
