@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -76,11 +75,3 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     return home
-
-
-@pytest.fixture
-def venv_path(monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Put this interpreter's bin/ first on PATH (console scripts such as seamless-dask-wrapper)."""
-    bindir = Path(sys.executable).parent
-    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
-    return bindir

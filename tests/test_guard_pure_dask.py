@@ -22,7 +22,7 @@ def add_one(a):
 
 
 @pytest.fixture
-def pure_project(tmp_path: Path, isolated_home: Path, venv_path: Path):
+def pure_project(tmp_path: Path, isolated_home: Path):
     name = f"guard{secrets.token_hex(3)}"  # a key of its own: no other test's scheduler is reused
     project = tmp_path / "project"
     project.mkdir()

@@ -17,7 +17,7 @@ from seamless_config import launching, lifecycle, pure_daskserver
 from seamless_config.tools import configure_pure_daskserver
 
 
-def test_dead_scheduler_is_relaunched_by_the_same_stage(tmp_path: Path, isolated_home: Path, venv_path: Path):
+def test_dead_scheduler_is_relaunched_by_the_same_stage(tmp_path: Path, isolated_home: Path):
     name = f"same{secrets.token_hex(3)}"
     (tmp_path / "seamless.profile.yaml").write_text(
         f"- clusters:\n    {name}: {{type: local, workers: 1}}\n- cluster: {name}\n- persistent: false\n"

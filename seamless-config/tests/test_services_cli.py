@@ -36,7 +36,7 @@ def test_nothing_launched(isolated_home: Path):
     assert done.returncode == 1 and "no launched service 'pure-daskserver-nope-default'" in done.stderr
 
 
-def test_list_and_stop_a_real_scheduler(isolated_home: Path, project_dir: Path, write_yaml, venv_path):
+def test_list_and_stop_a_real_scheduler(isolated_home: Path, project_dir: Path, write_yaml):
     write_yaml(project_dir / "seamless.profile.yaml", "- clusters:\n    cli: {type: local, workers: 1}\n- cluster: cli\n- persistent: false\n")
     config = None
     try:
