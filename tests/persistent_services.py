@@ -20,7 +20,7 @@ from seamless_config.launching import pid_alive, wait_for_exit
 
 
 def write_cluster(home: Path, name: str, root: Path, *, jobserver: dict | None = None, workers: int = 2,
-                  daskserver: dict | None = None) -> dict:
+                  daskserver: dict | None = None, queues: dict | None = None) -> dict:
     """A ``type: local`` cluster whose hashserver/database keep their files under ``root``."""
     frontend = {
         "hashserver": {"bufferdir": str(root / "buffers"), "timeout": 120},
@@ -31,6 +31,8 @@ def write_cluster(home: Path, name: str, root: Path, *, jobserver: dict | None =
     if daskserver is not None:
         frontend["daskserver"] = daskserver
     definition = {name: {"type": "local", "workers": workers, "frontends": [frontend]}}
+    if queues is not None:
+        definition[name]["queues"] = queues
     (home / ".seamless").mkdir(exist_ok=True)
     (home / ".seamless" / "clusters.yaml").write_text(yaml.safe_dump(definition))
     return definition
@@ -89,3 +91,17 @@ def stop_servers(home: Path) -> list[str]:
             os.kill(pid, signal.SIGKILL)
             assert wait_for_exit(pid, timeout=5), f"server {key} (pid {pid}) survived SIGKILL"
     return list(servers)
+
+
+def parent_pid(pid: int) -> int:
+    """The parent of process ``pid`` (from /proc)."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def ancestors(pid: int) -> list[int]:
+    """Parent, grandparent... of ``pid`` (a LocalCluster worker is forked by the wrapper's forkserver)."""
+    chain = []
+    while pid > 1:
+        pid = parent_pid(pid)
+        chain.append(pid)
+    return chain

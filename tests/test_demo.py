@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import math
 import re
-import runpy
 import subprocess
 import sys
 from pathlib import Path
 
+import persistent_services as ps
+
 ROOT = Path(__file__).resolve().parent.parent
 PI = ROOT / "examples" / "pure-dask" / "pi.py"
-services = runpy.run_path(str(Path(__file__).with_name("persistent_services.py")))
 
 
 def run_demo(home: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(PI)], cwd="/", env=services["user_env"](home),
+        [sys.executable, str(PI)], cwd="/", env=ps.user_env(home),
         capture_output=True, text=True, timeout=300,
     )
 
@@ -31,12 +31,12 @@ def test_demo_prints_pi_and_dashboard_link_then_reuses_the_scheduler(isolated_ho
         assert abs(float(match.group(1)) - math.pi) < 0.01 and int(match.group(2)) >= 1
         assert first.stderr.count("Dask dashboard: http://127.0.0.1:") == 1
         assert "stays up until it has been idle for 600 s" in first.stderr and "seamless-services stop pure-daskserver-local-default" in first.stderr
-        servers = services["launched_servers"](isolated_home)
+        servers = ps.launched_servers(isolated_home)
         assert list(servers) == ["pure-daskserver-local-default"]  # only the Dask scheduler
 
         second = run_demo(isolated_home)
         assert second.returncode == 0 and second.stdout.startswith("pi ~= ")
         assert "Starting the Dask scheduler" not in second.stderr  # attached to the running one
-        assert services["launched_servers"](isolated_home) == servers
+        assert ps.launched_servers(isolated_home) == servers
     finally:
-        services["stop_servers"](isolated_home)
+        ps.stop_servers(isolated_home)

@@ -11,18 +11,18 @@ isolated HOME; afterwards every server is stopped by PID and the Dask workers ar
 
 from __future__ import annotations
 
-import runpy
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
-import yaml
 
 from seamless_config.launching import pid_alive, wait_for_exit
 
-ps = SimpleNamespace(**runpy.run_path(str(Path(__file__).with_name("persistent_services.py"))))
+import persistent_services as ps
+
 
 pytestmark = pytest.mark.servers
+
+QUEUES = {"default": {"cores": 1, "maximum_jobs": 2, "memory": "1GB", "walltime": "01:00:00"}}
 
 SCRIPT = """
 import json, os, sys
@@ -54,36 +54,6 @@ print(json.dumps({"value": first.value, "total": total, "client_pid": os.getpid(
 """
 
 
-def _write_cluster(home: Path, root: Path) -> None:
-    """A ``type: local`` cluster with a hashserver, a database and a daskserver on this machine."""
-    definition = {
-        "laptop": {
-            "type": "local",
-            "frontends": [{
-                "hashserver": {"bufferdir": str(root / "buffers"), "timeout": 120},
-                "database": {"database_dir": str(root / "database"), "timeout": 120},
-                "daskserver": {"timeout": 120},
-            }],
-            "queues": {"default": {"cores": 1, "maximum_jobs": 2, "memory": "1GB", "walltime": "01:00:00"}},
-        }
-    }
-    (home / ".seamless").mkdir(exist_ok=True)
-    (home / ".seamless" / "clusters.yaml").write_text(yaml.safe_dump(definition))
-
-
-def _parent_pid(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-
-
-def _ancestors(pid: int) -> list[int]:
-    """Parent, grandparent... (a LocalCluster worker is forked by the wrapper's forkserver)."""
-    chain = []
-    while pid > 1:
-        pid = _parent_pid(pid)
-        chain.append(pid)
-    return chain
-
-
 @pytest.fixture
 def home(isolated_home: Path):
     worker_pids: list[int] = []
@@ -95,7 +65,7 @@ def home(isolated_home: Path):
 
 def test_transformations_run_on_dask_workers_and_persist(home, tmp_path: Path):
     home, worker_pids = home
-    _write_cluster(home, tmp_path / "store")
+    ps.write_cluster(home, "laptop", tmp_path / "store", daskserver={"timeout": 120}, queues=QUEUES)
     commands = [{"cluster": "laptop"}, {"project": "p"}, {"remote": "daskserver"}]
     script = ps.write_project(tmp_path / "proj", commands, SCRIPT)
     sidefile = tmp_path / "executions.txt"
@@ -110,7 +80,7 @@ def test_transformations_run_on_dask_workers_and_persist(home, tmp_path: Path):
     servers = ps.launched_servers(home)
     assert set(servers) == {"hashserver-laptop-rw-p", "database-laptop-rw-p", "daskserver-laptop-p"}
     assert worker != first["client_pid"]
-    assert pid_alive(worker) and servers["daskserver-laptop-p"] in _ancestors(worker)[:2], (
+    assert pid_alive(worker) and servers["daskserver-laptop-p"] in ps.ancestors(worker)[:2], (
         "the transformation did not run in a worker process of the Seamless Dask server"
     )
 

@@ -6,7 +6,6 @@ Every user run is a fresh ``python script.py`` with an isolated HOME; servers ar
 
 from __future__ import annotations
 
-import importlib.util
 import socket
 from pathlib import Path
 
@@ -16,9 +15,8 @@ from seamless import Checksum
 from seamless_config.launching import pid_alive
 from seamless_remote import DatabaseClient, HashserverClient
 
-_spec = importlib.util.spec_from_file_location("persistent_services", Path(__file__).with_name("persistent_services.py"))
-ps = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ps)
+import persistent_services as ps
+
 
 pytestmark = pytest.mark.servers
 
@@ -76,8 +74,7 @@ def test_transformation_runs_in_the_jobserver(home: Path, tmp_path: Path):
     jobserver_pid = servers["jobserver-laptop-demo"]
     assert report["value"]["pid"] != jobserver_pid  # one of its worker processes
     assert Path(f"/proc/{report['value']['pid']}").exists() and pid_alive(jobserver_pid)
-    with open(f"/proc/{report['value']['pid']}/stat") as stat:
-        assert int(stat.read().rsplit(")", 1)[1].split()[1]) == jobserver_pid, "not a worker of the jobserver"
+    assert ps.parent_pid(report["value"]["pid"]) == jobserver_pid, "not a worker of the jobserver"
 
     result = DatabaseClient(report["database"]).get_result(Checksum(report["tf"]))
     assert result == Checksum(report["result"])

@@ -7,7 +7,6 @@ the transformation again. Every user run is a fresh process; servers are stopped
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
@@ -17,9 +16,8 @@ from seamless import Checksum
 from seamless_config.launching import pid_alive
 from seamless_remote import DatabaseClient, HashserverClient
 
-_spec = importlib.util.spec_from_file_location("persistent_services", Path(__file__).with_name("persistent_services.py"))
-ps = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ps)
+import persistent_services as ps
+
 
 pytestmark = pytest.mark.servers
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import runpy
 import secrets
 import shlex
 import signal
@@ -30,9 +29,9 @@ import pytest
 from seamless_config import launching
 from seamless_config.launching import pid_alive, wait_for_exit
 
-# the environment of a user whose venv is not activated (one definition, shared with the
-# persistent-mode end-to-end tests; tests/ is not a package, so it is loaded by path)
-user_env = runpy.run_path(str(Path(__file__).with_name("persistent_services.py")))["user_env"]
+# the environment of a user whose venv is not activated (shared with the other end-to-end tests)
+from persistent_services import user_env
+
 
 FORBIDDEN = ("seamless", "seamless_remote", "seamless_transformer", "seamless_dask")
 
