@@ -18,7 +18,7 @@ _UNITS = {
 _WITH_UNIT = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-zA-Z]*)\s*$")
 _CLOCK = re.compile(r"^\s*(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?\s*$")
 
-FORMS = "HH:MM:SS, MM:SS, D-HH:MM:SS, seconds, or a number with a unit such as 90s, 10m, 2h"
+FORMS = "HH:MM:SS, MM:SS, D-HH[:MM[:SS]], seconds, or a number with a unit such as 90s, 10m, 2h"
 
 
 def parse_duration(value: object) -> float:
@@ -29,13 +29,16 @@ def parse_duration(value: object) -> float:
         return float(value)
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not a duration ({FORMS})")
-    if ":" in value:
+    if ":" in value or "-" in value:
         match = _CLOCK.match(value)
         if match is None:
             raise ValueError(f"{value!r} is not a duration ({FORMS})")
         days, first, second, third = match.groups()
         parts = [int(p) for p in (first, second, third) if p is not None]
-        if len(parts) == 2:  # MM:SS
+        # as SLURM reads them: after "D-" come H, H:M or H:M:S; without days, M:S or H:M:S
+        if days is not None:
+            parts += [0] * (3 - len(parts))
+        elif len(parts) == 2:
             parts = [0] + parts
         hours, minutes, seconds = parts
         return float(int(days or 0) * 86400 + hours * 3600 + minutes * 60 + seconds)
