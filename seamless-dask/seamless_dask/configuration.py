@@ -41,6 +41,8 @@ LIFETIME_MARGIN_SECONDS = 60
 #: a batch job may have waited long in the queue. Both can be changed via extra_dask_config.
 DEFAULT_ADAPTIVE = {"distributed.adaptive.interval": "1s", "distributed.adaptive.wait-count": 300}
 THROTTLE_ENV = "SEAMLESS_WORKER_TRANSFORMATION_THROTTLE"
+#: cores of one worker process, for the transformation throttle (persistent mode)
+CORES_ENV = "SEAMLESS_WORKER_CORES"
 EXPORTED_PREFIXES = ("distributed.worker.", "distributed.scheduler.", "distributed.nanny.")
 
 
@@ -143,7 +145,9 @@ def _threads_processes(p: WrapperParameters) -> tuple[int, int, int, dict[str, s
         return threads, p.processes or p.cores, p.job_cores or p.cores, {}
     throttle = p.transformation_throttle or DEFAULT_THROTTLE
     threads = p.worker_threads or p.cores * throttle
-    return threads, p.processes or 1, p.cores, {THROTTLE_ENV: str(throttle)}
+    processes = p.processes or 1
+    cores_per_process = max(1, p.cores // processes)
+    return threads, processes, p.cores, {THROTTLE_ENV: str(throttle), CORES_ENV: str(cores_per_process)}
 
 
 def _lifetime(p: WrapperParameters) -> tuple[str | None, str | None]:

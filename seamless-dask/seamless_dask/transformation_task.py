@@ -29,9 +29,8 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
-from .configuration import THROTTLE_ENV
+from .configuration import CORES_ENV, THROTTLE_ENV
 
-CORES_ENV = "SEAMLESS_WORKER_CORES"
 TRANSFORMATION_KEY_PREFIX = "seamless-transformation-"
 BUFFER_KEY_PREFIX = "seamless-buffer-"
 

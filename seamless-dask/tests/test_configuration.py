@@ -8,7 +8,7 @@ import pytest
 
 from seamless_dask.batch_systems import BATCH_SYSTEMS
 from seamless_dask.configuration import (
-    THROTTLE_ENV, ClusterConfiguration, Placement, build_configuration, nested,
+    CORES_ENV, THROTTLE_ENV, ClusterConfiguration, Placement, build_configuration, nested,
 )
 from seamless_dask.errors import WrapperError
 from seamless_dask.parameters import parse_parameters
@@ -60,9 +60,11 @@ def test_threads_processes_table(params, threads, processes, job_cores, throttle
         assert "env" not in cfg.local_cluster_kwargs
         assert not any("SEAMLESS" in line for line in cfg.env_exports)
     else:
-        assert cfg.worker_env == {THROTTLE_ENV: throttle}
-        assert cfg.local_cluster_kwargs["env"] == {THROTTLE_ENV: throttle}
+        cores_per_process = str(4 // processes)  # BASE has cores 4
+        assert cfg.worker_env == {THROTTLE_ENV: throttle, CORES_ENV: cores_per_process}
+        assert cfg.local_cluster_kwargs["env"] == cfg.worker_env
         assert f"export {THROTTLE_ENV}={throttle}" in cfg.env_exports
+        assert f"export {CORES_ENV}={cores_per_process}" in cfg.env_exports
         for system in BATCH_SYSTEMS:
             assert f"export {THROTTLE_ENV}={throttle}" in cfg.jobqueue[system]["job-script-prologue"]
 
