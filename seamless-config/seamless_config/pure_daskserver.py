@@ -38,7 +38,7 @@ def _on_wrapper_event(event: tuple[float, Any]) -> None:
         reason = msg.get("reason")
         logger.warning(
             "Dask worker job %s failed (%s%s)%s",
-            msg.get("job_id"), msg.get("state"), f": {reason}" if reason not in (None, "", "None") else "",
+            msg.get("job_id"), msg.get("state"), f": {reason}" if reason else "",
             f"; end of its stderr:\n{tail}" if tail else "",
         )
     elif kind == "jobs-pending":

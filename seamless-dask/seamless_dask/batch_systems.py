@@ -48,6 +48,8 @@ class BatchSystem:
     running_states: frozenset[str] = frozenset()
     #: states of a job that ended; a planned worker's job in one of them has failed
     ended_states: frozenset[str] = frozenset()
+    #: the ended state of a job that finished normally (not a failure once its worker had connected)
+    completed_state: str | None = None
     cancel_command: tuple[str, ...] = ()
 
 
@@ -74,6 +76,7 @@ SLURM = BatchSystem(
     ended_states=frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY",
                             "NODE_FAIL", "BOOT_FAIL", "DEADLINE", "PREEMPTED", "REVOKED",
                             "SPECIAL_EXIT"}),
+    completed_state="COMPLETED",
     cancel_command=("scancel",),
 )
 
@@ -90,6 +93,7 @@ OAR = BatchSystem(
     pending_states=frozenset({"Waiting", "Hold", "toLaunch", "toAckReservation", "Launching"}),
     running_states=frozenset({"Running", "Finishing", "Suspended", "Resuming"}),
     ended_states=frozenset({"Terminated", "Error"}),
+    completed_state="Terminated",
     cancel_command=("oardel",),
 )
 

@@ -82,7 +82,7 @@ def create_cluster(spec: ClusterSpec, cfg: ClusterConfiguration) -> Any:
             start_forkserver()  # already running when main() saw a LocalCluster string
             dask.config.set({"distributed.worker.multiprocessing-method": START_METHOD})
             # workers are added by start_scaling, in the background (see there)
-            return target(**{**cfg.local_cluster_kwargs, "n_workers": 0})
+            return target(**cfg.local_cluster_kwargs)
         _check_job_parameters(cfg)
         _check_oar(target)
         return target()
@@ -141,13 +141,10 @@ def start_scaling(cluster: Any, cfg: ClusterConfiguration) -> None:
     """
     if batch_system_of(cluster) is None:
         if _is_local(type(cluster)):
-            cluster.scale(cfg.local_cluster_kwargs["n_workers"])
+            cluster.scale(cfg.adapt["maximum_jobs"])
         return
     adapt = cfg.adapt
     if adapt["minimum_jobs"] > 0:
         cluster.scale(jobs=adapt["minimum_jobs"])
-    if cfg.pure_dask:
-        logger.info("adaptive scaling (stock Adaptive): %s", adapt)
-    else:
-        logger.info("adaptive scaling: %s", adapt)
+    logger.info("adaptive scaling (stock Adaptive): %s", adapt)
     cluster.adapt(**adapt)

@@ -263,7 +263,7 @@ def build_configuration(p: WrapperParameters, where: Placement) -> ClusterConfig
         for name, system in BATCH_SYSTEMS.items()
     }
     local_kwargs: dict[str, Any] = {
-        "n_workers": p.maximum_jobs,
+        "n_workers": 0,  # started by start_scaling, after the scheduler is announced: adapt["maximum_jobs"]
         "threads_per_worker": threads,
         "processes": True,
         "memory_limit": p.memory or "auto",

@@ -67,9 +67,15 @@ def query_states(system: BatchSystem, job_ids: list[str], run: Runner = run_comm
                     groups_found = match.groupdict()
                     found[groups_found["job_id"]] = JobState(
                         groups_found["job_id"], groups_found["state"],
-                        (groups_found.get("reason") or "").strip(),
+                        _reason(groups_found.get("reason")),
                     )
     return found
+
+
+def _reason(text: str | None) -> str:
+    """A job's pending/failure reason; squeue's literal "None" means there is none."""
+    text = (text or "").strip()
+    return "" if text == "None" else text
 
 
 def stderr_tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
@@ -112,7 +118,7 @@ class JobWatcher:
     def _has_failed(self, state: JobState) -> bool:
         if state.state not in self.system.ended_states:
             return False
-        return not (state.state == "COMPLETED" and state.job_id in self._connected_jobs)
+        return not (state.state == self.system.completed_state and state.job_id in self._connected_jobs)
 
     def _failure(self, state: JobState) -> dict[str, Any]:
         self.reported.add(state.job_id)
@@ -153,7 +159,7 @@ def describe(event: dict[str, Any]) -> str:
     """One log line for an event."""
     if event["kind"] == "worker-failed":
         return (f"worker job {event['job_id']} {event['state']}"
-                + (f" ({event['reason']})" if event.get("reason") not in (None, "", "None") else "")
+                + (f" ({event['reason']})" if event.get("reason") else "")
                 + f"; stderr tail:\n{event['stderr_tail']}")
     if event["kind"] == "jobs-pending":
         why = f" ({', '.join(event['reasons'])})" if event.get("reasons") else ""

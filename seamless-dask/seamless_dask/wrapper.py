@@ -184,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if system in BATCH_SYSTEMS and BATCH_SYSTEMS[system].status_queries:
                 from .job_watch import JobWatcher
 
-                watcher = JobWatcher(BATCH_SYSTEMS[system], _log_base(status, content))
+                watcher = JobWatcher(BATCH_SYSTEMS[system], placement.log_base)
             start_scaling(cluster, cfg)
         except _Stop:
             raise

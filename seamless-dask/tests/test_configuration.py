@@ -186,8 +186,9 @@ def test_adaptive_bounds_and_target_duration():
 
 
 def test_local_cluster_gets_workers_threads_memory_and_ports():
-    kwargs = build(pure_dask=True, maximum_jobs=3, memory="1GB").local_cluster_kwargs
-    assert kwargs["n_workers"] == 3
+    cfg = build(pure_dask=True, maximum_jobs=3, memory="1GB")
+    kwargs = cfg.local_cluster_kwargs
+    assert kwargs["n_workers"] == 0 and cfg.adapt["maximum_jobs"] == 3  # scaled to 3 once announced
     assert kwargs["threads_per_worker"] == 2
     assert kwargs["memory_limit"] == "1GB"
     assert kwargs["host"] == "127.0.0.1" and kwargs["scheduler_port"] == 40001
@@ -199,7 +200,7 @@ def test_local_only_parameters_leave_job_settings_unset():
     cfg = build_configuration(parse_parameters({"cores": 3, "maximum_jobs": 3, "pure_dask": True}), WHERE)
     assert cfg.missing_for_jobs == ("walltime", "memory")
     assert cfg.local_cluster_kwargs["memory_limit"] == "auto"  # memory shared by the workers
-    assert cfg.local_cluster_kwargs["n_workers"] == 3
+    assert cfg.adapt["maximum_jobs"] == 3
     assert cfg.lifetime is None and not any("LIFETIME" in line for line in cfg.env_exports)
     assert "walltime" not in cfg.jobqueue["slurm"] and "memory" not in cfg.jobqueue["slurm"]
     assert build().missing_for_jobs == ()

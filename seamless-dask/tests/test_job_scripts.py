@@ -128,6 +128,19 @@ def test_which_ended_jobs_count_as_failures(tmp_path, state, connected, failed):
     assert any(e["kind"] == "worker-failed" for e in events) is failed
     if failed:
         assert "no stderr file" in events[0]["stderr_tail"]
+        assert events[0]["reason"] == ""  # squeue's literal "None" is no reason
+
+
+@pytest.mark.parametrize("state, connected, failed", [
+    ("Terminated", True, False),  # OAR's normal end of a worker that ran
+    ("Terminated", False, True),
+    ("Error", True, True),
+])
+def test_which_ended_oar_jobs_count_as_failures(tmp_path, state, connected, failed):
+    """OAR is not installed here: canned oarstat output (the SLURM twin runs for real too)."""
+    watcher = JobWatcher(OAR, str(tmp_path / "k"), run=lambda cmd: f"{cmd[-1]}: {state}\n")
+    events = watcher.poll({"5": "OARCluster-0"}, {"OARCluster-0-1"} if connected else set())
+    assert any(e["kind"] == "worker-failed" for e in events) is failed
 
 
 def test_leftover_jobs_are_cancelled():
