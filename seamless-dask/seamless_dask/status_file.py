@@ -31,8 +31,10 @@ class StatusFile:
         self.path = Path(path)
         self.running_written = False
 
-    def wait_and_read(self, wait_seconds: float = WAIT_SECONDS) -> dict[str, Any]:
-        """Wait for the file to appear and hold a JSON object; return that object."""
+    def wait_and_read(self, wait_seconds: float | None = None) -> dict[str, Any]:
+        """Wait (default :data:`WAIT_SECONDS`) for the file to hold a JSON object; return it."""
+        if wait_seconds is None:
+            wait_seconds = WAIT_SECONDS
         deadline = time.monotonic() + wait_seconds
         while True:
             try:

@@ -96,6 +96,7 @@ class Wrapper:
 class WrapperFactory:
     tmp_path: Path
     started: list[Wrapper] = field(default_factory=list)
+    job_queue_clusters: bool = False  # only then can batch jobs be left over
 
     def __call__(
         self,
@@ -122,6 +123,7 @@ class WrapperFactory:
             proc = subprocess.Popen(cmd, stdout=err, stderr=subprocess.STDOUT, cwd=self.tmp_path)
         wrapper = Wrapper(proc, status_path, log_path, stderr_path, port_range)
         self.started.append(wrapper)
+        self.job_queue_clusters = self.job_queue_clusters or cluster.startswith("dask_jobqueue::")
         if write_status:
             if status_content is None:
                 status_content = {
@@ -143,7 +145,7 @@ class WrapperFactory:
                 except subprocess.TimeoutExpired:
                     wrapper.proc.kill()
                     wrapper.proc.wait(10)
-        leftovers = our_slurm_jobs(self.tmp_path)
+        leftovers = our_slurm_jobs(self.tmp_path) if self.job_queue_clusters else []
         if leftovers:
             subprocess.run(["scancel", *leftovers], check=False)
 

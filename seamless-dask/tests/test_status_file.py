@@ -118,14 +118,15 @@ def test_bad_timeout_is_a_startup_error(start_wrapper):
     assert "--timeout must be a positive number" in wrapper.status()["reason"]
 
 
-def test_status_file_that_never_appears(tmp_path):
-    done = subprocess.run(
-        [str(WRAPPER), "distributed::LocalCluster", "--port-range", "40000", "40010",
-         "--status-file", str(tmp_path / "never.json")],
-        capture_output=True, text=True, timeout=60,
-    )
-    assert done.returncode == 1
-    assert "did not appear within 20 s" in done.stderr
+def test_status_file_that_never_appears(tmp_path, monkeypatch, caplog):
+    """In-process, with the 20 s wait shortened: the wrapper exits 1 and says why."""
+    from seamless_dask import status_file, wrapper
+
+    monkeypatch.setattr(status_file, "WAIT_SECONDS", 0.3)
+    code = wrapper.main(["dask_jobqueue::SLURMCluster", "--port-range", "40000", "40010",
+                         "--status-file", str(tmp_path / "never.json")])
+    assert code == 1
+    assert "did not appear within 0.3 s" in caplog.text
 
 
 def test_usage_errors_exit_2(tmp_path):
