@@ -104,7 +104,7 @@ def test_jobserver_that_cannot_start_reports_its_cause(home: Path, tmp_path: Pat
         result = ps.run_script(script, home, str(tmp_path / "side.txt"))
     assert result.returncode != 0
     assert "LaunchError: The jobserver 'jobserver-laptop-demo' could not be started" in result.stderr
-    assert f"no free port on 127.0.0.1 in {port}" in result.stderr
+    assert f"No free port available in range {port}-{port} on 127.0.0.1" in result.stderr
     assert not (tmp_path / "side.txt").exists()
     jobserver_pid = ps.launched_servers(home).get("jobserver-laptop-demo")
     assert jobserver_pid is None or not pid_alive(jobserver_pid)

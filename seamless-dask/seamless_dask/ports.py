@@ -1,4 +1,7 @@
-"""Pick free TCP ports from a range, on the interface the services will bind to."""
+"""Free TCP ports from a range, on the interface the services will bind to.
+
+Stdlib only (also used by the jobserver, which holds the bound socket instead of a number).
+"""
 
 from __future__ import annotations
 
@@ -8,26 +11,32 @@ import socket
 from .errors import WrapperError
 
 
-def is_free(host: str, port: int) -> bool:
-    """True if a test bind of ``host:port`` succeeds."""
+def bind_free_port(host: str, start: int, end: int, exclude: set[int] = frozenset()) -> socket.socket:
+    """A socket bound to ``host`` and a random free port of ``start..end`` not in ``exclude``.
+
+    Raises ``OSError("No free port available in range S-E on HOST ...")`` when there is none.
+    """
+    candidates = [p for p in range(start, end + 1) if p not in exclude]
+    random.shuffle(candidates)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
+    for port in candidates:
+        sock = socket.socket(family, socket.SOCK_STREAM)
         try:
             sock.bind((host, port))
         except OSError:
-            return False
-    return True
+            sock.close()
+            continue
+        return sock
+    raise OSError(
+        f"No free port available in range {start}-{end} on {host}"
+        + (f" (besides {sorted(exclude)})" if exclude else "")
+    )
 
 
 def pick_free_port(host: str, start: int, end: int, exclude: set[int] = frozenset()) -> int:
-    """A random free port in ``start..end`` (inclusive) not in ``exclude``."""
-    candidates = [p for p in range(start, end + 1) if p not in exclude]
-    random.shuffle(candidates)
-    for port in candidates:
-        if is_free(host, port):
-            return port
-    raise WrapperError(
-        f"No free port available in range {start}-{end} on {host}"
-        + (f" (besides {sorted(exclude)})" if exclude else "")
-        + "; widen --port-range or stop what uses those ports"
-    )
+    """A random free port in ``start..end`` (inclusive) not in ``exclude`` (a test bind)."""
+    try:
+        with bind_free_port(host, start, end, exclude) as sock:
+            return sock.getsockname()[1]
+    except OSError as exc:
+        raise WrapperError(f"{exc}; widen --port-range or stop what uses those ports") from None

@@ -75,13 +75,17 @@ def _start(args: argparse.Namespace, status: StatusFile | None):
     from .server import bind_socket
 
     clients = clients_from_parameters(_remote_parameters(args, status))
-    Runner.check_clients(clients)
+    try:
+        Runner.check_clients(clients)
+    except ValueError:
+        clients.close()
+        raise
     for client in (*clients.hashservers, *clients.databases):
         if not client.healthcheck():
             clients.close()
             raise RuntimeError(f"the {client.service} at {client.url} does not answer its healthcheck")
-    ports = range(args.port_range[0], args.port_range[1] + 1) if args.port_range else range(args.port or DEFAULT_PORT, (args.port or DEFAULT_PORT) + 1)
-    sock = bind_socket(args.host, ports)
+    start, end = args.port_range or (args.port or DEFAULT_PORT,) * 2
+    sock = bind_socket(args.host, range(start, end + 1))
     try:
         runner = Runner(clients, args.workers)
     except BaseException:
@@ -105,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         runner, sock = _start(args, status)
     except (StatusFileError, ValueError, RuntimeError, OSError) as exc:
         logger.error("Startup failed: %s", exc)
-        if status is not None and status.path.exists():
-            status.write_failed(f"seamless-jobserver: {exc}")
+        if status is not None:
+            status.finish(f"seamless-jobserver: {exc}")
         return 1
 
     def on_running(port: int) -> None:

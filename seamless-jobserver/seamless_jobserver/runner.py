@@ -28,7 +28,7 @@ class Runner:
     """Runs transformations for the jobserver; ``workers`` spawn-pool processes do the work."""
 
     def __init__(self, clients: RemoteClients, workers: int) -> None:
-        self.check_clients(clients)
+        self.check_clients(clients)  # callers may check earlier (the CLI does, before its healthchecks)
         self.clients = clients
         self.workers = workers
         spawn(workers)

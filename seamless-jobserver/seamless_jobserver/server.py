@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import signal
 import socket
 import time
@@ -31,23 +30,12 @@ IDLE_CHECK_SECONDS = 1.0
 
 def bind_socket(host: str, ports: range) -> socket.socket:
     """A listening TCP socket on ``host`` and a free port of ``ports`` (tried in random order)."""
-    candidates = list(ports)
-    random.shuffle(candidates)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    last_error: OSError | None = None
-    for port in candidates:
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.bind((host, port))
-            sock.listen(128)
-        except OSError as exc:
-            sock.close()
-            last_error = exc
-            continue
-        sock.setblocking(False)
-        return sock
-    span = f"{ports.start}-{ports.stop - 1}" if len(ports) > 1 else str(ports.start)
-    raise OSError(f"no free port on {host} in {span} ({last_error})")
+    from seamless_dask.ports import bind_free_port
+
+    sock = bind_free_port(host, ports.start, ports.stop - 1)
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
 
 
 class Activity:

@@ -128,4 +128,4 @@ def test_no_free_port_is_a_startup_failure(storage, tmp_path: Path):
             assert process.wait(60) == 1
         finally:
             _stop(process)
-    assert f"no free port on 127.0.0.1 in {port}" in (tmp_path / "jobserver.log").read_text()
+    assert f"No free port available in range {port}-{port} on 127.0.0.1" in (tmp_path / "jobserver.log").read_text()
