@@ -32,21 +32,21 @@ DEFAULT_PORTS = {
 }
 
 _SERVICE_COMMON = {
-    "network_interface": Field("str", "address the service binds to; default 127.0.0.1"),
+    "network_interface": Field("host", "address the service binds to; default 127.0.0.1"),
     "port_start": Field("port", "first port of the range the service may use"),
     "port_end": Field("port", "last port of the range the service may use"),
     "timeout": Field("int", "seconds of inactivity after which the service stops; default 600"),
 }
 _CONDA = {"conda": Field("str", "conda environment the service runs in (optional)")}
 SERVICE_FIELDS: dict[str, dict[str, Field]] = {
-    "hashserver": {"bufferdir": Field("str", "directory holding the buffers", True), **_CONDA, **_SERVICE_COMMON},
-    "database": {"database_dir": Field("str", "directory holding seamless.db", True), **_CONDA, **_SERVICE_COMMON},
+    "hashserver": {"bufferdir": Field("path", "directory holding the buffers, on the frontend ('~' is its home)", True), **_CONDA, **_SERVICE_COMMON},
+    "database": {"database_dir": Field("path", "directory holding seamless.db, on the frontend ('~' is its home)", True), **_CONDA, **_SERVICE_COMMON},
     "jobserver": {**_CONDA, **_SERVICE_COMMON},
     "daskserver": dict(_SERVICE_COMMON),
 }
 FRONTEND_FIELDS: dict[str, Field] = {
-    "hostname": Field("str", "login node that runs the services, reached over SSH"),
-    "ssh_hostname": Field("str", "name to give to ssh when it differs from hostname"),
+    "hostname": Field("host", "login node that runs the services, reached over SSH"),
+    "ssh_hostname": Field("host", "name to give to ssh when it differs from hostname"),
     **{s: Field("section", f"{s} settings") for s in SERVICES},
 }
 CLUSTER_FIELDS: dict[str, Field] = {
@@ -72,14 +72,14 @@ QUEUE_FIELDS: dict[str, Field] = {
     "lifetime": Field("duration", "worker lifetime; default from walltime"),
     "lifetime_stagger": Field("duration", "spread of worker lifetimes; default 4m"),
     "interactive": Field("bool", "keep one job running at all times"),
-    "project": Field("str", "batch system account/project"),
-    "partition": Field("str", "batch system partition/queue"),
+    "project": Field("word", "batch system account/project"),
+    "partition": Field("word", "batch system partition/queue"),
     "tmpdir": Field("str", "local scratch directory of the workers; default /tmp"),
     "worker_threads": Field("int", "threads per worker process"),
     "processes": Field("int", "worker processes per job"),
     "extra_dask_config": Field("strmap", "extra Dask configuration for the workers"),
-    "job_extra_directives": Field("strlist", "extra batch directives"),
-    "job_script_prologue": Field("strlist", "shell lines run before the worker starts"),
+    "job_extra_directives": Field("directives", "extra batch directives, written verbatim after the prefix"),
+    "job_script_prologue": Field("strlist", "shell lines run before the worker starts, written verbatim"),
     "dask_resources": Field("resources", "Dask worker resources"),
 }
 _BATCH_REQUIRED = ["walltime", "cores", "memory"]
@@ -154,8 +154,9 @@ def _parse_service(kind: str, data: Any, what: str, context: Any) -> Service:
         port_end=end,
         timeout=values.get("timeout") or DEFAULT_TIMEOUT,
         conda=values.get("conda"),
-        bufferdir=os.path.expanduser(values["bufferdir"]) if values.get("bufferdir") else None,
-        database_dir=os.path.expanduser(values["database_dir"]) if values.get("database_dir") else None,
+        # '~' stays: remote-http-launcher expands it on the frontend, whose home may differ from ours
+        bufferdir=values.get("bufferdir"),
+        database_dir=values.get("database_dir"),
     )
 
 
@@ -176,9 +177,11 @@ def _parse_queues(cname: str, data: Any, ctype: str | None, workers: int | None)
     queues: dict[str, Queue] = {}
     for qname, qdata in data.items():
         what = f"cluster '{cname}' queue '{qname}'"
-        if not isinstance(qname, str) or not qname:
+        try:
+            validate_name("queue", qname)
+        except ConfigurationError as exc:
             file, line = where(data, qname)
-            raise ConfigurationError(f"cluster '{cname}': queue names must be strings", file=file, line=line)
+            raise ConfigurationError(f"cluster '{cname}': {exc.reason}", file=file, line=line) from None
         written = validate_section(qdata, QUEUE_FIELDS, what, normalise_hyphens=True, context=data)
         template = written.pop("TEMPLATE", None)
         if template is not None:
@@ -209,7 +212,11 @@ def _parse_queues(cname: str, data: Any, ctype: str | None, workers: int | None)
 
 def parse_cluster(name: str, data: Any, *, is_local_cluster: bool = False, context: Any = None) -> Cluster:
     """Validate one cluster definition."""
-    validate_name("cluster", name)
+    try:
+        validate_name("cluster", name)
+    except ConfigurationError as exc:
+        file, line = where(context, name) if context is not None else where(data)
+        raise ConfigurationError(exc.reason, file=file, line=line) from None
     what = f"cluster '{name}'"
     values = validate_section(data, CLUSTER_FIELDS, what, context=context)
     ctype = values.get("type")

@@ -97,7 +97,7 @@ def tool_command(config: Mapping[str, Any], *argv: str) -> str:
         tool = Path(sys.executable).parent / argv[0]
         local = [str(tool) if tool.exists() else argv[0], *argv[1:]]
         return shlex.join(local)
-    return shlex.join(["ssh", host, shlex.join(argv)])
+    return shlex.join(["ssh", "--", host, shlex.join(argv)])
 
 
 @contextlib.contextmanager
@@ -121,7 +121,7 @@ def run_tool(config: Mapping[str, Any], argv: list[str], *, timeout: float = 60)
     if host is None:
         cmd = argv
     else:
-        cmd = ["ssh", "-o", "BatchMode=yes", host, shlex.join(argv)]
+        cmd = ["ssh", "-o", "BatchMode=yes", "--", host, shlex.join(argv)]
     with interpreter_tools_on_path():
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 

@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping
 
 from .errors import ConfigurationError
 from .located_yaml import where
+from .names import host_problem, path_problem
 
 #: The forms seamless-dask-wrapper accepts (seamless_dask.durations), checked here already so that
 #: a wrong value is reported with its file and line instead of at launch.
@@ -22,6 +23,7 @@ _DURATION = re.compile(
     re.IGNORECASE,
 )
 _WALLTIME = re.compile(r"^(\d+-)?\d+:\d{2}(:\d{2})?$")
+_WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.,:+=@-]*")
 _MEMORY = re.compile(r"^\d+(\.\d+)?\s*([kKMGTP]i?B|[kKMGTP]|B)?$")
 
 
@@ -58,9 +60,24 @@ def _memory(v: Any) -> str | None:
 
 
 def _string_list(v: Any) -> str | None:
-    if isinstance(v, list) and all(isinstance(x, str) for x in v):
+    if isinstance(v, list) and all(isinstance(x, str) and "\n" not in x for x in v):
         return None
-    return 'a list of strings, e.g. ["#SBATCH --qos=short"]'
+    return 'a list of strings (one line each), e.g. ["module load python"]'
+
+
+def _directives(v: Any) -> str | None:
+    """Batch directives without their prefix: dask-jobqueue writes '#SBATCH ' (or '#OAR '...) itself."""
+    problem = _string_list(v)
+    if problem is None and not any(x.lstrip().startswith("#") for x in v):
+        return None
+    return 'a list of strings (one line each) without the "#SBATCH"/"#OAR" prefix, which dask-jobqueue adds, e.g. ["--qos=short"]'
+
+
+def _word(v: Any) -> str | None:
+    """A value of a job-script directive (partition, account): nothing a shell or sbatch would split."""
+    if isinstance(v, str) and _WORD.fullmatch(v):
+        return None
+    return "letters, digits and _ . , : + = @ -, not starting with '-' (e.g. normal or gpu,normal)"
 
 
 def _string_map(v: Any) -> str | None:
@@ -94,6 +111,10 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     "duration": _duration,
     "memory": _memory,
     "strlist": _string_list,
+    "directives": _directives,
+    "word": _word,
+    "host": host_problem,
+    "path": path_problem,
     "strmap": _string_map,
     "resources": _resource_map,
     "section": _mapping_or_null,

@@ -20,6 +20,7 @@ CLUSTER_STRINGS = {
     "oar": "dask_jobqueue::OARCluster",
 }
 _TOKEN = re.compile(r"\$[A-Za-z_][A-Za-z0-9_]*")
+_KEY = re.compile(r"[A-Za-z0-9._-]{1,255}")
 _tools: dict[str, dict[str, Any]] | None = None
 
 # queue field -> wrapper parameter name
@@ -91,6 +92,10 @@ def configure_tool(tool: str, added: dict[str, Any], injected: dict[str, Any]) -
         else:
             result[key] = value
     result.update(added)
+    key = result.get("key")
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        # remote-http-launcher evaluates the key as an f-string: only plain characters may reach it
+        raise ConfigurationError(f"{tool}: launcher key {key!r} holds characters other than A-Z a-z 0-9 . _ -")
     if not result.get("tunnel"):
         result.pop("tunnel", None)
     return {k: v for k, v in result.items() if v is not None}

@@ -140,7 +140,8 @@ def test_frontend_by_name():
         configure_pure_daskserver(cluster="two", frontend_name="c")
 
 
-NAMES = ["a", "b", "a-b", "b-c", "c", "a_b", "a.b", "x y", "é", "a_hb", "a-", "-b", "_"]
+# names with whitespace, non-ASCII or a leading '-' are refused when set (test_hostile_input.py)
+NAMES = ["a", "b", "a-b", "b-c", "c", "a_b", "a.b", "a_hb", "a-", "_", "a_x000020"]
 
 
 def test_pure_keys_unique_for_every_pair_and_valid_for_the_launcher():
