@@ -177,6 +177,12 @@ def _target_duration(p: WrapperParameters) -> str:
     return format_seconds(parse_duration(p.target_duration) * factor)
 
 
+def _quoted_option(option: str) -> str:
+    """``--output=/a b/x`` -> ``--output='/a b/x'``: the value after the first '=' shell-quoted."""
+    name, sep, value = option.partition("=")
+    return f"{name}={shlex.quote(value)}" if sep else shlex.quote(option)
+
+
 def _jobqueue_entry(
     system: BatchSystem,
     p: WrapperParameters,
@@ -186,7 +192,12 @@ def _jobqueue_entry(
     job_cores: int,
     exports: tuple[str, ...],
 ) -> dict[str, Any]:
-    """One batch system's dask-jobqueue config, built from scratch (no shared lists)."""
+    """One batch system's dask-jobqueue config, built from scratch (no shared lists).
+
+    Every value placed in the job script is shell-quoted (``shlex.quote`` leaves plain values as
+    they are; sbatch reads quoted directive values too). ``job_extra_directives`` and
+    ``job_script_prologue`` are written verbatim, by design: they are the user's own lines.
+    """
     start, end = where.internal_port_range
     prologue = [*p.job_script_prologue, *system.prologue]
     if system.exports_conda and where.conda_prefix:
@@ -198,7 +209,7 @@ def _jobqueue_entry(
     entry: dict[str, Any] = {
         "processes": processes,
         "cores": job_cores,
-        "python": p.python or where.default_python,
+        "python": shlex.quote(p.python or where.default_python),
         "scheduler-options": {
             "host": where.host,
             "port": where.scheduler_port,
@@ -211,7 +222,7 @@ def _jobqueue_entry(
         ],
         "job-extra-directives": [
             *p.job_extra_directives,
-            *(d.format(log_base=where.log_base) for d in system.log_directives),
+            *(_quoted_option(d.format(log_base=where.log_base)) for d in system.log_directives),
         ],
         "job-script-prologue": prologue,
         "log-directory": None,
@@ -221,11 +232,11 @@ def _jobqueue_entry(
     if p.walltime is not None:
         entry["walltime"] = _clock(parse_duration(p.walltime))
     if p.tmpdir:
-        entry["local-directory"] = p.tmpdir
+        entry["local-directory"] = shlex.quote(p.tmpdir)
     if p.partition:
-        entry["queue"] = p.partition
+        entry["queue"] = shlex.quote(p.partition)
     if p.project:
-        entry[system.project_key] = p.project
+        entry[system.project_key] = shlex.quote(p.project)
     if system.has_memory_per_core and p.memory_per_core_property_name:
         entry["memory-per-core-property-name"] = p.memory_per_core_property_name
     return entry

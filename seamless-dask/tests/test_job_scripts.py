@@ -8,6 +8,8 @@ real in test_slurm_end_to_end.py.
 
 from __future__ import annotations
 
+import subprocess
+
 import dask
 import pytest
 from dask_jobqueue.oar import OARJob
@@ -154,3 +156,29 @@ def test_leftover_jobs_are_cancelled():
     watcher.submitted.update({"1", "2", "3"})
     assert watcher.cancel_leftovers() == ["1", "3"]
     assert calls[-1] == ["scancel", "1", "3"]
+
+
+def test_job_script_values_are_shell_quoted(tmp_path):
+    """A hostile tmpdir and an interpreter path with a space: the script, run by bash, passes them
+    as single arguments and runs nothing else (the worker interpreter is a stand-in that records
+    its arguments)."""
+    marker = tmp_path / "injected"
+    args_file = tmp_path / "args"
+    env = tmp_path / "my env"
+    env.mkdir()
+    python = env / "python"
+    python.write_text(f'#!/bin/bash\nprintf "%s\\n" "$@" > {args_file}\n')
+    python.chmod(0o755)
+    tmpdir = f"/tmp/x; touch {marker}"
+    script = job_script(SLURMJob, tmpdir=tmpdir, python=str(python))
+    assert f"--local-directory '{tmpdir}'" in script
+    subprocess.run(["bash", "-c", script], check=True, timeout=30, cwd=tmp_path)
+    args = args_file.read_text().splitlines()
+    assert args[args.index("--local-directory") + 1] == tmpdir
+    assert not marker.exists()
+
+
+def test_directive_values_are_quoted():
+    script = job_script(SLURMJob, partition="a b", project="x;y")
+    lines = script.splitlines()
+    assert "#SBATCH -p 'a b'" in lines and "#SBATCH -A 'x;y'" in lines
