@@ -38,12 +38,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="hashserver to read buffers from and write results to (repeatable)")
     parser.add_argument("--database", action="append", default=[], metavar="URL",
                         help="seamless-database to look up and record results in (repeatable)")
+    parser.add_argument("--max-request-bytes", type=int, default=None, metavar="N",
+                        help="largest request body accepted, in bytes; larger ones get 413 (default 64 MiB)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="logging level of the server's output (default INFO)")
     return parser
 
 
 def _usage_errors(args: argparse.Namespace) -> str | None:
+    if args.max_request_bytes is not None and args.max_request_bytes < 1:
+        return f"--max-request-bytes must be a positive number of bytes, not {args.max_request_bytes}"
     if args.workers < 1:
         return f"--workers must be a positive integer, not {args.workers}"
     if args.timeout is not None and args.timeout <= 0:
@@ -118,11 +122,12 @@ def main(argv: list[str] | None = None) -> int:
         if status is not None:
             status.write_running(port)
 
-    from .server import serve
+    from .server import DEFAULT_MAX_REQUEST_BYTES, serve
 
     reason = "stopped"
+    limit = args.max_request_bytes or DEFAULT_MAX_REQUEST_BYTES
     try:
-        reason = asyncio.run(serve(runner, sock, timeout=args.timeout, on_running=on_running))
+        reason = asyncio.run(serve(runner, sock, timeout=args.timeout, on_running=on_running, max_request_bytes=limit))
     finally:
         runner.close()
         if status is not None:

@@ -26,6 +26,8 @@ from .runner import JobRequestError, Runner
 logger = logging.getLogger("seamless_jobserver")
 
 IDLE_CHECK_SECONDS = 1.0
+#: Largest request body accepted (bytes); larger ones get 413 before their body is read.
+DEFAULT_MAX_REQUEST_BYTES = 64 * 1024**2
 
 
 def bind_socket(host: str, ports: range) -> socket.socket:
@@ -62,7 +64,9 @@ def _json_error(status: int, message: str, traceback: str | None = None) -> web.
     return web.json_response(error_body(message, traceback), status=status)
 
 
-def make_app(runner: Runner, executor: ThreadPoolExecutor, activity: Activity) -> web.Application:
+def make_app(
+    runner: Runner, executor: ThreadPoolExecutor, activity: Activity, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+) -> web.Application:
     async def welcome(request: web.Request) -> web.Response:
         return web.Response(text=f"Seamless jobserver: {runner.workers} worker(s); POST /{RUN_PATH}\n")
 
@@ -70,9 +74,16 @@ def make_app(runner: Runner, executor: ThreadPoolExecutor, activity: Activity) -
         return web.Response(text="OK")
 
     async def run_transformation(request: web.Request) -> web.Response:
+        too_large = f"Request body over the jobserver's limit of {max_request_bytes} bytes (--max-request-bytes)"
+        if request.content_length is not None and request.content_length > max_request_bytes:
+            return _json_error(413, too_large)  # answered before a byte of the body is read
         try:
             body = json.loads(await request.read() or b"null")
             transformation, checksum, location = parse_request(body)
+        except web.HTTPRequestEntityTooLarge:  # chunked: read() stops at client_max_size
+            return _json_error(413, too_large)
+        except RecursionError:
+            return _json_error(400, f"Bad request to /{RUN_PATH}: JSON nested too deeply")
         except (ValueError, UnicodeDecodeError) as exc:
             return _json_error(400, f"Bad request to /{RUN_PATH}: {exc}")
         loop = asyncio.get_running_loop()
@@ -86,7 +97,7 @@ def make_app(runner: Runner, executor: ThreadPoolExecutor, activity: Activity) -
             return _json_error(502, f"The jobserver could not use its storage: {exc}")
         return web.Response(text=result.hex())
 
-    app = web.Application(middlewares=[activity.middleware], client_max_size=1024**3)
+    app = web.Application(middlewares=[activity.middleware], client_max_size=max_request_bytes)
     app.router.add_get("/", welcome)
     app.router.add_get(f"/{HEALTHCHECK_PATH}", healthcheck)
     app.router.add_post(f"/{RUN_PATH}", run_transformation)
@@ -100,11 +111,12 @@ async def serve(
     *,
     timeout: float | None,
     on_running: Callable[[int], None],
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
 ) -> str:
     """Serve on ``sock`` until idle for ``timeout`` s or a stop signal; return why it stopped."""
     activity = Activity()
     executor = ThreadPoolExecutor(max_workers=runner.workers + 4, thread_name_prefix="jobserver")
-    app_runner = web.AppRunner(make_app(runner, executor, activity), access_log=None)
+    app_runner = web.AppRunner(make_app(runner, executor, activity, max_request_bytes), access_log=None)
     await app_runner.setup()
     stop = asyncio.Event()
     reason = "stopped"

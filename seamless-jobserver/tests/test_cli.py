@@ -55,6 +55,7 @@ def _stop(process: subprocess.Popen) -> None:
         (["--timeout", "-1", "--hashserver", "http://h", "--database", "http://d"], "--timeout must be a positive"),
         ([], "give --status-file .* or both --hashserver URL and --database URL"),
         (["--port-range", "10", "5", "--hashserver", "http://h", "--database", "http://d"], "START <= END"),
+        (["--max-request-bytes", "0", "--hashserver", "http://h", "--database", "http://d"], "--max-request-bytes must be"),
     ],
 )
 def test_usage_errors_exit_2(args, message):

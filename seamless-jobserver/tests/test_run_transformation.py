@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,35 @@ def test_malformed_requests_get_400(jobserver, body, message):
     response = requests.post(f"{jobserver.url}/run-transformation", data=body)
     assert response.status_code == 400
     assert re.search(message, response.json()["message"])
+
+
+def _peak_rss_kb(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+
+
+def test_oversized_body_gets_413_before_it_is_read(jobserver):
+    """A request announcing 500 MB gets 413 after only 1 MB of it was sent: the server neither
+    waits for nor stores the body (its peak memory stays far below the announced size)."""
+    host, port = jobserver.url.rsplit("/", 1)[-1].split(":")
+    head = (
+        f"POST /run-transformation HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {500 * 1024**2}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((host, int(port)), timeout=60) as sock:
+        sock.sendall(head + b"[" * 1024**2)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert _peak_rss_kb(jobserver.pid) < 300 * 1024
+    assert requests.get(f"{jobserver.url}/healthcheck").text == "OK"
+
+
+def test_too_deep_json_gets_400(jobserver):
+    response = requests.post(f"{jobserver.url}/run-transformation", data=b"[" * 200_000 + b"]" * 200_000)
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["message"]
