@@ -36,6 +36,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from . import service_records
+
 logger = logging.getLogger("seamless_config")
 
 #: Keys of a launch dict that only steer RHL's own reporting (not part of what is launched).
@@ -297,10 +299,21 @@ def _server_record(config: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def _service_alive(config: Mapping[str, Any], pid: int) -> bool:
+    """Whether ``pid`` is (still) the service of ``config``'s key; locally checked by identity."""
     if ssh_host(config) is None:
-        return pid_alive(pid)
+        return service_records.is_service_process(pid, config["key"])
     result = run_tool(config, ["rhl-pid-alive", str(pid)])
     return result.returncode != 1  # 0 alive, 1 gone; anything else: cannot tell, assume alive
+
+
+def _mark_stale(key: str, state: dict[str, Any]) -> None:
+    """Mark a local server record stale (as ``rhl-stop`` does, without signalling its PID)."""
+    path = _server_state_path(key)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump({**state, "status": "stale"}, handle)
+    tmp.replace(path)
 
 
 def wait_while_starting(config: Mapping[str, Any], timeout: float = START_TIMEOUT) -> None:
@@ -321,7 +334,10 @@ def wait_while_starting(config: Mapping[str, Any], timeout: float = START_TIMEOU
             state = _server_record(config)  # it may have written its last status just before exiting
             if state is not None and state.get("status") == "starting":
                 logger.debug("%s: process %s died while starting", config["key"], pid)
-                run_tool(config, ["rhl-stop", config["key"]])
+                if ssh_host(config) is None:
+                    _mark_stale(config["key"], state)  # no signal: the PID may be another process's now
+                else:
+                    run_tool(config, ["rhl-stop", config["key"]])
             return
         time.sleep(interval)
 
@@ -417,6 +433,61 @@ def _forget_dead_server(config: Mapping[str, Any]) -> None:
         run_tool(config, ["rhl-rm", config["key"], "--server"])
 
 
+def _read_json_file(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return _UNREADABLE
+
+
+_UNREADABLE = object()
+
+
+def terminate(pid: int, timeout: float = 15) -> None:
+    """SIGTERM a local service process, SIGKILL it if it has not exited after ``timeout`` s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    if not wait_for_exit(pid, timeout):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        wait_for_exit(pid, 5)
+
+
+def _reconcile_local_state(config: Mapping[str, Any], what: str) -> None:
+    """Make the launcher's local state agree with the service that really runs under the key.
+
+    Unreadable client state is removed (remote-http-launcher would refuse to start). A live
+    service found through its own record (:mod:`.service_records`) that the launcher's server
+    state does not name is stopped, so that the launch that follows leaves exactly one.
+    """
+    key = config["key"]
+    client = _client_state_path(key)
+    if _read_json_file(client) is _UNREADABLE:
+        logger.warning("The launcher's client state of '%s' (%s) is unreadable; removing it", key, client)
+        with contextlib.suppress(FileNotFoundError):
+            client.unlink()
+    server = _read_json_file(_server_state_path(key))
+    live = service_records.live_service_pid(key)
+    if live is None:
+        return
+    recorded = server.get("pid") if isinstance(server, dict) else None
+    if recorded == live:
+        return
+    state = "is unreadable" if server is _UNREADABLE or (server is not None and not isinstance(server, dict)) else (
+        "is missing" if server is None else f"names pid {recorded}"
+    )
+    logger.warning(
+        "Found the %s '%s' running as pid %d (its record %s), but the launcher's state %s; "
+        "stopping it so that exactly one runs",
+        what, key, live, service_records.services_dir() / f"{key}.json", state,
+    )
+    terminate(live)
+    _forget_client_state(config)
+    run_tool(config, ["rhl-rm", key, "--server"])
+
+
 def launch(config: Mapping[str, Any], *, what: str = "service") -> dict[str, Any]:
     """Launch the service of the RHL launch dict ``config``, or reconnect to it; return RHL's payload.
 
@@ -439,6 +510,7 @@ def launch(config: Mapping[str, Any], *, what: str = "service") -> dict[str, Any
             )
             stop(previous)
         if ssh_host(config) is None:
+            _reconcile_local_state(config, what)
             _forget_dead_server(config)
         for attempt in (1, 2):
             observer = _LoggingObserver(config, what)
@@ -515,13 +587,23 @@ def stop(config: Mapping[str, Any]) -> bool:
     """
     key = config["key"]
     _forget_client_state(config)
-    state = _server_record(config) if ssh_host(config) is None else None
-    result = run_tool(config, ["rhl-stop", key])
-    if state and isinstance(state.get("pid"), int):
-        wait_for_exit(state["pid"])
-    stopped = result.returncode == 0 and any(
-        word in result.stdout for word in (": stopped", ": kill required")
-    )
+    stopped = False
+    if ssh_host(config) is None:
+        # locally, only a process verified to be the service is signalled (PIDs get reused)
+        state = _server_record(config)
+        pids = {p for p in ((state or {}).get("pid"), service_records.live_service_pid(key)) if p is not None}
+        for pid in pids:
+            if service_records.is_service_process(pid, key):
+                terminate(pid)
+                stopped = True
+            else:
+                logger.info("'%s': the recorded pid %s is not the service any more; not signalling it", key, pid)
+        service_records.forget_service_record(key)
+    else:
+        result = run_tool(config, ["rhl-stop", key])
+        stopped = result.returncode == 0 and any(
+            word in result.stdout for word in (": stopped", ": kill required")
+        )
     run_tool(config, ["rhl-rm", key, "--server"])
     with contextlib.suppress(FileNotFoundError):
         _record_path(key).unlink()

@@ -12,7 +12,7 @@ import argparse
 import sys
 from typing import Any, Sequence
 
-from . import launching
+from . import launching, service_records
 
 
 def stop_command(key: str) -> str:
@@ -21,13 +21,16 @@ def stop_command(key: str) -> str:
 
 
 def _state(config: dict[str, Any]) -> str:
+    local = launching.ssh_host(config) is None
+    key = config["key"]
     state = launching.server_state(config)
+    own = service_records.live_service_pid(key) if local else None
     if not state:
-        return "not running"
+        return f"running (pid {own}; the launcher's state is unreadable)" if own else "not running"
     pid = state.get("pid")
     status = state.get("status", "unknown")
-    if status == "running" and isinstance(pid, int) and launching.ssh_host(config) is None and not launching.pid_alive(pid):
-        return "dead"
+    if local and status in ("running", "starting") and not service_records.is_service_process(pid, key):
+        return f"running (pid {own}; the launcher's state names pid {pid})" if own else f"dead (pid {pid} is not the service)"
     return f"{status} (pid {pid})" if pid else str(status)
 
 
@@ -37,8 +40,18 @@ def _describe(config: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-def list_services(out=sys.stdout) -> int:
+def _all_records() -> dict[str, dict[str, Any]]:
+    """The launch records, plus a bare ``{"key": ...}`` for each live local service that has
+    none (found through the record it wrote itself): no running service goes unlisted."""
     records = launching.records()
+    for key in service_records.recorded_keys():
+        if key not in records and service_records.live_service_pid(key) is not None:
+            records[key] = {"key": key}
+    return records
+
+
+def list_services(out=sys.stdout) -> int:
+    records = _all_records()
     if not records:
         print("No services launched by this user (~/.seamless/launches is empty).", file=out)
         return 0
@@ -49,7 +62,7 @@ def list_services(out=sys.stdout) -> int:
 
 
 def stop_services(keys: Sequence[str], *, every: bool, out=sys.stdout, err=sys.stderr) -> int:
-    records = launching.records()
+    records = _all_records()
     if every:
         keys = list(records)
     unknown = [k for k in keys if k not in records]

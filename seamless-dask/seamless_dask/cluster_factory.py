@@ -33,6 +33,20 @@ def apply_dask_config(cfg: ClusterConfiguration) -> None:
     import distributed  # noqa: F401  (reads the config at import)
 
 
+def reload_jobqueue_config(cfg: ClusterConfiguration) -> None:
+    """Load a new jobqueue config (other scheduler/dashboard ports) after Dask was imported."""
+    import dask.config
+
+    dask.config.update(dask.config.config, {"jobqueue": cfg.jobqueue}, priority="new")
+
+
+def dashboard_port(cluster: Any) -> int | None:
+    """The port the cluster's dashboard really listens on (Dask moves to a random port when the
+    one asked for is taken), or None when there is no dashboard."""
+    server = getattr(getattr(cluster, "scheduler", None), "http_server", None)
+    return getattr(server, "port", None)
+
+
 @dataclass
 class ClusterSpec:
     """What the cluster string names, split and looked up."""

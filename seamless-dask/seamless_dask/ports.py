@@ -21,6 +21,9 @@ def bind_free_port(host: str, start: int, end: int, exclude: set[int] = frozense
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     for port in candidates:
         sock = socket.socket(family, socket.SOCK_STREAM)
+        # as Dask and other servers do: connections of an earlier server in TIME_WAIT do not make
+        # a port busy, a socket that listens there still does
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

@@ -6,6 +6,11 @@ into the status file, so the service waits for the file, reads it, and later add
 (``<file>.tmp`` + rename, owner-only) and keep the launcher's keys. After a clean run the file is
 removed. The client side of the protocol is :mod:`seamless_config.launching`. Stdlib only, and
 ``seamless_dask/__init__`` imports nothing, so the jobserver can use it without Dask.
+
+A service launched by remote-http-launcher (status file ``~/.remote-http-launcher/server/<key>.json``)
+also records itself, owner-only, in ``~/.seamless/services/<key>.json`` (``pid``, ``key``,
+``status_file``) while it runs: the record that :mod:`seamless_config.service_records` reads to
+find the live service of a key even when the launcher's state is unreadable.
 """
 
 from __future__ import annotations
@@ -30,6 +35,36 @@ class StatusFile:
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
         self.running_written = False
+        self.record: Path | None = None
+
+    def _key(self) -> str | None:
+        """The launcher key, when the file is remote-http-launcher's server record."""
+        launcher_dir = Path.home() / ".remote-http-launcher" / "server"
+        return self.path.stem if self.path.parent == launcher_dir else None
+
+    def _write_record(self) -> None:
+        key = self._key()
+        if key is None:
+            return
+        directory = Path.home() / ".seamless" / "services"
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = directory / f"{key}.json"
+        tmp = directory / f".{key}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump({"pid": os.getpid(), "key": key, "status_file": str(self.path)}, f)
+        os.replace(tmp, path)
+        self.record = path
+
+    def _remove_record(self) -> None:
+        if self.record is None:
+            return
+        try:
+            content = json.loads(self.record.read_text())
+            if content.get("pid") == os.getpid():  # a successor may have written its own
+                self.record.unlink()
+        except (OSError, ValueError, AttributeError):
+            pass
 
     def wait_and_read(self, wait_seconds: float | None = None) -> dict[str, Any]:
         """Wait (default :data:`WAIT_SECONDS`) for the file to hold a JSON object; return it."""
@@ -75,6 +110,7 @@ class StatusFile:
 
     def write_running(self, port: int, **other_ports: int) -> None:
         """Publish the ports (``port`` plus e.g. ``dashboard_port``): clients may connect from now on."""
+        self._write_record()
         self._update(port=port, **other_ports, status="running")
         self.running_written = True
 
@@ -84,6 +120,7 @@ class StatusFile:
 
     def finish(self, error: str | None = None, *, service: str = "the service") -> None:
         """On exit: delete the file after a clean run, else mark it failed."""
+        self._remove_record()
         if self.running_written and error is None:
             try:
                 self.path.unlink()

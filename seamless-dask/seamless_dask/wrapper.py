@@ -11,9 +11,11 @@ file (or mark it failed after an error).
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -116,14 +118,18 @@ def _check_cli(args: argparse.Namespace) -> None:
 
 
 def configure(
-    args: argparse.Namespace, status: StatusFile, content: dict[str, Any]
+    args: argparse.Namespace, status: StatusFile, content: dict[str, Any], exclude: frozenset[int] = frozenset()
 ) -> tuple[ClusterConfiguration, Placement]:
-    """CLI + status-file parameters -> configuration (Dask not imported yet)."""
+    """CLI + status-file parameters -> configuration (Dask not imported yet).
+
+    The scheduler and dashboard ports are picked from ``--port-range`` but not in ``exclude``
+    (ports lost to another process in an earlier attempt).
+    """
     _check_cli(args)
     params = parse_parameters(content.get("parameters"))
     start, end = args.port_range
-    scheduler_port = pick_free_port(args.host, start, end)
-    dashboard_port = pick_free_port(args.host, start, end, exclude={scheduler_port})
+    scheduler_port = pick_free_port(args.host, start, end, exclude=set(exclude))
+    dashboard_port = pick_free_port(args.host, start, end, exclude={scheduler_port, *exclude})
     placement = Placement(
         host=args.host,
         scheduler_port=scheduler_port,
@@ -141,6 +147,84 @@ def configure(
         params.maximum_jobs, args.host, scheduler_port, dashboard_port,
     )
     return cfg, placement
+
+
+#: Cluster starts with other ports when another process bound a picked port first.
+PORT_ATTEMPTS = 20
+
+
+def _address_in_use(exc: BaseException) -> bool:
+    """Whether ``exc`` or one of its causes is EADDRINUSE (Dask wraps it in RuntimeErrors)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _root_cause(exc: BaseException) -> str:
+    """``Type: message`` of ``exc``, plus that of its innermost cause when there is one."""
+    text = str(exc) if isinstance(exc, WrapperError) else f"{type(exc).__name__}: {exc}"
+    inner, seen = exc, {id(exc)}
+    while (nxt := inner.__cause__ or inner.__context__) is not None and id(nxt) not in seen:
+        seen.add(id(nxt))
+        inner = nxt
+    return text if inner is exc else f"{text} (cause: {type(inner).__name__}: {inner})"
+
+
+def _ports_now_taken(host: str, ports: tuple[int, ...]) -> list[int]:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    taken = []
+    for port in ports:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                taken.append(port)
+    return taken
+
+
+def create_on_free_ports(
+    args: argparse.Namespace, status: StatusFile, content: dict[str, Any],
+    cfg: ClusterConfiguration, placement: Placement,
+) -> tuple[Any, ClusterConfiguration, Placement]:
+    """Create the cluster; when another process took a picked port first, pick others and retry.
+
+    Dask binds the scheduler and dashboard ports itself, some time after they were picked: on a
+    shared login node another service may bind one in between. A taken scheduler port fails the
+    start with EADDRINUSE; a taken dashboard port makes Dask listen on a random port, outside
+    the range: both count as a lost race, at most :data:`PORT_ATTEMPTS` times.
+    """
+    from .cluster_factory import create_cluster, dashboard_port, reload_jobqueue_config, resolve_cluster_string
+
+    spec = resolve_cluster_string(args.cluster)
+    lost: set[int] = set()
+    reason = ""
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        if attempt > 1:
+            cfg, placement = configure(args, status, content, exclude=frozenset(lost))
+            reload_jobqueue_config(cfg)
+        wanted = (placement.scheduler_port, placement.dashboard_port)
+        try:
+            cluster = create_cluster(spec, cfg)
+        except Exception as exc:
+            if not _address_in_use(exc):
+                raise
+            taken = _ports_now_taken(placement.host, wanted) or list(wanted)
+            lost.update(taken)
+        else:
+            actual = dashboard_port(cluster)
+            if actual is None or actual == placement.dashboard_port:
+                return cluster, cfg, placement
+            cluster.close(timeout=30)
+            taken = [placement.dashboard_port]
+            lost.add(placement.dashboard_port)
+        reason = "Address already in use on " + " and ".join(f"{placement.host}:{p}" for p in taken)
+        logger.warning("%s (attempt %d of %d); trying other ports of the range", reason, attempt, PORT_ATTEMPTS)
+    start, end = args.port_range
+    raise WrapperError(f"{reason}: {PORT_ATTEMPTS} attempts with ports of {start}-{end} lost the race to other processes")
 
 
 def _shutdown(cluster: Any, watcher: Any) -> None:
@@ -174,12 +258,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         try:
             cfg, placement = configure(args, status, content)
-            from .cluster_factory import (
-                apply_dask_config, batch_system_of, create_cluster, resolve_cluster_string,
-                start_scaling,
-            )
+            from .cluster_factory import apply_dask_config, batch_system_of, start_scaling
+
             apply_dask_config(cfg)
-            cluster = create_cluster(resolve_cluster_string(args.cluster), cfg)
+            cluster, cfg, placement = create_on_free_ports(args, status, content, cfg, placement)
             system = batch_system_of(cluster)
             if system in BATCH_SYSTEMS and BATCH_SYSTEMS[system].status_queries:
                 from .job_watch import JobWatcher
@@ -189,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except _Stop:
             raise
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, WrapperError) else str(exc)
+            error = _root_cause(exc)
             logger.error("startup failed: %s", error, exc_info=not isinstance(exc, WrapperError))
             return 1
         status.write_running(placement.scheduler_port, dashboard_port=placement.dashboard_port)
