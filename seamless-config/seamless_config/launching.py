@@ -23,6 +23,7 @@ Top-level imports are stdlib only; ``remote_http_launcher`` is imported when a l
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -70,9 +71,21 @@ def ensure_user_messages() -> None:
 # --- where things are -------------------------------------------------------------------------
 
 
+def state_file_error(path: Path, exc: OSError) -> LaunchError:
+    """The error for a state file or directory under the home that cannot be written."""
+    hint = (
+        "free some disk space" if exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        else f"make it (and {Path.home() / '.seamless'}) writable by you, e.g. chmod u+rwx"
+    )
+    return LaunchError(f"Cannot write {path}: {exc.strerror or exc}; {hint}")
+
+
 def _seamless_dir(name: str) -> Path:
     path = Path.home() / ".seamless" / name
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise state_file_error(path, exc) from None
     return path
 
 
@@ -248,10 +261,13 @@ def records() -> dict[str, dict[str, Any]]:
 def _write_record(config: Mapping[str, Any]) -> None:
     path = _record_path(config["key"])
     tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(_launch_parameters(config), handle, sort_keys=True)
-    tmp.replace(path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(_launch_parameters(config), handle, sort_keys=True)
+        tmp.replace(path)
+    except OSError as exc:
+        raise state_file_error(path, exc) from None
 
 
 def _differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
@@ -271,7 +287,11 @@ def _differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "
 @contextlib.contextmanager
 def launch_lock(key: str, what: str = "service") -> Iterator[None]:
     """Hold the cross-process lock of ``key`` (one launch at a time per key and user)."""
-    fd = os.open(_seamless_dir("locks") / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    path = _seamless_dir("locks") / f"{key}.lock"
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise state_file_error(path, exc) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

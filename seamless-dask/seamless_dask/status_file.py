@@ -71,6 +71,9 @@ class StatusFile:
         if wait_seconds is None:
             wait_seconds = WAIT_SECONDS
         deadline = time.monotonic() + wait_seconds
+        # rhl-launch-service writes the file, then exits: without a file, an orphan waits in vain
+        launcher = os.getppid()
+        launcher_gone = False
         while True:
             try:
                 text = self.path.read_text()
@@ -88,8 +91,16 @@ class StatusFile:
                             f"Status file {self.path} must hold a JSON object, not {type(content).__name__}"
                         )
                     return content
+            if launcher_gone and not text:
+                raise StatusFileError(
+                    f"Status file {self.path} did not appear and the process that started this one "
+                    "has exited (this one was re-parented): the launcher failed before writing it"
+                )
             if time.monotonic() >= deadline:
                 raise StatusFileError(f"Status file {self.path} did not appear within {wait_seconds:g} s")
+            # orphaned (re-parented, often to init): one more look at the file, then give up
+            parent = os.getppid()
+            launcher_gone = parent == 1 or parent != launcher
             time.sleep(POLL_SECONDS)
 
     def _read(self) -> dict[str, Any]:
@@ -128,4 +139,7 @@ class StatusFile:
                 pass
             return
         if self.path.exists():
-            self.write_failed(error or f"{service} stopped before it was running")
+            try:
+                self.write_failed(error or f"{service} stopped before it was running")
+            except OSError:  # e.g. a full disk: the log holds the error
+                pass

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import shlex
 import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -134,3 +136,27 @@ def test_usage_errors_exit_2(tmp_path):
     assert done.returncode == 2 and "--port-range" in done.stderr
     helped = subprocess.run([str(WRAPPER), "--help"], capture_output=True, text=True)
     assert helped.returncode == 0 and "--timeout" in helped.stdout and "pure_dask" in helped.stdout
+
+
+def test_launcher_that_exits_without_writing_the_status_file(tmp_path):
+    """The launcher starts the wrapper, then dies before writing the status file (here: a shell
+    that exits at once): the wrapper notices its launcher is gone and exits, instead of waiting
+    out the 20 s for the file."""
+    log = tmp_path / "wrapper.log"
+    status = tmp_path / "never.json"
+    command = f"{shlex.quote(str(WRAPPER))} distributed::LocalCluster --port-range 40000 40010 " \
+              f"--status-file {shlex.quote(str(status))} > {shlex.quote(str(log))} 2>&1 & echo $!"
+    pid = int(subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=True).stdout)
+    deadline = time.monotonic() + 60
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _running(pid), "the wrapper is still waiting"
+    text = log.read_text()
+    assert "the launcher failed before writing it" in text and "did not appear within" not in text
+
+
+def _running(pid: int) -> bool:
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
