@@ -388,6 +388,22 @@ def test_failing_slurm_worker_is_reported(launched):
     assert "/nonexistent/bin/python" in message  # the job's stderr tail
 
 
+@pytest.mark.slurm
+def test_fast_failing_slurm_worker_is_reported_on_this_machine(launched):
+    """The scheduler on this machine (``local_cluster``): the job fails at once, possibly before
+    the client's subscription reached the scheduler; the client replays the events logged since
+    its launch began, so the failure is reported all the same."""
+    name = f"sllocal{secrets.token_hex(3)}"
+    clusters = f"local_cluster: {name}\n" + _ssh_clusters(name, slurm=True) + (
+        "      python: /nonexistent/bin/python\n      interactive: true\n"
+    )
+    launched.write(f"- cluster: {name}\n- persistent: false\n", clusters)
+    result, err = launched.run(code=_wait_for_message("worker job"))
+    assert result["found"], "no worker failure was reported"
+    assert re.match(r"Dask worker job \d+ failed", result["found"][0]), result["found"][0]
+    assert len(result["found"]) == len(set(result["found"])), "an event was reported twice"
+
+
 @pytest.mark.ssh
 @pytest.mark.slurm
 def test_pending_slurm_jobs_are_reported(launched):

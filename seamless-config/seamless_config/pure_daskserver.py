@@ -52,6 +52,30 @@ def _on_wrapper_event(event: tuple[float, Any]) -> None:
         logger.info("Dask cluster: %s", msg)
 
 
+class _EventRelay:
+    """Hands each wrapper event to :func:`_on_wrapper_event` once, whether it arrives through
+    the subscription or from the scheduler's event log (:meth:`replay`)."""
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[float, str]] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, event: tuple[float, Any]) -> None:
+        mark = (event[0], repr(event[1]))
+        with self._lock:
+            if mark in self._seen:
+                return
+            self._seen.add(mark)
+        _on_wrapper_event(event)
+
+    def replay(self, client: Any, since: float) -> None:
+        """Events logged since ``since`` (epoch seconds): those published before the subscription
+        reached the scheduler (a worker job may fail within a second of the scheduler's start)."""
+        for event in client.get_events(WRAPPER_TOPIC):
+            if event[0] >= since:
+                self(event)
+
+
 def _subscribed(dask_scheduler: Any, client_id: str) -> bool:
     topics = getattr(getattr(dask_scheduler, "_broker", None), "_topics", None)
     if topics is None:  # another distributed: cannot tell, assume it is
@@ -59,7 +83,7 @@ def _subscribed(dask_scheduler: Any, client_id: str) -> bool:
     return WRAPPER_TOPIC in topics and client_id in topics[WRAPPER_TOPIC].subscribers
 
 
-def _wait_until_subscribed(client: Any, timeout: float = 2.0) -> None:
+def _wait_until_subscribed(client: Any, timeout: float = 10.0) -> None:
     """Return once the scheduler has the subscription (it travels on a batched stream, and an
     event published before it arrives would be lost)."""
     deadline = time.monotonic() + timeout
@@ -84,6 +108,7 @@ def activate(*, queue: str | None = None):
 
     config = configure_pure_daskserver(queue=queue)
     deactivate()
+    launch_started = time.time()
     # importing distributed takes ~0.4 s: let it overlap with the launch (which mostly waits)
     importer = threading.Thread(target=importlib.import_module, args=("distributed",), daemon=True)
     importer.start()
@@ -94,8 +119,10 @@ def activate(*, queue: str | None = None):
     host = payload.get("hostname") or "localhost"
     client = distributed.Client(f"tcp://{host}:{payload['port']}", timeout="10s", set_as_default=True)
     try:
-        client.subscribe_topic(WRAPPER_TOPIC, _on_wrapper_event)
+        relay = _EventRelay()
+        client.subscribe_topic(WRAPPER_TOPIC, relay)
         _wait_until_subscribed(client)
+        relay.replay(client, since=launch_started - 1.0)
     except Exception:
         client.close(timeout=2)
         raise
@@ -130,7 +157,7 @@ def get_client():
     return _client
 
 
-def is_healthy(timeout: float = 2.0) -> bool:
+def is_healthy(timeout: float = 10.0) -> bool:
     """True while the client is connected and its scheduler answers (within ``timeout`` s)."""
     client = _client
     if client is None or client.status != "running":
