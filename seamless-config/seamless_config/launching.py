@@ -81,12 +81,25 @@ def state_file_error(path: Path, exc: OSError) -> LaunchError:
 
 
 def _seamless_dir(name: str) -> Path:
+    from seamless_service.private_files import private_dir
+
     path = Path.home() / ".seamless" / name
     try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(path.parent)
+        return private_dir(path)
     except OSError as exc:
-        raise state_file_error(path, exc) from None
-    return path
+        raise state_file_error(Path(exc.filename or path), exc) from None
+
+
+def _make_state_private() -> None:
+    """``~/.seamless`` 0700, and remote-http-launcher's state (records, logs, status files) owner-only."""
+    from seamless_service.private_files import private_dir, tighten_tree
+
+    try:
+        private_dir(Path.home() / ".seamless")
+        tighten_tree(private_dir(Path.home() / ".remote-http-launcher"))
+    except OSError as exc:
+        raise state_file_error(Path(exc.filename or Path.home() / ".seamless"), exc) from None
 
 
 def _client_state_path(key: str) -> Path:
@@ -517,10 +530,14 @@ def launch(config: Mapping[str, Any], *, what: str = "service") -> dict[str, Any
     """
     import remote_http_launcher as rhl
 
+    from seamless_service.private_files import private_umask
+
     ensure_user_messages()
     config = dict(config)
     key = config["key"]
-    with interpreter_tools_on_path(), launch_lock(key, what):
+    _make_state_private()
+    # umask 077: what remote-http-launcher and a local service create is owner-only
+    with interpreter_tools_on_path(), private_umask(), launch_lock(key, what):
         previous = _read_record(key)
         wanted = _launch_parameters(config)
         if previous is not None and previous != wanted:
