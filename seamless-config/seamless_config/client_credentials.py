@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Any, Mapping
 
 from seamless_service import credentials
 from seamless_service.credentials import Credentials, CredentialError
 
-from .launching import run_tool, ssh_host
+from .launching import run_tool, ssh_host, state_file_error
 
 logger = logging.getLogger("seamless_config")
 
@@ -85,6 +86,8 @@ def for_launch(config: Mapping[str, Any]) -> Credentials | None:
         return credentials.verified(creds, "client")
     except CredentialError as exc:  # name the renew command for this cluster
         raise CredentialError(exc.path, exc.problem, renew=renew_command(config)) from None
+    except OSError as exc:  # e.g. an unwritable ~/.seamless: name the path, not a traceback
+        raise state_file_error(Path(exc.filename or Path.home() / ".seamless"), exc) from None
 
 
 def renew(config: Mapping[str, Any]) -> Credentials:
