@@ -12,6 +12,7 @@ import requests
 
 from seamless import Buffer, Checksum
 from seamless_remote import DatabaseClient, HashserverClient, JobFailedError, JobserverClient
+from seamless_service.tls import client_context
 from seamless_transformer.code import function_code
 from seamless_transformer.transformation_dict import build_spec
 
@@ -122,7 +123,9 @@ def test_oversized_body_gets_413_before_it_is_read(jobserver):
         f"POST /run-transformation HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {500 * 1024**2}\r\n\r\n"
     ).encode()
-    with socket.create_connection((host, int(port)), timeout=60) as sock:
+    creds, role = jobserver.tls
+    context = client_context(creds, role)
+    with socket.create_connection((host, int(port)), timeout=60) as raw, context.wrap_socket(raw) as sock:
         sock.sendall(head + b"[" * 1024**2)
         answer = b""
         while b"\r\n\r\n" not in answer:
@@ -132,10 +135,11 @@ def test_oversized_body_gets_413_before_it_is_read(jobserver):
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     assert _peak_rss_kb(jobserver.pid) < 300 * 1024
-    assert requests.get(f"{jobserver.url}/healthcheck").text == "OK"
+    assert JobserverClient(jobserver.url, tls=jobserver.tls).healthcheck()
 
 
 def test_too_deep_json_gets_400(jobserver):
-    response = requests.post(f"{jobserver.url}/run-transformation", data=b"[" * 200_000 + b"]" * 200_000)
+    body = b"[" * 200_000 + b"]" * 200_000
+    response = JobserverClient(jobserver.url, tls=jobserver.tls).request("POST", "run-transformation", data=body)
     assert response.status_code == 400
     assert "nested too deeply" in response.json()["message"]
