@@ -126,6 +126,9 @@ def test_recycled_pid_is_never_signalled_nor_listed(launched, stranger):  # noqa
     # the scheduler is gone and its PID "recycled": every record now names the stranger
     _restore_with_pid(saved, stranger.pid)
 
+    # the identity check that a client runs on a frontend over SSH
+    assert _services(launched.home, "is-service", KEY, str(stranger.pid)).returncode == 1
+
     listed = _services(launched.home, "list")
     assert listed.returncode == 0, listed.stderr
     assert f"running (pid {stranger.pid})" not in listed.stdout
@@ -153,6 +156,7 @@ def test_garbage_launcher_state_with_a_live_scheduler_ends_with_one(launched):  
     assert second["total"] == 10_000.0
     assert f"running as pid {first['pid']}" in err and "unreadable" in err, err
     assert _wrapper_pids(KEY, launched.home) == [second["pid"]], "not exactly one scheduler"
+    assert _services(launched.home, "is-service", KEY, str(second["pid"])).returncode == 0
 
     listed = _services(launched.home, "list")
     assert listed.returncode == 0, listed.stderr

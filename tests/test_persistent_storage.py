@@ -103,3 +103,15 @@ def test_missing_dask_backend_is_reported_before_anything_is_launched(home: Path
     assert re.search(r"ConfigurationError: \S+seamless[.a-z]*yaml:\d+: command 'remote': Cluster 'laptop' selects 'remote: daskserver'", result.stderr), result.stderr
     assert "DaskTransformationBackend" in result.stderr and "remote: jobserver" in result.stderr
     assert ps.launched_servers(home) == {}, "services were launched although activation could not succeed"
+
+
+def test_tilde_directories_are_the_frontends_home(home: Path, tmp_path: Path):
+    """``bufferdir: ~/store/buffers`` is expanded where the hashserver runs (remote-http-launcher
+    does it on the frontend), not by the client: here the same machine and HOME."""
+    ps.write_cluster(home, "laptop", Path("~/store"))
+    assert "~/store/buffers" in (home / ".seamless" / "clusters.yaml").read_text()
+    script = ps.write_project(tmp_path / "proj", [{"cluster": "laptop"}, {"project": "demo"}, {"execution": "process"}], SCRIPT)
+    first = ps.last_json(ps.run_script(script, home, "5", str(tmp_path / "side.txt")))
+    result = first["result"]
+    assert (home / "store" / "buffers" / "demo" / result[:2] / result).exists()
+    assert (home / "store" / "database" / "demo" / "seamless.db").exists()

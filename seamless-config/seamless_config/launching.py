@@ -331,10 +331,14 @@ def _server_record(config: Mapping[str, Any]) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _service_alive(config: Mapping[str, Any], pid: int) -> bool:
+def service_alive(config: Mapping[str, Any], pid: int) -> bool:
     """Whether ``pid`` is (still) the service of ``config``'s key; locally checked by identity."""
     if ssh_host(config) is None:
         return service_records.is_service_process(pid, config["key"])
+    # the same identity check, run on the frontend; a frontend without it: whether the PID lives
+    result = run_tool(config, ["seamless-services", "is-service", config["key"], str(pid)])
+    if result.returncode in (0, 1):
+        return result.returncode == 0
     result = run_tool(config, ["rhl-pid-alive", str(pid)])
     return result.returncode != 1  # 0 alive, 1 gone; anything else: cannot tell, assume alive
 
@@ -363,7 +367,7 @@ def wait_while_starting(config: Mapping[str, Any], timeout: float = START_TIMEOU
         if state is None or state.get("status") != "starting":
             return
         pid = state.get("pid")
-        if isinstance(pid, int) and not _service_alive(config, pid):
+        if isinstance(pid, int) and not service_alive(config, pid):
             state = _server_record(config)  # it may have written its last status just before exiting
             if state is not None and state.get("status") == "starting":
                 logger.debug("%s: process %s died while starting", config["key"], pid)
@@ -460,7 +464,7 @@ def _forget_dead_server(config: Mapping[str, Any]) -> None:
     before every local launch (a file read); over SSH only once something is known to be wrong.
     """
     state = _server_record(config)
-    if state is not None and isinstance(state.get("pid"), int) and not _service_alive(config, state["pid"]):
+    if state is not None and isinstance(state.get("pid"), int) and not service_alive(config, state["pid"]):
         logger.debug("%s: server process %s is gone; forgetting it", config["key"], state["pid"])
         _forget_client_state(config)
         run_tool(config, ["rhl-rm", config["key"], "--server"])
@@ -637,10 +641,16 @@ def stop(config: Mapping[str, Any]) -> bool:
                 logger.info("'%s': the recorded pid %s is not the service any more; not signalling it", key, pid)
         service_records.forget_service_record(key)
     else:
-        result = run_tool(config, ["rhl-stop", key])
-        stopped = result.returncode == 0 and any(
-            word in result.stdout for word in (": stopped", ": kill required")
-        )
+        state = server_state(config)
+        pid = (state or {}).get("pid")
+        if isinstance(pid, int) and not service_alive(config, pid):
+            logger.info("'%s': the recorded pid %s on %s is not the service any more; not signalling it",
+                        key, pid, ssh_host(config))
+        else:
+            result = run_tool(config, ["rhl-stop", key])
+            stopped = result.returncode == 0 and any(
+                word in result.stdout for word in (": stopped", ": kill required")
+            )
     run_tool(config, ["rhl-rm", key, "--server"])
     with contextlib.suppress(FileNotFoundError):
         _record_path(key).unlink()

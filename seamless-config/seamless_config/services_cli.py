@@ -30,7 +30,7 @@ def _state(config: dict[str, Any]) -> str:
         return f"running (pid {own}; the launcher's state is unreadable)" if own else "not running"
     pid = state.get("pid")
     status = state.get("status", "unknown")
-    if local and status in ("running", "starting") and not service_records.is_service_process(pid, key):
+    if status in ("running", "starting") and isinstance(pid, int) and not launching.service_alive(config, pid):
         return f"running (pid {own}; the launcher's state names pid {pid})" if own else f"dead (pid {pid} is not the service)"
     return f"{status} (pid {pid})" if pid else str(status)
 
@@ -114,6 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     renew.add_argument("--host", help="the frontend whose credentials to renew, as given to ssh "
                        "(default: this machine)")
+    check = sub.add_parser(
+        "is-service",
+        help="exit 0 if PID is the running service of KEY on this machine, 1 if not (the identity "
+        "check that a client runs here over SSH before it signals or lists a frontend's service)",
+    )
+    check.add_argument("key", metavar="KEY")
+    check.add_argument("pid", metavar="PID", type=int)
     return parser
 
 
@@ -124,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return list_services()
     if args.command == "renew-credentials":
         return renew_credentials(args.host)
+    if args.command == "is-service":
+        return 0 if service_records.is_service_process(args.pid, args.key) else 1
     if not args.keys and not args.all:
         parser.error("stop: give one or more KEYs, or --all")
     return stop_services(args.keys, every=args.all)
