@@ -482,8 +482,9 @@ def _read_json_file(path: Path) -> Any:
 _UNREADABLE = object()
 
 
-def terminate(pid: int, timeout: float = 15) -> None:
-    """SIGTERM a local service process, SIGKILL it if it has not exited after ``timeout`` s."""
+def terminate(pid: int, timeout: float = 40) -> None:
+    """SIGTERM a local service process, SIGKILL it if it has not exited after ``timeout`` s
+    (the wrapper gives its cluster 30 s to close and cancel its batch jobs)."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     if not wait_for_exit(pid, timeout):
