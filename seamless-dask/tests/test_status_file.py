@@ -160,3 +160,45 @@ def _running(pid: int) -> bool:
         return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return False
+
+
+LOST_RACE = """
+import dataclasses, json, logging, socket, sys
+from seamless_dask import wrapper
+from seamless_dask.configuration import build_configuration
+from seamless_dask.parameters import parse_parameters
+from seamless_dask.status_file import StatusFile
+from seamless_dask.cluster_factory import apply_dask_config
+
+logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+start, end = int(sys.argv[1]), int(sys.argv[2])
+args = wrapper.build_parser().parse_args(
+    ["distributed::LocalCluster", "--port-range", str(start), str(end), "--status-file", "unused", "--no-tls"])
+content = {"parameters": {"cores": 1, "maximum_jobs": 1, "pure_dask": True}}
+cfg, placement = wrapper.configure(args, StatusFile("unused"), content)
+# another process binds a picked port before Dask does
+stolen = getattr(placement, sys.argv[3] + "_port")
+thief = socket.socket()
+thief.bind(("127.0.0.1", stolen))
+thief.listen(1)
+apply_dask_config(cfg)
+cluster, cfg2, placement2 = wrapper.create_on_free_ports(args, StatusFile("unused"), content, cfg, placement)
+print(json.dumps({"lost": stolen, "scheduler": cluster.scheduler.port,
+                  "dashboard": cluster.scheduler.http_server.port, "placement": placement2.scheduler_port}))
+cluster.close()
+"""
+
+
+@pytest.mark.parametrize("port", ["scheduler", "dashboard"])
+def test_a_lost_port_race_is_retried_with_other_ports(tmp_path, port):
+    """A port picked by the wrapper is taken before Dask binds it (as by another user's service
+    on a login node): the scheduler's fails the start, the dashboard's makes Dask move it out of
+    the range; either way the wrapper picks other ports and the cluster starts in the range."""
+    done = subprocess.run([sys.executable, "-c", LOST_RACE, "40300", "40340", port], capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["scheduler"] == result["placement"]
+    assert result["lost"] not in (result["scheduler"], result["dashboard"])
+    assert 40300 <= result["scheduler"] <= 40340 and 40300 <= result["dashboard"] <= 40340
+    assert f"Address already in use on 127.0.0.1:{result['lost']}" in done.stderr
