@@ -60,15 +60,15 @@ def _memory(v: Any) -> str | None:
 
 
 def _string_list(v: Any) -> str | None:
-    if isinstance(v, list) and all(isinstance(x, str) and "\n" not in x for x in v):
+    if isinstance(v, list) and all(isinstance(x, str) for x in v):
         return None
-    return 'a list of strings (one line each), e.g. ["module load python"]'
+    return 'a list of strings, e.g. ["module load python"]'
 
 
 def _directives(v: Any) -> str | None:
-    """Batch directives without their prefix: dask-jobqueue writes '#SBATCH ' (or '#OAR '...) itself."""
-    problem = _string_list(v)
-    if problem is None and not any(x.lstrip().startswith("#") for x in v):
+    """Batch directives without their prefix: dask-jobqueue writes '#SBATCH ' (or '#OAR '...) itself;
+    one line each (a line break would put the rest outside the directive, into the script)."""
+    if _string_list(v) is None and not any("\n" in x or x.lstrip().startswith("#") for x in v):
         return None
     return 'a list of strings (one line each) without the "#SBATCH"/"#OAR" prefix, which dask-jobqueue adds, e.g. ["--qos=short"]'
 

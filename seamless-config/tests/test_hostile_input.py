@@ -103,7 +103,7 @@ def test_valid_hosts_and_paths_accepted():
         ({"q": {"partition": "x; touch /tmp/p"}}, "'partition' must be letters"),
         ({"q": {"project": "-A other"}}, "'project' must be letters"),
         ({"q": {"job_extra_directives": ["#SBATCH --qos=short"]}}, 'without the "#SBATCH"'),
-        ({"q": {"job_script_prologue": ["a\nb"]}}, "one line each"),
+        ({"q": {"job_extra_directives": ["--qos=short\ntouch /tmp/p"]}}, "one line each"),
     ],
 )
 def test_hostile_queues_rejected_with_line(queues, message, project_dir, write_yaml, isolated_home):
