@@ -4,7 +4,10 @@ and renew the TLS credentials they use (``renew-credentials [--host H]``).
 Every launch through :mod:`seamless_config.launching` leaves a record in
 ``~/.seamless/launches/<key>.json`` (the launch dict). ``list`` shows them with their state as
 remote-http-launcher reports it (locally, or over SSH for a frontend); ``stop`` stops them by
-PID. Exit codes: 0 ok, 1 failure (e.g. an unknown key), 2 usage.
+PID. A PID counts only when it is still the key's service (:mod:`.service_records`; over SSH the
+client runs ``is-service KEY PID`` on the frontend); a live service that the records miss but
+that recorded itself is listed and stopped too. Exit codes: 0 ok, 1 failure (e.g. an unknown
+key), 2 usage.
 """
 
 from __future__ import annotations
