@@ -74,23 +74,22 @@ def _log(home: Path, key: str) -> str:
 
 
 def test_five_launches_while_ports_are_grabbed(launched):  # noqa: F811
+    """Whether a given launch loses a race is chance (usually several of the five do, and the
+    wrapper log says so); a lost race on purpose: seamless-dask/tests/test_status_file.py."""
     launched.write(NARROW_PROFILE, NARROW_CLUSTER)
     grabber = PortGrabber(*NARROW)
     grabber.start()
-    lost_races = 0
     try:
         for _ in range(5):
             result, _err = launched.run()
             assert result["total"] == 10_000.0
             assert NARROW[0] <= int(result["scheduler"].rsplit(":", 1)[1]) <= NARROW[1]
-            lost_races += _log(launched.home, KEY).count("Address already in use on 127.0.0.1:")
+            assert "startup failed" not in _log(launched.home, KEY)
             assert launching.stop(result["config"])
     finally:
         grabber.stopped.set()
         grabber.join()
     assert grabber.grabs > 0
-    # the grabber must really have won races, else this test checked nothing
-    assert lost_races > 0, "no launch lost a port to the grabber"
 
 
 def _records(home: Path, key: str) -> dict[Path, dict]:

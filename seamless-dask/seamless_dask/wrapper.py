@@ -217,10 +217,11 @@ def create_on_free_ports(
     from .cluster_factory import create_cluster, dashboard_port, reload_jobqueue_config, resolve_cluster_string
 
     spec = resolve_cluster_string(args.cluster)
-    lost: set[int] = set()
+    lost: list[int] = []
     reason = ""
     for attempt in range(1, PORT_ATTEMPTS + 1):
         if attempt > 1:
+            # not the ports just lost, even if free again; a port still taken fails the test bind
             cfg, placement = configure(args, status, content, creds, exclude=frozenset(lost))
             reload_jobqueue_config(cfg)
         wanted = (placement.scheduler_port, placement.dashboard_port)
@@ -229,16 +230,14 @@ def create_on_free_ports(
         except Exception as exc:
             if not _address_in_use(exc):
                 raise
-            taken = _ports_now_taken(placement.host, wanted) or list(wanted)
-            lost.update(taken)
+            lost = _ports_now_taken(placement.host, wanted) or list(wanted)
         else:
             actual = dashboard_port(cluster)
             if actual is None or actual == placement.dashboard_port:
                 return cluster, cfg, placement
             cluster.close(timeout=30)
-            taken = [placement.dashboard_port]
-            lost.add(placement.dashboard_port)
-        reason = "Address already in use on " + " and ".join(f"{placement.host}:{p}" for p in taken)
+            lost = [placement.dashboard_port]
+        reason = "Address already in use on " + " and ".join(f"{placement.host}:{p}" for p in lost)
         logger.warning("%s (attempt %d of %d); trying other ports of the range", reason, attempt, PORT_ATTEMPTS)
     start, end = args.port_range
     raise WrapperError(f"{reason}: {PORT_ATTEMPTS} attempts with ports of {start}-{end} lost the race to other processes")
