@@ -81,8 +81,10 @@ def function_code(func: Callable[..., Any]) -> FunctionCode:
         lines, first_line = inspect.getsourcelines(func)
     except (OSError, TypeError) as exc:
         raise TransformationError(
-            f"The source of {func.__qualname__} is not available ({exc}); define transformations "
-            "in a file or a notebook cell, not with exec() or at a bare interactive prompt"
+            f"The source of {func.__qualname__} is not available ({where}): {_no_source_reason(func, exc)}. "
+            "Seamless needs it: the source is part of a transformation's identity (its checksum) and is "
+            "what runs, in every mode. Define the function in a .py file (run or imported) or in a "
+            "Jupyter/IPython cell"
         ) from exc
     text = textwrap.dedent("".join(lines))
     node = ast.parse(text).body[0]
@@ -95,6 +97,17 @@ def function_code(func: Callable[..., Any]) -> FunctionCode:
     return FunctionCode(
         func.__name__, source, Buffer.from_value(source, CODE_CELLTYPE), parameters, location
     )
+
+
+#: Code "files" whose text Python does not keep, and how the function got there.
+_NO_SOURCE = {
+    "<stdin>": "it was typed at the plain Python prompt or read from standard input, whose text Python does not keep",
+    "<string>": "it was defined by exec() or 'python -c', whose text Python does not keep",
+}
+
+
+def _no_source_reason(func: FunctionType, exc: BaseException) -> str:
+    return _NO_SOURCE.get(func.__code__.co_filename, f"inspect cannot find it ({exc})")
 
 
 _compiled: dict[Checksum, FunctionType] = {}
