@@ -4,7 +4,9 @@
 ``ConfigurationError``s) and returns one plain document: the files read, each setting with its
 source (from the selection's source tracking), the mode (``lifecycle.describe_mode``), and the
 launch dict of each service that mode launches (``plan`` / ``tools.configure_*``) with the
-state of whatever runs under its key. Nothing is launched. :func:`render` turns it into text.
+state of whatever runs under its key. Nothing is launched, but the selection of this process is
+loaded as by ``set_stage()`` (the CLI runs it in a process of its own). :func:`render` turns it
+into text.
 """
 
 from __future__ import annotations
