@@ -1,4 +1,5 @@
-"""``seamless-services``: list, stop and read the logs of the services set_stage() launched.
+"""``seamless-services``: list, stop and read the logs of the services set_stage() launched, and
+renew the TLS credentials they use (``renew-credentials [--host H]``).
 
 Every launch through :mod:`seamless_config.launching` leaves a record in
 ``~/.seamless/launches/<key>.json`` (the launch dict). ``list`` shows them with their state as
@@ -115,11 +116,11 @@ def addresses(config: Mapping[str, Any], state: Mapping[str, Any] | None) -> dic
         host = config.get("hostname") or ("127.0.0.1" if interface in _ANY_ADDRESS else interface)
         payload = {"hostname": host, **{k: v for k, v in state.items() if k == "port" or k.endswith("_port")}}
     host, port = payload.get("hostname"), payload.get("port")
+    tls = bool((config.get("meta") or {}).get("tls"))
+    web = "https" if tls else "http"
     if "dashboard_port" in payload:
-        found = {"url": f"tcp://{host}:{port}", "dashboard": f"http://{host}:{payload['dashboard_port']}/status"}
-    else:
-        found = {"url": f"http://{host}:{port}"}
-    return found
+        return {"url": f"{'tls' if tls else 'tcp'}://{host}:{port}", "dashboard": f"{web}://{host}:{payload['dashboard_port']}/status"}
+    return {"url": f"{web}://{host}:{port}"}
 
 
 def describe(config: Mapping[str, Any], now: float | None = None) -> dict[str, Any]:
@@ -192,6 +193,26 @@ def stop_services(keys: Sequence[str], *, every: bool, out=sys.stdout, err=sys.s
     return 1 if unknown else 0
 
 
+def renew_credentials(host: str | None, *, out=sys.stdout, err=sys.stderr) -> int:
+    """Stop the services of ``host`` (None: this machine), which use the old credentials, create
+    new credentials there and, for a frontend, fetch the new client copy."""
+    from seamless_service.credentials import CredentialError
+
+    from . import client_credentials
+
+    for key, config in launching.records().items():
+        if launching.ssh_host(config) == host:
+            launching.stop(config)
+            print(f"{key}: stopped (it used the old credentials)", file=out)
+    try:
+        creds = client_credentials.renew({"hostname": host} if host else {})
+    except CredentialError as exc:
+        print(f"seamless-services: {exc}", file=err)
+        return 1
+    print(f"New TLS credentials {'of ' + host if host else 'of this machine'}: {creds.directory}", file=out)
+    return 0
+
+
 def _read_log(config: Mapping[str, Any], tail: int | None = None) -> str | None:
     """The service's log where it runs (``rhl-logs``), or None when there is none."""
     argv = ["rhl-logs", config["key"]] + ([] if tail is None else ["--tail", str(tail)])
@@ -257,6 +278,13 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("--tail", type=int, metavar="N", help="only the last N lines")
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing what the service writes (Ctrl-C stops)")
     logs.add_argument("--host", help="read it on HOST over SSH (default: where the launch record says it runs)")
+    renew = sub.add_parser(
+        "renew-credentials",
+        help="create a new certificate authority and certificates (after expiry or a leak); the "
+        "services using the old ones are stopped first and relaunch at the next set_stage()",
+    )
+    renew.add_argument("--host", help="the frontend whose credentials to renew, as given to ssh "
+                       "(default: this machine)")
     return parser
 
 
@@ -269,6 +297,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.tail is not None and args.tail < 0:
             parser.error("logs: --tail must be 0 or more")
         return show_logs(args.key, host=args.host, tail=args.tail, follow=args.follow)
+    if args.command == "renew-credentials":
+        return renew_credentials(args.host)
     if not args.keys and not args.all:
         parser.error("stop: give one or more KEYs, or --all")
     return stop_services(args.keys, every=args.all)
