@@ -324,7 +324,7 @@ def test_services_cli_lists_and_reads_logs_on_the_frontend(launched):
     listed = subprocess.run([*cli, "list", "--json"], env=env, capture_output=True, text=True, timeout=120)
     (service,) = json.loads(listed.stdout)["services"]
     assert service["key"] == key and service["where"] == "localhost" and service["state"] == "running"
-    assert service["pid"] == result["pid"] and service["url"].startswith("tcp://localhost:")
+    assert service["pid"] == result["pid"] and service["url"].startswith("tls://localhost:")
     logs = subprocess.run([*cli, "logs", key, "--tail", "50"], env=env, capture_output=True, text=True, timeout=120)
     assert logs.returncode == 0 and "Scheduler at:" in logs.stdout, logs.stderr
     # without the launch record (a failed launch leaves none), --host says where to look
