@@ -3,7 +3,8 @@ renew the TLS credentials they use (``renew-credentials [--host H]``).
 
 Every launch through :mod:`seamless_config.launching` leaves a record in
 ``~/.seamless/launches/<key>.json`` (the launch dict). ``list`` shows them with their state as
-remote-http-launcher reports it (locally, or over SSH for a frontend), their address and age;
+remote-http-launcher reports it (locally, or over SSH for a frontend), their address, age and
+idle time (which our services publish in their status file);
 ``stop`` stops them by PID; ``logs`` prints a service's output (RHL's ``<key>.log``, where the
 service runs). Exit codes: 0 ok, 1 failure (e.g. an unknown key), 2 usage.
 """
@@ -129,9 +130,13 @@ def describe(config: Mapping[str, Any], now: float | None = None) -> dict[str, A
     state = state_of(config, found)
     meta = config.get("meta") or {}
     running = state["state"] == "running"
-    age = None
+    now = now if now is not None else time.time()
+    age = idle = None
     if running and found.mtime is not None:
-        age = max(0.0, (now if now is not None else time.time()) - found.mtime)
+        age = max(0.0, now - found.mtime)
+    if running and "idle_since" in (found.state or {}):  # published by our services, not by RHL
+        since = found.state["idle_since"]
+        idle = 0.0 if since is None else max(0.0, now - float(since))
     return {
         "key": config["key"],
         **state,
@@ -139,8 +144,8 @@ def describe(config: Mapping[str, Any], now: float | None = None) -> dict[str, A
         **{k: meta.get(k) for k in ("service", "cluster", "queue", "project", "stage")},
         **addresses(config, found.state if running else None),
         "age_seconds": None if age is None else round(age, 1),
-        # how long since the last use: not published by any of the services (yet)
-        "idle_seconds": None,
+        # since the last request / client / task (0: in use); None where the service does not say
+        "idle_seconds": None if idle is None else round(idle, 1),
     }
 
 
@@ -160,7 +165,7 @@ def _line(service: Mapping[str, Any]) -> str:
     if service["age_seconds"] is not None:
         extra.append(f"up {_duration(service['age_seconds'])}")
     if service["idle_seconds"] is not None:
-        extra.append(f"idle {_duration(service['idle_seconds'])}")
+        extra.append(f"idle {_duration(service['idle_seconds'])}" if service["idle_seconds"] else "in use")
     return "\t".join(fields + extra)
 
 

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -54,21 +55,29 @@ def test_list_and_stop_a_real_scheduler(isolated_home: Path, project_dir: Path, 
         lifecycle.reset()  # close the client: the scheduler stays up
         assert client.status == "closed" and launching.pid_alive(pid)
 
-        listed = cli("list", home=isolated_home)
-        assert listed.returncode == 0
-        (line,) = listed.stdout.splitlines()
+        deadline = time.monotonic() + 60
+        while True:  # the wrapper notices within a poll that its client is gone, and says so
+            listed = cli("list", home=isolated_home)
+            assert listed.returncode == 0
+            (line,) = listed.stdout.splitlines()
+            if "\tidle " in line:
+                break
+            assert line.endswith("\tin use") and time.monotonic() < deadline, line
+            time.sleep(0.5)
         fields = line.split("\t")
         assert fields[:4] == ["pure-daskserver-cli-default", f"running (pid {pid})", "this machine", "cluster=cli queue=default"]
         state = launching.server_state(config)
         # mutual TLS (the default): the scheduler speaks tls://, its dashboard https://
         assert fields[4:6] == [f"tls://127.0.0.1:{state['port']}", f"https://127.0.0.1:{state['dashboard_port']}/status"]
         assert fields[6].startswith("up ") and fields[6].endswith(" s")
+        assert fields[7].startswith("idle ")  # the wrapper publishes it: its client is closed
 
         document = json.loads(cli("list", "--json", home=isolated_home).stdout)
         (service,) = document["services"]
         assert service["key"] == "pure-daskserver-cli-default" and service["state"] == "running" and service["pid"] == pid
         assert service["service"] == "pure-daskserver" and service["cluster"] == "cli" and service["queue"] == "default"
         assert service["dashboard"] == fields[5] and 0 <= service["age_seconds"] < 600
+        assert 0 <= service["idle_seconds"] <= service["age_seconds"] + 1
 
         logs = cli("logs", "pure-daskserver-cli-default", home=isolated_home)
         assert logs.returncode == 0 and "Scheduler at:" in logs.stdout  # the wrapper's own Dask log

@@ -78,6 +78,11 @@ class StatusFile:
         self._update(port=port, **other_ports, status="running")
         self.running_written = True
 
+    def write_idle_since(self, since: float | None) -> None:
+        """Publish since when (epoch seconds) the service has been idle, None while it is in use
+        (``seamless-services list`` shows it). Services call it when that changes."""
+        self._update(idle_since=since)
+
     def write_failed(self, reason: str) -> None:
         """Mark the service failed, with a one-line reason."""
         self._update(status="failed", reason=" ".join(reason.split()))
