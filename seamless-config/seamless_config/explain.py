@@ -77,6 +77,7 @@ def _service(service: str, what: str, config: Mapping[str, Any], with_state: boo
         "timeout": config.get("timeout"),
         "command": _command(config),
         "workdir": config.get("workdir"),
+        "tls": bool((config.get("meta") or {}).get("tls")),
     }
     if "cluster_string" in config:
         definition = get_cluster(config["meta"]["cluster"])
@@ -159,6 +160,7 @@ def render(doc: Mapping[str, Any]) -> str:
             ("workers", service.get("workers")),
             ("ports", f"{start}-{end} on {service['network_interface']}"),
             ("idle timeout", f"{service['timeout']} s"),
+            ("security", "mutual TLS, the user's credentials" if service["tls"] else "none (the cluster says 'tls: false')"),
             ("command", service["command"]),
             ("directory", service["workdir"]),
             ("cluster class", service.get("cluster_string")),

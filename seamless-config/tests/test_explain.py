@@ -72,7 +72,7 @@ def test_files_settings_sources_mode_and_services(hpc_project: Path, isolated_ho
     ]
     hashserver, _, dask = doc["services"]
     assert hashserver["where"] == "login.hpc.invalid over SSH (tunnelled)" and hashserver["port_range"] == [60100, 60199]
-    assert hashserver["workdir"] == "/scratch/buffers/myproject"
+    assert hashserver["workdir"] == "/scratch/buffers/myproject" and hashserver["tls"] is True
     assert "--port-range 60100 60199" in hashserver["command"] and "/scratch/buffers/myproject" in hashserver["command"]
     assert dask["workers"] == "in SLURM batch jobs" and dask["cluster_string"] == "dask_jobqueue::SLURMCluster"
     assert dask["parameters"]["memory"] == "256GB" and dask["parameters"]["partition"] == "normal"
