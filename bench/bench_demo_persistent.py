@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import re
 import statistics
 import sys
@@ -65,8 +66,10 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="run pairs, each from a fresh HOME (default 3)")
     parser.add_argument("--write", action="store_true", help="record the section in bench/BENCHMARKS.md")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     pairs = [one_pair() for _ in range(args.runs)]
     plain = [plain_run() for _ in range(args.runs)]
+    load_after = os.getloadavg()[0]
     first, second = [p[0] for p in pairs], [p[1] for p in pairs]
     said_first, said_second = [p[2] for p in pairs], [p[3] for p in pairs]
     ratio = statistics.median(first) / statistics.median(second)
@@ -84,7 +87,8 @@ def main() -> int:
         f"{args.runs} run pairs; min and median (s).",
         f"Reproduce: `.venv/bin/python bench/bench_demo_persistent.py --runs {args.runs} --write` (part of `make bench`).",
         "",
-        f"Machine: {machine('hashserver', 'seamless-database')}. Date: {datetime.date.today().isoformat()}.",
+        f"Machine: {machine('hashserver', 'seamless-database')}. Date: {datetime.date.today().isoformat()}. "
+        f"Load average (1 min) before / after: {load_before:.1f} / {load_after:.1f} (other work shares the machine).",
         "",
         "| run | process min (s) | process median (s) | script min (s) | script median (s) |",
         "| --- | ---: | ---: | ---: | ---: |",

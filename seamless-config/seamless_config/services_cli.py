@@ -47,7 +47,7 @@ class Probe:
     """What remote-http-launcher knows of a key where its service runs."""
 
     state: dict[str, Any] | None  # its server record (pid, ports, status), None: no server
-    mtime: float | None  # when the service last wrote its status (about when it became running)
+    mtime: float | None  # when the service last wrote its status
     error: str | None = None  # why nothing could be asked (e.g. the frontend is unreachable)
 
 
@@ -132,8 +132,9 @@ def describe(config: Mapping[str, Any], now: float | None = None) -> dict[str, A
     running = state["state"] == "running"
     now = now if now is not None else time.time()
     age = idle = None
-    if running and found.mtime is not None:
-        age = max(0.0, now - found.mtime)
+    since = (found.state or {}).get("running_since", found.mtime)  # ours say; else the last status write
+    if running and isinstance(since, (int, float)):
+        age = max(0.0, now - since)
     if running and "idle_since" in (found.state or {}):  # published by our services, not by RHL
         since = found.state["idle_since"]
         idle = 0.0 if since is None else max(0.0, now - float(since))

@@ -74,8 +74,11 @@ class StatusFile:
         os.replace(tmp, self.path)
 
     def write_running(self, port: int, **other_ports: int) -> None:
-        """Publish the ports (``port`` plus e.g. ``dashboard_port``): clients may connect from now on."""
-        self._update(port=port, **other_ports, status="running")
+        """Publish the ports (``port`` plus e.g. ``dashboard_port``): clients may connect from now on.
+
+        ``running_since`` (epoch seconds) tells ``seamless-services list`` the service's age.
+        """
+        self._update(port=port, **other_ports, status="running", running_since=time.time())
         self.running_written = True
 
     def write_idle_since(self, since: float | None) -> None:
