@@ -62,7 +62,7 @@ def test_list_and_stop_a_real_scheduler(isolated_home: Path, project_dir: Path, 
             (line,) = listed.stdout.splitlines()
             if "\tidle " in line:
                 break
-            assert line.endswith("\tin use") and time.monotonic() < deadline, line
+            assert time.monotonic() < deadline, f"the idle time never showed: {line}"
             time.sleep(0.5)
         fields = line.split("\t")
         assert fields[:4] == ["pure-daskserver-cli-default", f"running (pid {pid})", "this machine", "cluster=cli queue=default"]
