@@ -39,11 +39,14 @@ NAME = "bench_persistent"
 BEGIN, END = markers(NAME)
 
 PERSISTENT = {"cluster": "laptop", "project": "p"}
-PROJECTS = {  # mode -> commands of its seamless.yaml
+PROJECTS = {  # mode -> commands of its seamless.yaml; "-notls": the same cluster with 'tls: false'
     "plain": [{"execution": "process"}],
     "process": [{"cluster": "laptop"}, {"project": "p"}, {"execution": "process"}],
     "dask": [{"cluster": "laptop"}, {"project": "p"}, {"execution": "remote"}, {"remote": "daskserver"}],
     "jobserver": [{"cluster": "laptop"}, {"project": "p"}, {"execution": "remote"}, {"remote": "jobserver"}],
+    "process-notls": [{"cluster": "laptopnotls"}, {"project": "p"}, {"execution": "process"}],
+    "dask-notls": [{"cluster": "laptopnotls"}, {"project": "p"}, {"execution": "remote"}, {"remote": "daskserver"}],
+    "jobserver-notls": [{"cluster": "laptopnotls"}, {"project": "p"}, {"execution": "remote"}, {"remote": "jobserver"}],
 }
 
 SCRIPT = """
@@ -91,16 +94,18 @@ if phase == "new":
     from seamless_remote.activation import get_active
     active = get_active()
     assert (active is None) == (mode == "plain"), f"persistent mode is not active in {mode!r}"
-    if mode == "dask":
-        import distributed
-        client = distributed.Client(active.urls["daskserver"], set_as_default=False)
+    if mode.startswith("dask"):
+        from seamless_config.client_credentials import connect_dask
+        client = connect_dask(active.urls["daskserver"], active.creds, set_as_default=False)
         client.submit(plain_add, -1, 1, pure=False).result()
         per_op(lambda x: client.submit(plain_add, x, 1, pure=False).result(), "reference")
         client.close()
-    elif mode == "jobserver":
-        session, url = requests.Session(), active.urls["jobserver"] + "/healthcheck"
-        assert session.get(url).status_code == 200
-        per_op(lambda x: x + 1 if session.get(url).status_code == 200 else None, "reference")
+    elif mode.startswith("jobserver"):
+        from seamless_remote import JobserverClient
+        tls = (active.creds, "client") if active.creds is not None else None
+        jobserver = JobserverClient(active.urls["jobserver"], tls=tls)  # one kept-alive session
+        assert jobserver.request("GET", "healthcheck").status_code == 200
+        per_op(lambda x: x + 1 if jobserver.request("GET", "healthcheck").status_code == 200 else None, "reference")
 else:  # "hit": a second process, the results of the first one come from the database + hashserver
     per_op(lambda x: add(x, 1).run(), "db_hit")
 print(json.dumps(out))
@@ -113,8 +118,15 @@ class Bench(Sandbox):
         self.runs, self.n = runs, n
         # the helpers of the persistent-mode tests: write_cluster, stop_servers (by PID)
         self.services = runpy.run_path(str(ROOT / "tests" / "persistent_services.py"))
-        self.services["write_cluster"](self.home, "laptop", self.tmp / "store", jobserver={}, workers=2,
-                                  daskserver={"timeout": 120})
+        definition = self.services["write_cluster"](self.home, "laptop", self.tmp / "store", jobserver={}, workers=2,
+                                               daskserver={"timeout": 120})
+        open_definition = yaml.safe_load(yaml.safe_dump(definition["laptop"]))  # a copy, TLS off
+        open_definition["tls"] = False
+        for section, directory in (("hashserver", "bufferdir"), ("database", "database_dir")):
+            open_definition["frontends"][0][section][directory] += "-notls"
+        (self.home / ".seamless" / "clusters.yaml").write_text(
+            yaml.safe_dump({**definition, "laptopnotls": open_definition})
+        )
         for mode, commands in PROJECTS.items():  # set_stage() reads the script's directory
             (self.tmp / mode).mkdir()
             (self.tmp / mode / "seamless.yaml").write_text(yaml.safe_dump(commands, sort_keys=False))
@@ -132,7 +144,7 @@ class Bench(Sandbox):
                     offset = (m + 1) * 10**9 + run * 10**6  # new inputs for every run and mode
                     for key, value in self.measure(mode, "new", offset).items():
                         r.setdefault(f"{mode}_{key}", []).append(value)
-                    if mode != "plain":
+                    if mode != "plain":  # TLS on and off alternate within each run
                         for key, value in self.measure(mode, "hit", offset).items():
                             r.setdefault(f"{mode}_{key}", []).append(value)
         finally:
@@ -182,11 +194,30 @@ def report(r: dict, runs: int, n: int) -> str:
         row("jobserver: new transformation", "jobserver_new", "jobserver_reference", "plain GET"),
         row("jobserver: hit in a second process", "jobserver_db_hit", "jobserver_memory_hit", "in-memory hit"),
         "",
+        "TLS on (the default) against `tls: false` on the same kind of cluster, alternating within",
+        "each run; target: every per-transformation figure within 1.2x of TLS off.",
+        "",
+        "| per transformation | TLS on, median (µs) | TLS off, median (µs) | on / off | target |",
+        "| --- | ---: | ---: | ---: | --- |",
+        *tls_rows(r),
+        "",
         READING,
         "",
         END,
     ]
     return "\n".join(lines)
+
+
+def tls_rows(r: dict) -> list[str]:
+    """One line per (backend, figure): TLS on against TLS off, with the 1.2x target."""
+    med = statistics.median
+    rows = []
+    for mode in ("process", "dask", "jobserver"):
+        for figure, label in (("new", "new transformation"), ("db_hit", "hit in a second process")):
+            on, off = med(r[f"{mode}_{figure}"]), med(r[f"{mode}-notls_{figure}"])
+            verdict = "met" if on <= 1.2 * off else "**missed**"
+            rows.append(f"| {mode}: {label} | {on * 1e6:.0f} | {off * 1e6:.0f} | {on / off:.2f}x | <= 1.2x: {verdict} |")
+    return rows
 
 
 READING = """\

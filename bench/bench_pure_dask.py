@@ -100,9 +100,15 @@ class Bench(Sandbox):
             shutil.copy(clusters, self.home / ".seamless" / "clusters.yaml")
         for name, code in (("import.py", IMPORT), ("first.py", FIRST_RESULT), ("throughput.py", THROUGHPUT)):
             self.write(name, code)
+        # the same, with TLS off: a HOME whose embedded `local` cluster says 'tls: false'
+        home_off = self.tmp / "home-notls"
+        (home_off / ".seamless").mkdir(parents=True)
+        (home_off / ".seamless" / "clusters.yaml").write_text("local:\n  type: local\n  tls: false\n")
+        self.env_off = {**self.env, "HOME": str(home_off)}
 
     def stop_scheduler(self) -> None:
         self.stop_pure_scheduler(self.project)
+        self.stop_pure_scheduler(self.project, self.env_off)
 
     def run(self) -> dict:
         r: dict = {}
@@ -113,14 +119,16 @@ class Bench(Sandbox):
         r["process_import_s"] = [self.process_time("-c", "import seamless_config") for _ in range(self.runs * 2)]
         first = str(self.tmp / "first.py")
         for clock in ("script", "call"):
-            for case in ("localcluster", "cold", "warm"):
+            for case in ("localcluster", "cold", "warm", "cold_notls", "warm_notls"):
                 r[f"{case}_{clock}_s"] = []
+        cases = (("localcluster", "localcluster", None), ("cold", "pure", None), ("warm", "pure", None),
+                 ("cold_notls", "pure", self.env_off), ("warm_notls", "pure", self.env_off))
         try:
             for _ in range(self.runs):
                 for clock in ("script", "call"):
                     self.stop_scheduler()
-                    for case, kind in (("localcluster", "localcluster"), ("cold", "pure"), ("warm", "pure")):
-                        r[f"{case}_{clock}_s"].append(float(self.python(first, kind, clock, str(self.project))))
+                    for case, kind, env in cases:
+                        r[f"{case}_{clock}_s"].append(float(self.python(first, kind, clock, str(self.project), env=env)))
             tp = str(self.tmp / "throughput.py")
             args = (str(self.project), str(TASKS), str(self.runs))
             r["tp_pure"] = json.loads(self.python(tp, "pure", *args))
@@ -150,6 +158,8 @@ def report(r: dict, runs: int) -> tuple[str, bool]:
         "the script's first line (imports included: what a user waits for), and *call*, from the",
         "`set_stage()` / `LocalCluster()` call with `distributed` already imported. Cold: no scheduler",
         "running (it is launched); warm: the scheduler an earlier process launched is reused.",
+        "TLS is on (the default: `tls://`, client certificates); *TLS off* is the same with `tls: false`,",
+        "measured in the same runs.",
         f"{runs} runs each (import: {2 * runs}); min and median.",
         f"Reproduce: `.venv/bin/python bench/bench_pure_dask.py --runs {runs} --write` (part of `make bench`).",
         "",
@@ -166,6 +176,9 @@ def report(r: dict, runs: int) -> tuple[str, bool]:
         f"| call: `LocalCluster()` + `Client()` (ms) | {ms(r['localcluster_call_s'])} | reference |",
         f"| call: `set_stage()` cold (ms) | {ms(r['cold_call_s'])} | {ratio['call']:.2f}x LocalCluster |",
         f"| call: `set_stage()` warm (ms) | {ms(r['warm_call_s'])} | <= 150 ms: {met('warm')} |",
+        f"| script: `set_stage()` cold, TLS off (ms) | {ms(r['cold_notls_script_s'])} | TLS on / off: {med(r['cold_script_s']) / med(r['cold_notls_script_s']):.2f}x |",
+        f"| call: `set_stage()` cold, TLS off (ms) | {ms(r['cold_notls_call_s'])} | TLS on / off: {med(r['cold_call_s']) / med(r['cold_notls_call_s']):.2f}x |",
+        f"| call: `set_stage()` warm, TLS off (ms) | {ms(r['warm_notls_call_s'])} | TLS on / off: {med(r['warm_call_s']) / med(r['warm_notls_call_s']):.2f}x |",
         f"| {TASKS} tasks, pure-Dask client (tasks/s) | {tps(r['tp_pure'])} | >= plain client: {tp_ratio:.2f}x, {met('throughput')} |",
         f"| {TASKS} tasks, plain client on `LocalCluster()` (tasks/s) | {tps(r['tp_localcluster'])} | reference |",
         f"| {TASKS} tasks, plain client on LocalCluster(2 workers x 2 threads) (tasks/s) | {tps(r['tp_same_shape'])} | same shape as pure |",

@@ -38,9 +38,9 @@ class Sandbox:
         path.write_text(code)
         return path
 
-    def python(self, *args: str, timeout: float = 300, cwd: Path | None = None) -> str:
+    def python(self, *args: str, timeout: float = 300, cwd: Path | None = None, env: dict | None = None) -> str:
         """Run ``python *args``; return the last line of its stdout; raise with its stderr if it fails."""
-        out = subprocess.run([sys.executable, *args], env=self.env, cwd=cwd or self.tmp,
+        out = subprocess.run([sys.executable, *args], env=env or self.env, cwd=cwd or self.tmp,
                              capture_output=True, text=True, timeout=timeout)
         if out.returncode != 0:
             raise RuntimeError(f"{args} failed:\n{out.stderr}")
@@ -52,12 +52,13 @@ class Sandbox:
         subprocess.run([sys.executable, *args], env=self.env, check=True, capture_output=True)
         return time.perf_counter() - t
 
-    def stop_pure_scheduler(self, project: Path) -> None:
-        """Stop, by PID, the pure-Dask scheduler that ``project``'s command files select (this HOME)."""
+    def stop_pure_scheduler(self, project: Path, env: dict | None = None) -> None:
+        """Stop, by PID, the pure-Dask scheduler that ``project``'s command files select (this HOME,
+        or that of ``env``)."""
         subprocess.run([sys.executable, "-c", (
             "import seamless_config.tools as t, seamless_config.launching as l, seamless_config.command_files as c;"
             f"c.load_config_files({str(project)!r}); l.stop(t.configure_pure_daskserver())")],
-            env=self.env, capture_output=True, timeout=120, check=True)
+            env=env or self.env, capture_output=True, timeout=120, check=True)
 
     def remove(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)

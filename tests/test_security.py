@@ -296,7 +296,7 @@ def test_pure_dask_over_ssh_with_tunnel(shared_home):
     ssh_configs.append(config)
     assert config["tunnel"] is True
     copy = credentials.host_directory("localhost", home / ".seamless" / "tls")
-    assert sorted(p.name for p in copy.iterdir() if not p.name.startswith(".")) == sorted(credentials.CLIENT_FILES)
+    assert sorted(p.name for p in copy.iterdir() if not p.name.startswith(".")) == sorted([*credentials.CLIENT_FILES, "client.p12"])
     _check_pure(home, result, extra_ports=_frontend_ports(config, home))
 
 

@@ -22,7 +22,7 @@ from typing import Any, Mapping
 from seamless_service import credentials
 from seamless_service.credentials import Credentials, CredentialError
 
-from .launching import run_tool, ssh_host
+from .launching import LaunchError, run_tool, ssh_host
 
 logger = logging.getLogger("seamless_config")
 
@@ -46,6 +46,12 @@ def fetch(config: Mapping[str, Any]) -> Credentials:
     host = ssh_host(config)
     assert host is not None, "fetch is for services on a frontend"
     result = run_tool(config, EXPORT_COMMAND, timeout=60)
+    if result.returncode in (127, 255):  # ssh failed, or the command is not installed there
+        raise LaunchError(
+            f"Cannot get your TLS credentials from {host}: `ssh {host} {' '.join(EXPORT_COMMAND)}` "
+            f"exited {result.returncode}: {result.stderr.strip()[-500:]}"
+            + (" (install seamless-service there, next to seamless-dask)" if result.returncode == 127 else "")
+        )
     if result.returncode != 0:
         raise CredentialError(
             credentials.host_directory(host),

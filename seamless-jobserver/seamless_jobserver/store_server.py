@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import socket
 import ssl
 import sys
@@ -92,7 +93,8 @@ def _serve_hashserver(args: argparse.Namespace, sock: socket.socket, ctx_files: 
     import uvicorn
 
     module = _hashserver_app(os.path.abspath(args.path), args.writable)
-    options: dict[str, Any] = {"log_level": "warning", "lifespan": "on"}
+    # a stop (SIGTERM, idle timeout) closes open connections after at most 5 s
+    options: dict[str, Any] = {"log_level": "warning", "lifespan": "on", "timeout_graceful_shutdown": 5}
     if ctx_files is not None:
         ca, cert, key = (str(p) for p in ctx_files)
         options.update(ssl_keyfile=key, ssl_certfile=cert, ssl_ca_certs=ca, ssl_cert_reqs=ssl.CERT_REQUIRED)
@@ -107,8 +109,16 @@ def _serve_hashserver(args: argparse.Namespace, sock: socket.socket, ctx_files: 
             on_running(sock.getsockname()[1])
 
     threading.Thread(target=announce, name="announce", daemon=True).start()
+    stopped_by: list[str] = []
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        # uvicorn shuts down on the signal, then re-raises it with the handler it found: this one
+        stopped_by.append(signal.Signals(signum).name)
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, on_signal)
     server.run(sockets=[sock])
-    return "stopped"
+    return f"signal {stopped_by[0]}" if stopped_by else "idle"
 
 
 def _serve_database(args: argparse.Namespace, sock: socket.socket, ctx: ssl.SSLContext | None,

@@ -19,18 +19,20 @@ pytestmark = pytest.mark.servers
 JOBSERVER = str(Path(sys.executable).with_name("seamless-jobserver"))
 
 
+def _status(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
 def _wait_for(path: Path, condition, process: subprocess.Popen, timeout: float = 60) -> dict:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            data = {}
-        if condition(data):
-            return data
+    while not condition(data := _status(path)):
         assert process.poll() is None, f"the server exited ({process.returncode}); status: {data}"
+        assert time.monotonic() < deadline, f"{path} never met the condition: {data}"
         time.sleep(0.05)
-    raise AssertionError(f"{path} never met the condition: {path.read_text()}")
+    return data
 
 
 def _idle(data: dict) -> bool:

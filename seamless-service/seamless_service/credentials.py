@@ -7,7 +7,8 @@ Created on first use on the machine where the services run, in ``~/.seamless/tls
 ``ca.key``    its key; stays on that machine
 ``service.*`` certificate + key of every service (Dask scheduler, nannies, workers,
               hashserver, database, jobserver); they also use it as clients of each other
-``client.*``  certificate + key of the user's own processes (``set_stage()`` and its clients)
+``client.*``  certificate + key of the user's own processes (``set_stage()`` and its clients);
+              ``client.p12`` holds both for a browser (the Dask dashboard), no password
 ============  ==========================================================================
 
 Keys are 0600. A client on another machine keeps a copy of ``ca.pem``, ``client.pem`` and
@@ -185,8 +186,20 @@ def create(directory: str | os.PathLike[str] | None = None, *, valid_from: _dt.d
                      start + _dt.timedelta(days=leaf_days), ca=False, usages=usages)
         write_private(creds.key(role), _key_pem(key))
         write_private(creds.cert(role), _cert_pem(cert))
+        if role == "client":
+            write_private(creds.directory / "client.p12", _pkcs12(key, cert, ca_cert))
     write_private(creds.ca, _cert_pem(ca_cert))
     return creds
+
+
+def _pkcs12(key: Any, cert: Any, ca_cert: Any) -> bytes:
+    """The client certificate and key as PKCS#12, the form browsers import."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    return pkcs12.serialize_key_and_certificates(
+        b"seamless client", key, cert, [ca_cert], serialization.NoEncryption()
+    )
 
 
 @contextlib.contextmanager
@@ -329,7 +342,19 @@ def store_client_copy(directory: str | os.PathLike[str], files: dict[str, str]) 
     missing = [name for name in CLIENT_FILES if not isinstance(files.get(name), str)]
     if missing:
         raise ValueError(f"client credentials lack {', '.join(missing)}")
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
     creds = Credentials(private_dir(directory))
+    try:
+        bundle = _pkcs12(
+            serialization.load_pem_private_key(files["client.key"].encode(), password=None),
+            x509.load_pem_x509_certificate(files["client.pem"].encode()),
+            x509.load_pem_x509_certificate(files["ca.pem"].encode()),
+        )
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"client credentials are not PEM certificates and keys: {exc}") from None
+    write_private(creds.directory / "client.p12", bundle)
     for name in ("client.key", "client.pem", "ca.pem"):  # ca.pem last: its presence means complete
         write_private(creds.directory / name, files[name])
     return creds

@@ -28,11 +28,20 @@ def test_created_once_and_owner_only(tmp_path):
     directory = tmp_path / "tls"
     creds = credentials.ensure(directory)
     assert _mode(directory) == 0o700
-    for name in ("ca.pem", "ca.key", "service.pem", "service.key", "client.pem", "client.key"):
+    for name in ("ca.pem", "ca.key", "service.pem", "service.key", "client.pem", "client.key", "client.p12"):
         assert _mode(directory / name) == 0o600, name
     before = creds.ca.read_bytes()
     credentials.ensure(directory, role="client")
     assert creds.ca.read_bytes() == before, "existing credentials must be kept"
+
+
+def test_browser_bundle_holds_the_client_certificate(tmp_path):
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    creds = credentials.ensure(tmp_path / "tls")
+    key, cert, cas = pkcs12.load_key_and_certificates((creds.directory / "client.p12").read_bytes(), None)
+    assert cert.public_bytes(__import__("cryptography.hazmat.primitives.serialization", fromlist=["Encoding"]).Encoding.PEM) == creds.cert("client").read_bytes()
+    assert len(cas) == 1
 
 
 def test_concurrent_first_use_creates_one_ca(tmp_path):
