@@ -219,10 +219,9 @@ def renew_credentials(host: str | None, *, out=sys.stdout, err=sys.stderr) -> in
     return 0
 
 
-def _read_log(config: Mapping[str, Any], tail: int | None = None) -> str | None:
-    """The service's log where it runs (``rhl-logs``), or None when there is none."""
-    argv = ["rhl-logs", config["key"]] + ([] if tail is None else ["--tail", str(tail)])
-    result = launching.run_tool(config, argv, timeout=60)
+def _read_log(config: Mapping[str, Any]) -> str:
+    """The service's whole log where it runs (``rhl-logs``); LookupError when there is none."""
+    result = launching.run_tool(config, ["rhl-logs", config["key"]], timeout=60)
     if result.returncode != 0:
         problem = result.stderr.strip().splitlines()
         raise LookupError(problem[-1] if problem else f"rhl-logs exited with {result.returncode}")
@@ -235,19 +234,17 @@ def show_logs(key: str, *, host: str | None, tail: int | None, follow: bool,
     config: dict[str, Any] = dict(launching.records().get(key) or {"key": key})
     if host is not None:
         config = {"key": key, "hostname": host}
-    where = launching.describe_target(config)
     try:
-        text = _read_log(config, tail)
+        seen = _read_log(config)
     except (LookupError, OSError, subprocess.TimeoutExpired) as exc:
+        where = launching.describe_target(config)
         print(f"seamless-services: no log of '{key}' {where} ({exc}); see 'seamless-services list'", file=err)
         return 1
-    out.write(text)
+    lines = seen.splitlines(keepends=True)
+    out.write("".join(lines if tail is None else lines[-tail:] if tail else []))
     out.flush()
-    if not follow:
-        return 0
-    seen = _read_log(config) if tail is not None else text
     try:
-        while True:
+        while follow:
             time.sleep(FOLLOW_INTERVAL)
             try:
                 now = _read_log(config)
@@ -261,7 +258,8 @@ def show_logs(key: str, *, host: str | None, tail: int | None, follow: bool,
             out.flush()
             seen = now
     except KeyboardInterrupt:
-        return 0
+        pass
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
