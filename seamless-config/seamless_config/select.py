@@ -345,7 +345,10 @@ def _default(setting: str) -> tuple[Any, str]:
     if setting == "queue":
         if cluster is None:
             return None, "no cluster is selected"
-        return resolve_queue(cluster), f"no 'queue' command: the default queue of cluster '{cluster}'"
+        try:
+            return resolve_queue(cluster), f"no 'queue' command: the default queue of cluster '{cluster}'"
+        except ConfigurationError as exc:  # only the Dask modes need a queue: theirs raise it
+            return None, exc.reason
     if setting == "remote":
         if cluster is None or get_execution() != "remote":
             return None, "execution is not 'remote'"

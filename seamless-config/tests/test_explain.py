@@ -152,3 +152,18 @@ def test_state_of_a_running_scheduler_and_a_changed_definition(project_dir: Path
         lifecycle.reset()
         if config is not None:
             launching.stop(config)
+
+
+def test_queue_that_only_dask_modes_need(project_dir: Path, isolated_home: Path, write_yaml):
+    """A cluster with two queues and no default: fine for a jobserver, an error for pure Dask."""
+    write_yaml(isolated_home / ".seamless" / "clusters.yaml", (
+        "two:\n  type: local\n  workers: 1\n  frontends:\n    - jobserver: {}\n      daskserver: {}\n"
+        "      hashserver: {bufferdir: /tmp/b}\n      database: {database_dir: /tmp/d}\n"
+        "  queues:\n    a: {cores: 1}\n    b: {cores: 2}\n"
+    ))
+    write_yaml(project_dir / "seamless.yaml", "- project: p\n- cluster: two\n- remote: jobserver\n- stage dask:\n    - persistent: false\n    - remote: daskserver\n")
+    doc = json.loads(explain("--json", "--no-state", cwd=project_dir, home=isolated_home).stdout)
+    assert doc["mode"] == "remote-jobserver" and doc["settings"]["queue"]["value"] is None
+    assert "no default queue" in doc["settings"]["queue"]["why"]
+    done = explain("--stage", "dask", cwd=project_dir, home=isolated_home)
+    assert done.returncode == 2 and "no default queue" in done.stderr
