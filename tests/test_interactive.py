@@ -95,6 +95,40 @@ def test_pure_dask_notebook_client_works(tmp_path: Path, isolated_home: Path):
         ps.stop_servers(isolated_home)
 
 
+DOUBLE = """\
+from seamless_transformer import delayed
+
+@delayed
+def double(x):
+    return 2 * x
+
+print(double(21).run(), double.code.checksum)
+"""
+
+
+def test_python_c_works_with_the_identity_of_the_same_code_in_a_file(tmp_path: Path, isolated_home: Path):
+    """``python -c``: the function's text comes from the command line, checked against its bytecode."""
+    env = ps.user_env(isolated_home)
+    from_c = subprocess.run([sys.executable, "-c", DOUBLE], capture_output=True, text=True, timeout=60, env=env)
+    assert from_c.returncode == 0, from_c.stderr
+    script = tmp_path / "double.py"
+    script.write_text(DOUBLE)
+    from_file = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, env=env)
+    assert from_c.stdout.startswith("42 ") and from_c.stdout == from_file.stdout  # same value, same checksum
+
+
+EXEC_IMPOSTOR = """\
+def double(x):
+    return 2 * x
+from seamless_transformer import delayed
+namespace = {}
+exec("def double(x):\\n    return 3 * x\\n", namespace)   # same name, same line, other code
+try:
+    delayed(namespace["double"])
+except Exception as exc:
+    print(exc)
+"""
+
 NO_SOURCE = """\
 from seamless_transformer import delayed
 
@@ -108,12 +142,14 @@ except Exception as exc:
 """
 
 
-@pytest.mark.parametrize("how", ["python -c", "stdin"])
+@pytest.mark.parametrize("how", ["exec in python -c", "stdin"])
 def test_no_source_says_why_and_what_to_do(how: str, isolated_home: Path):
-    argv, stdin = ([sys.executable, "-c", NO_SOURCE], None) if how == "python -c" else ([sys.executable, "-"], NO_SOURCE)
+    if how == "stdin":
+        argv, stdin, why = [sys.executable, "-"], NO_SOURCE, "read from standard input"
+    else:
+        argv, stdin, why = [sys.executable, "-c", EXEC_IMPOSTOR], None, "defined by exec()"
     done = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60, env=ps.user_env(isolated_home))
     assert done.returncode == 0, done.stderr
     message = done.stdout
-    assert "The source of double is not available" in message
-    assert ("'python -c'" if how == "python -c" else "standard input") in message
+    assert "The source of double is not available" in message and why in message
     assert ".py file" in message and "Jupyter/IPython cell" in message
