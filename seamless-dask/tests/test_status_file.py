@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,9 @@ def test_waits_for_the_file_then_keeps_the_launchers_keys(tmp_path):
     assert status.wait_and_read(5) == original
     status.write_running(41001, dashboard_port=41002)
     written = json.loads(path.read_text())
+    since = written.pop("running_since")
     assert written == {**original, "status": "running", "port": 41001, "dashboard_port": 41002}
+    assert abs(since - time.time()) < 3600  # epoch seconds
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     assert not path.with_name("s.json.tmp").exists()
     status.finish()

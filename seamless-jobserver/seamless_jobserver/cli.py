@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         reason = asyncio.run(serve(
             runner, sock, timeout=args.timeout, on_running=on_running,
             ssl_context=server_context(creds) if creds is not None else None,
+            on_idle=status.write_idle_since if status is not None else None,
         ))
     finally:
         runner.close()
