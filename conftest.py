@@ -1,6 +1,6 @@
 """Fixtures and service checks shared by every package's tests.
 
-Tests marked ``slurm`` or ``ssh`` need a real service. Where it is absent they are skipped
+Tests marked ``slurm``, ``sge`` or ``ssh`` need a real service. Where it is absent they are skipped
 with the reason; with ``SEAMLESS_REQUIRE_SERVICES=1`` (set by ``.ci/run``) the skip becomes a
 failure, so CI cannot pass without running them.
 """
@@ -38,6 +38,24 @@ def _slurm_problem() -> str | None:
 
 
 @lru_cache(maxsize=None)
+def _sge_problem() -> str | None:
+    for tool in ("qsub", "qstat", "qdel", "qacct"):
+        if shutil.which(tool) is None:
+            return f"Grid Engine is not installed ({tool} not on PATH); start it with scripts/sge-up.sh"
+    try:
+        out = subprocess.run(["qstat", "-f"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"qstat failed: {exc}"
+    # a usable queue instance: "all.q@host  BI  0/0/8  0.50  lx-amd64" (a 6th column is a state
+    # such as u = unknown, a = alarm, d = disabled)
+    usable = [line for line in out.stdout.splitlines()
+              if "@" in line.split(" ", 1)[0] and len(line.split()) == 5]
+    if out.returncode != 0 or not usable:
+        return f"Grid Engine has no usable queue (qstat -f: {out.stdout.strip() or out.stderr.strip()})"
+    return None
+
+
+@lru_cache(maxsize=None)
 def _ssh_problem() -> str | None:
     if shutil.which("ssh") is None:
         return "ssh is not installed; start sshd with scripts/sshd-up.sh"
@@ -53,7 +71,7 @@ def _ssh_problem() -> str | None:
     return None
 
 
-_CHECKS = {"slurm": _slurm_problem, "ssh": _ssh_problem}
+_CHECKS = {"slurm": _slurm_problem, "sge": _sge_problem, "ssh": _ssh_problem}
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
