@@ -103,7 +103,7 @@ def test_oar_failure_and_pending_events(tmp_path):
     runner.outputs.update({"7": "7: Error\n", "8": "8: Waiting\n"})
     events = watcher.poll({"7": "w-0", "8": "w-1"}, set())
     failed = [e for e in events if e["kind"] == "worker-failed"]
-    assert failed == [{"kind": "worker-failed", "job_id": "7", "state": "Error", "reason": "",
+    assert failed == [{"kind": "worker-failed", "job_id": "7", "state": "Error", "reason": "", "exit_status": None,
                        "stderr_tail": "line 1\nModuleNotFoundError: No module named 'distributed'"}]
     pending = [e for e in events if e["kind"] == "jobs-pending"]
     assert pending == [{"kind": "jobs-pending", "pending": 1, "waited_seconds": 0, "reasons": []}]
