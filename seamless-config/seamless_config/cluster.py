@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeVar
 
 from .errors import ConfigurationError
 from .located_yaml import where
@@ -65,7 +65,7 @@ CLUSTER_FIELDS: dict[str, Field] = {
     "tunnel": Field("bool", "forward service ports through an SSH tunnel"),
     "frontends": Field("list", "list of frontends (login nodes)"),
     "workers": Field("int", "number of workers (local: default number of cores)"),
-    "memory_per_core_property_name": Field("str", "OAR property giving memory per core"),
+    "memory_per_core_property_name": Field("str", "OAR property giving memory per core", types=("oar",)),
     "queues": Field("section", "mapping of queue name to queue definition"),
     "default_queue": Field("str", "queue used when no 'queue' command is given"),
 }
@@ -73,15 +73,15 @@ CLUSTER_FIELDS: dict[str, Field] = {
 
 @dataclass(frozen=True)
 class QueueField(Field):
-    """A queue key: also the cluster types it means something for (None: all) and the
-    seamless-dask-wrapper parameter it becomes ("" = the same name, None = not passed on)."""
+    """A queue key: also the seamless-dask-wrapper parameter it becomes ("" = the same name,
+    None = not passed on) and the cluster types whose queues must give it."""
 
-    types: tuple[str, ...] | None = None
     parameter: str | None = ""
     #: cluster types whose queues must give it
     required_for: tuple[str, ...] = ()
 
 
+FieldT = TypeVar("FieldT", bound=Field)
 _WALLTIME_TYPES = ("local", *(t for t in BATCH_TYPES if t != "htcondor"))
 QUEUE_FIELDS: dict[str, QueueField] = {
     "TEMPLATE": QueueField("str", "name of an earlier queue of the same cluster to copy", parameter=None),
@@ -124,9 +124,14 @@ QUEUE_FIELDS: dict[str, QueueField] = {
 QUEUE_PARAMETERS = {name: f.parameter or name for name, f in QUEUE_FIELDS.items() if f.parameter is not None}
 
 
+def fields_for(fields: Mapping[str, FieldT], ctype: str | None) -> dict[str, FieldT]:
+    """The keys of a section that apply to a cluster type (all of them for a cluster without type)."""
+    return {n: f for n, f in fields.items() if ctype is None or f.types is None or ctype in f.types}
+
+
 def queue_fields(ctype: str | None) -> dict[str, QueueField]:
-    """The queue keys of a cluster type (all of them for a cluster without type)."""
-    return {n: f for n, f in QUEUE_FIELDS.items() if ctype is None or f.types is None or ctype in f.types}
+    """The queue keys of a cluster type."""
+    return fields_for(QUEUE_FIELDS, ctype)
 
 
 @dataclass(frozen=True)
@@ -211,16 +216,16 @@ def _parse_frontend(data: Any, what: str, is_local_type: bool, context: Any) -> 
     return Frontend(hostname=values.get("hostname"), ssh_hostname=values.get("ssh_hostname"), services=services)
 
 
-def _refuse_other_types_keys(qdata: Any, ctype: str | None, what: str) -> None:
+def _refuse_other_types_keys(data: Any, fields: Mapping[str, Field], ctype: str | None, what: str) -> None:
     """A key of other cluster types only: say so, and list the keys this type takes."""
-    if not isinstance(qdata, Mapping):
+    if not isinstance(data, Mapping):
         return
-    own = queue_fields(ctype)
-    for raw_key in qdata:
+    own = fields_for(fields, ctype)
+    for raw_key in data:
         key = raw_key.replace("-", "_") if isinstance(raw_key, str) else raw_key
-        if key in QUEUE_FIELDS and key not in own:
-            file, line = where(qdata, raw_key)
-            types = ", ".join(QUEUE_FIELDS[key].types or ())
+        if key in fields and key not in own:
+            file, line = where(data, raw_key)
+            types = ", ".join(fields[key].types or ())
             raise ConfigurationError(
                 f"{what}: key {raw_key!r} does not apply to a '{ctype}' cluster (only to: {types}); "
                 f"valid keys for '{ctype}' are: {', '.join(sorted(own))}",
@@ -241,7 +246,7 @@ def _parse_queues(cname: str, data: Any, ctype: str | None, workers: int | None)
         if not isinstance(qname, str) or not qname:
             file, line = where(data, qname)
             raise ConfigurationError(f"cluster '{cname}': queue names must be strings", file=file, line=line)
-        _refuse_other_types_keys(qdata, ctype, what)
+        _refuse_other_types_keys(qdata, QUEUE_FIELDS, ctype, what)
         written = validate_section(qdata, queue_fields(ctype), what, normalise_hyphens=True, context=data)
         template = written.pop("TEMPLATE", None)
         if template is not None:
@@ -280,6 +285,7 @@ def parse_cluster(name: str, data: Any, *, is_local_cluster: bool = False, conte
     if ctype is not None and ctype not in CLUSTER_TYPES:
         file, line = where(data, "type")
         raise ConfigurationError(f"{what}: unknown type {ctype!r}; valid types are: {', '.join(CLUSTER_TYPES)}", file=file, line=line)
+    _refuse_other_types_keys(data, CLUSTER_FIELDS, ctype, what)
     raw_frontends = values.get("frontends")
     if raw_frontends is None:
         if ctype != "local":
