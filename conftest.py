@@ -18,11 +18,18 @@ import pytest
 ROOT = Path(__file__).resolve().parent
 
 
+def _missing_tool(tools: tuple[str, ...], system: str, script: str) -> str | None:
+    for tool in tools:
+        if shutil.which(tool) is None:
+            return f"{system} is not installed ({tool} not on PATH); start it with scripts/{script}"
+    return None
+
+
 @lru_cache(maxsize=None)
 def _slurm_problem() -> str | None:
-    for tool in ("sbatch", "squeue", "scancel", "sinfo"):
-        if shutil.which(tool) is None:
-            return f"SLURM is not installed ({tool} not on PATH); start it with scripts/slurm-up.sh"
+    missing = _missing_tool(("sbatch", "squeue", "scancel", "sinfo"), "SLURM", "slurm-up.sh")
+    if missing:
+        return missing
     try:
         out = subprocess.run(
             ["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=10
@@ -39,9 +46,9 @@ def _slurm_problem() -> str | None:
 
 @lru_cache(maxsize=None)
 def _sge_problem() -> str | None:
-    for tool in ("qsub", "qstat", "qdel", "qacct"):
-        if shutil.which(tool) is None:
-            return f"Grid Engine is not installed ({tool} not on PATH); start it with scripts/sge-up.sh"
+    missing = _missing_tool(("qsub", "qstat", "qdel", "qacct"), "Grid Engine", "sge-up.sh")
+    if missing:
+        return missing
     try:
         out = subprocess.run(["qstat", "-f"], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired) as exc:

@@ -32,12 +32,8 @@ log() { echo "sge-up: $*" >&2; }
 die() { log "$*"; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root (it installs packages and starts daemons)"
 
-# running PIDFILE NAME: the pid file names a live process called NAME (guards against PID reuse)
-running() {
-  [ -f "$1" ] || return 1
-  local pid; pid="$(cat "$1")"
-  kill -0 "$pid" 2>/dev/null && [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = "$2" ]
-}
+# shellcheck source=pidfile.sh
+. "$(dirname "$0")/pidfile.sh"
 execd_running() {
   local f
   for f in "$SPOOL"/execd/*/execd.pid; do running "$f" sge_execd && return 0; done
@@ -83,14 +79,6 @@ write_host_aliases() {
   fi
   mv "$COMMON/host_aliases.new" "$COMMON/host_aliases"
   return 0
-}
-
-stop_daemon() {   # stop_daemon PIDFILE NAME
-  running "$1" "$2" || return 0
-  local pid i; pid="$(cat "$1")"
-  kill "$pid"
-  for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
 }
 
 quiet() {   # quiet COMMAND...: its output only when it fails
@@ -166,8 +154,8 @@ aliases_changed=0
 write_host_aliases && aliases_changed=1
 [ "$(cat "$COMMON/act_qmaster" 2>/dev/null)" = "$NODE" ] || { echo "$NODE" > "$COMMON/act_qmaster"; aliases_changed=1; }
 if [ "$aliases_changed" = 1 ]; then   # names are read at start: restart what runs
-  for f in "$SPOOL"/execd/*/execd.pid; do stop_daemon "$f" sge_execd; done
-  stop_daemon "$QMASTER_PID" sge_qmaster
+  for f in "$SPOOL"/execd/*/execd.pid; do [ -e "$f" ] && stop_pidfile sge_execd "$f"; done
+  stop_pidfile sge_qmaster "$QMASTER_PID"
 fi
 if ! running "$QMASTER_PID" sge_qmaster; then
   log "starting sge_qmaster"

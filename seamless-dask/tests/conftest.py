@@ -52,6 +52,11 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: 
         time.sleep(interval)
 
 
+def events(client: Any, kind: str, topic: str = EVENT_TOPIC) -> list[dict]:
+    """The wrapper's Dask events of one ``kind`` (``worker-failed``, ``jobs-pending``)."""
+    return [msg for _, msg in client.get_events(topic) if msg.get("kind") == kind]
+
+
 @dataclass
 class Wrapper:
     """One started wrapper process and its files."""
@@ -203,6 +208,6 @@ def wrapper_tools() -> Any:
 
     return SimpleNamespace(
         wrapper=WRAPPER, by_value=by_value, wait_for=wait_for, our_slurm_jobs=our_slurm_jobs,
-        our_sge_jobs=our_sge_jobs,
+        our_sge_jobs=our_sge_jobs, events=events,
         seamless_modules=SEAMLESS_MODULES, event_topic=EVENT_TOPIC,
     )

@@ -26,10 +26,6 @@ def qstat_jobs() -> set[str]:
     return {line.split()[0] for line in out.splitlines() if line.strip()[:1].isdigit()}
 
 
-def events(client: Client, topic: str, kind: str) -> list[dict]:
-    return [msg for _, msg in client.get_events(topic) if msg.get("kind") == kind]
-
-
 def test_sge_cluster_scales_up_computes_scales_down_and_exits(start_wrapper, wrapper_tools, tmp_path):
     wrapper = start_wrapper("dask_jobqueue::SGECluster", PURE, timeout=4)
     seen_jobs: set[str] = set()
@@ -64,7 +60,7 @@ def test_worker_job_failure_is_logged_and_published(start_wrapper, wrapper_tools
     wrapper = start_wrapper("dask_jobqueue::SGECluster", params, timeout=3)
     with Client(wrapper.address(), timeout=30) as client:
         future = client.submit(sum, [1, 2])
-        failed = wrapper_tools.wait_for(lambda: events(client, wrapper_tools.event_topic, "worker-failed"), 90,
+        failed = wrapper_tools.wait_for(lambda: wrapper_tools.events(client, "worker-failed"), 90,
                                         "a worker-failed event")[0]
         # read from the accounting record (qacct): the job has left qstat
         assert failed["state"] == "finished" and failed["exit_status"] not in (None, "0")
@@ -83,7 +79,7 @@ def test_held_jobs_are_published_and_deleted_on_sigterm(start_wrapper, wrapper_t
     wrapper = start_wrapper("dask_jobqueue::SGECluster", params)
     with Client(wrapper.address(), timeout=30) as client:
         future = client.submit(sum, [1, 2])
-        first = wrapper_tools.wait_for(lambda: events(client, wrapper_tools.event_topic, "jobs-pending"), 60,
+        first = wrapper_tools.wait_for(lambda: wrapper_tools.events(client, "jobs-pending"), 60,
                                        "a jobs-pending event")[0]
         assert first["pending"] == 1
         held = wrapper_tools.our_sge_jobs(tmp_path)
