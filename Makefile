@@ -4,7 +4,7 @@
 
 PYTHON ?= python3
 VENV ?= .venv
-PACKAGES := seamless-core seamless-config seamless-remote seamless-dask seamless-transformer seamless-jobserver
+PACKAGES := seamless-service seamless-core seamless-config seamless-remote seamless-dask seamless-transformer seamless-jobserver
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test bench install services-up services-down clean

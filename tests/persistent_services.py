@@ -67,6 +67,13 @@ def last_json(result: subprocess.CompletedProcess) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def user_tls(home: Path) -> tuple:
+    """What a client of the user's services passes as ``tls=``: the user's client certificate."""
+    from seamless_service.credentials import Credentials
+
+    return Credentials(home / ".seamless" / "tls"), "client"
+
+
 def launched_servers(home: Path) -> dict[str, int]:
     """key -> pid of every server that remote-http-launcher recorded under ``home``."""
     servers = {}

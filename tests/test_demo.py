@@ -29,7 +29,7 @@ def test_demo_prints_pi_and_dashboard_link_then_reuses_the_scheduler(isolated_ho
         match = re.fullmatch(r"pi ~= (\d\.\d+) from 20,000,000 random points on (\d+) Dask worker\(s\) in [\d.]+ s\n", first.stdout)
         assert match, f"stdout must be the one result line, got: {first.stdout!r}"
         assert abs(float(match.group(1)) - math.pi) < 0.01 and int(match.group(2)) >= 1
-        assert first.stderr.count("Dask dashboard: http://127.0.0.1:") == 1
+        assert first.stderr.count("Dask dashboard: https://127.0.0.1:") == 1
         assert "stays up until it has been idle for 600 s" in first.stderr and "seamless-services stop pure-daskserver-local-default" in first.stderr
         servers = ps.launched_servers(isolated_home)
         assert list(servers) == ["pure-daskserver-local-default"]  # only the Dask scheduler

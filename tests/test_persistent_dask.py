@@ -73,7 +73,7 @@ def test_transformations_run_on_dask_workers_and_persist(home, tmp_path: Path):
     first = ps.last_json(ps.run_script(script, home, "6", str(sidefile)))
     assert first["total"] == 37 and first["value"]["square"] == 36
     assert first["backend"] == "DaskTransformationBackend"
-    assert first["daskserver"].startswith("tcp://127.0.0.1:")
+    assert first["daskserver"].startswith("tls://127.0.0.1:")
     assert sidefile.read_text().count("executed") == 2
     worker = first["value"]["pid"]
     worker_pids.append(worker)

@@ -76,9 +76,9 @@ def test_transformation_runs_in_the_jobserver(home: Path, tmp_path: Path):
     assert Path(f"/proc/{report['value']['pid']}").exists() and pid_alive(jobserver_pid)
     assert ps.parent_pid(report["value"]["pid"]) == jobserver_pid, "not a worker of the jobserver"
 
-    result = DatabaseClient(report["database"]).get_result(Checksum(report["tf"]))
+    result = DatabaseClient(report["database"], tls=ps.user_tls(home)).get_result(Checksum(report["tf"]))
     assert result == Checksum(report["result"])
-    assert HashserverClient(report["hashserver"]).get_buffer(result).get_value("mixed") == report["value"]
+    assert HashserverClient(report["hashserver"], tls=ps.user_tls(home)).get_buffer(result).get_value("mixed") == report["value"]
 
     # the error of the failing transformation reached the caller, with the remote traceback
     assert "fail() raised KeyError" in report["error"] and "no such thing: 5" in report["error"]

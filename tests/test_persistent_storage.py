@@ -58,9 +58,9 @@ def test_results_persist_across_processes(home: Path, tmp_path: Path):
     assert sidefile.read_text().count("executed") == 1
 
     # the services hold the result, checked with fresh clients
-    result = DatabaseClient(first["database"]).get_result(Checksum(first["tf"]))
+    result = DatabaseClient(first["database"], tls=ps.user_tls(home)).get_result(Checksum(first["tf"]))
     assert result == Checksum(first["result"])
-    assert HashserverClient(first["hashserver"]).get_buffer(result).get_value("mixed") == {"square": 49}
+    assert HashserverClient(first["hashserver"], tls=ps.user_tls(home)).get_buffer(result).get_value("mixed") == {"square": 49}
     stored = tmp_path / "store" / "buffers" / "demo" / result.hex()[:2] / result.hex()
     assert stored.exists(), "the hashserver keeps the project's buffers under bufferdir/<project>"
 

@@ -162,7 +162,7 @@ def test_local_cluster_fresh_process(launched):
     launched_keys = sorted(p.stem for p in (launched.home / ".remote-http-launcher" / "server").glob("*.json"))
     assert launched_keys == ["pure-daskserver-local-default"], "only the Dask scheduler is launched"
     assert result["config"]["key"] == "pure-daskserver-local-default"
-    assert err.count("Dask dashboard: http://") == 1
+    assert err.count("Dask dashboard: https://") == 1
     assert "stays up until it has been idle for 600 s" in err
     assert "seamless-services stop pure-daskserver-local-default" in err
     assert pid_alive(result["pid"])
@@ -176,7 +176,7 @@ def test_second_process_attaches_without_relaunch(launched):
     assert second["pid"] == first["pid"]
     assert second["scheduler"] == first["scheduler"]
     assert "Starting the Dask scheduler" not in err2
-    assert err2.count("Dask dashboard: http://") == 1
+    assert err2.count("Dask dashboard: https://") == 1
 
 
 def test_dead_scheduler_is_relaunched(launched):

@@ -63,6 +63,7 @@ FRONTEND_FIELDS: dict[str, Field] = {
 CLUSTER_FIELDS: dict[str, Field] = {
     "type": Field("str", "one of: " + ", ".join(CLUSTER_TYPES)),
     "tunnel": Field("bool", "forward service ports through an SSH tunnel"),
+    "tls": Field("bool", "mutual TLS on every service (default true); false only where the network is otherwise isolated"),
     "frontends": Field("list", "list of frontends (login nodes)"),
     "workers": Field("int", "number of workers (local: default number of cores)"),
     "memory_per_core_property_name": Field("str", "OAR property giving memory per core", types=("oar",)),
@@ -179,6 +180,8 @@ class Cluster:
     queues: dict[str, Queue] = field(default_factory=dict)
     default_queue: str | None = None
     is_local_cluster: bool = False  # launches on this machine whatever its hostname says
+    #: mutual TLS with the user's credentials on every service; ``tls: false`` opts out
+    tls: bool = True
 
     def frontends_with(self, service: str) -> list[Frontend]:
         return [f for f in self.frontends if service in f.services]
@@ -322,6 +325,7 @@ def parse_cluster(name: str, data: Any, *, is_local_cluster: bool = False, conte
         queues=queues,
         default_queue=default_queue,
         is_local_cluster=is_local_cluster,
+        tls=bool(values.get("tls", True)),
     )
 
 

@@ -69,9 +69,18 @@ def ensure_user_messages() -> None:
 
 
 def _seamless_dir(name: str) -> Path:
-    path = Path.home() / ".seamless" / name
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return path
+    from seamless_service.private_files import private_dir
+
+    private_dir(Path.home() / ".seamless")
+    return private_dir(Path.home() / ".seamless" / name)
+
+
+def _make_state_private() -> None:
+    """``~/.seamless`` 0700, and remote-http-launcher's state (records, logs, status files) owner-only."""
+    from seamless_service.private_files import private_dir, tighten_tree
+
+    private_dir(Path.home() / ".seamless")
+    tighten_tree(private_dir(Path.home() / ".remote-http-launcher"))
 
 
 def _client_state_path(key: str) -> Path:
@@ -426,10 +435,14 @@ def launch(config: Mapping[str, Any], *, what: str = "service") -> dict[str, Any
     """
     import remote_http_launcher as rhl
 
+    from seamless_service.private_files import private_umask
+
     ensure_user_messages()
     config = dict(config)
     key = config["key"]
-    with interpreter_tools_on_path(), launch_lock(key, what):
+    _make_state_private()
+    # umask 077: what remote-http-launcher and a local service create is owner-only
+    with interpreter_tools_on_path(), private_umask(), launch_lock(key, what):
         previous = _read_record(key)
         wanted = _launch_parameters(config)
         if previous is not None and previous != wanted:

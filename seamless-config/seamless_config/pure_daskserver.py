@@ -78,12 +78,14 @@ def activate(*, queue: str | None = None):
     """
     if DISABLED:
         return None
+    from . import client_credentials
     from .launching import launch
     from .services_cli import stop_command
     from .tools import configure_pure_daskserver
 
     config = configure_pure_daskserver(queue=queue)
     deactivate()
+    creds = client_credentials.for_launch(config)
     # importing distributed takes ~0.4 s: let it overlap with the launch (which mostly waits)
     importer = threading.Thread(target=importlib.import_module, args=("distributed",), daemon=True)
     importer.start()
@@ -92,7 +94,8 @@ def activate(*, queue: str | None = None):
     import distributed
 
     host = payload.get("hostname") or "localhost"
-    client = distributed.Client(f"tcp://{host}:{payload['port']}", timeout="10s", set_as_default=True)
+    address = f"{client_credentials.scheme(creds, 'dask')}://{host}:{payload['port']}"
+    client = client_credentials.connect_dask(address, creds, set_as_default=True)
     try:
         client.subscribe_topic(WRAPPER_TOPIC, _on_wrapper_event)
         _wait_until_subscribed(client)
@@ -101,7 +104,11 @@ def activate(*, queue: str | None = None):
         raise
     global _client
     _client = client
-    logger.info("Dask dashboard: http://%s:%s/status", host, payload.get("dashboard_port"))
+    logger.info(
+        "Dask dashboard: %s://%s:%s/status%s", client_credentials.scheme(creds, "http"), host,
+        payload.get("dashboard_port"),
+        f" (open it with your client certificate {creds.directory / 'client.pem'}, see README 'Security')" if creds else "",
+    )
     logger.info(
         "The Dask scheduler '%s' stays up until it has been idle for %s s; stop it now with: %s",
         config["key"], config.get("timeout"), stop_command(config["key"]),

@@ -1,4 +1,5 @@
-"""``seamless-services``: list and stop the services that set_stage() launched for this user.
+"""``seamless-services``: list and stop the services that set_stage() launched for this user,
+and renew the TLS credentials they use (``renew-credentials [--host H]``).
 
 Every launch through :mod:`seamless_config.launching` leaves a record in
 ``~/.seamless/launches/<key>.json`` (the launch dict). ``list`` shows them with their state as
@@ -62,6 +63,26 @@ def stop_services(keys: Sequence[str], *, every: bool, out=sys.stdout, err=sys.s
     return 1 if unknown else 0
 
 
+def renew_credentials(host: str | None, *, out=sys.stdout, err=sys.stderr) -> int:
+    """Stop the services of ``host`` (None: this machine), which use the old credentials, create
+    new credentials there and, for a frontend, fetch the new client copy."""
+    from seamless_service.credentials import CredentialError
+
+    from . import client_credentials
+
+    for key, config in launching.records().items():
+        if launching.ssh_host(config) == host:
+            launching.stop(config)
+            print(f"{key}: stopped (it used the old credentials)", file=out)
+    try:
+        creds = client_credentials.renew({"hostname": host} if host else {})
+    except CredentialError as exc:
+        print(f"seamless-services: {exc}", file=err)
+        return 1
+    print(f"New TLS credentials {'of ' + host if host else 'of this machine'}: {creds.directory}", file=out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seamless-services",
@@ -73,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
     stop = sub.add_parser("stop", help="stop services by key (as shown by 'list')")
     stop.add_argument("keys", nargs="*", metavar="KEY", help="launcher key, e.g. pure-daskserver-local-default")
     stop.add_argument("--all", action="store_true", help="stop every launched service")
+    renew = sub.add_parser(
+        "renew-credentials",
+        help="create a new certificate authority and certificates (after expiry or a leak); the "
+        "services using the old ones are stopped first and relaunch at the next set_stage()",
+    )
+    renew.add_argument("--host", help="the frontend whose credentials to renew, as given to ssh "
+                       "(default: this machine)")
     return parser
 
 
@@ -81,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "list":
         return list_services()
+    if args.command == "renew-credentials":
+        return renew_credentials(args.host)
     if not args.keys and not args.all:
         parser.error("stop: give one or more KEYs, or --all")
     return stop_services(args.keys, every=args.all)

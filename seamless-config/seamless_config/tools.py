@@ -76,6 +76,11 @@ def _pick_frontend(cluster: Cluster, service: str, frontend_name: str | None) ->
     raise ConfigurationError(f"No frontend of cluster '{cluster.name}'{named} can support a {service}")
 
 
+def _tls_flag(cluster: Cluster) -> str:
+    """The TLSFLAG template value: nothing (TLS, the default) or the services' ``--no-tls``."""
+    return "" if cluster.tls else " --no-tls"
+
+
 def _placement(cluster: Cluster, frontend: Frontend, service: Service) -> dict[str, Any]:
     """Where and how a service runs: host (None = this machine), interface, ports, timeout."""
     local = cluster.is_local_cluster or frontend.hostname is None
@@ -91,7 +96,8 @@ def _placement(cluster: Cluster, frontend: Frontend, service: Service) -> dict[s
 
 
 def _meta(service: str, cluster: str, **extra: Any) -> dict[str, Any]:
-    meta = {"service": service, "cluster": cluster}
+    """RHL's ``meta`` of a launch: what it is, and whether its clients must speak TLS (``tls``)."""
+    meta: dict[str, Any] = {"service": service, "cluster": cluster, "tls": get_cluster(cluster).tls}
     meta.update({k: v for k, v in extra.items() if v is not None})
     return meta
 
@@ -143,7 +149,8 @@ def configure_pure_daskserver(
     queue = select.resolve_queue(cluster, queue)
     added = _dask_added(cluster, queue, frontend_name, pure=True, meta=_meta("pure-daskserver", cluster, queue=queue))
     return configure_tool(
-        "pure_daskserver", added, {"CLUSTER": escape_key_part(cluster), "QUEUE": escape_key_part(queue)}
+        "pure_daskserver", added,
+        {"CLUSTER": escape_key_part(cluster), "QUEUE": escape_key_part(queue), "TLSFLAG": _tls_flag(get_cluster(cluster))},
     )
 
 
@@ -179,6 +186,7 @@ def _configure_storage(tool: str, dirfield: str, inject_name: str, mode: str, fr
         "STAGEDIR": scope["STAGEDIR"],
         "KEYSUFFIX": scope["KEYSUFFIX"],
         "WRITABLE": " --writable" if mode == "rw" else "",
+        "TLSFLAG": _tls_flag(definition),
     }
     return configure_tool(tool, added, injected)
 
@@ -205,7 +213,10 @@ def configure_jobserver(*, file_parameters: dict[str, Any] | None = None, fronte
         file_parameters=file_parameters or {},
         meta=_meta("jobserver", cluster, **scope["meta"]),
     )
-    return configure_tool("jobserver", added, {"CLUSTER": escape_key_part(cluster), "KEYSUFFIX": scope["KEYSUFFIX"]})
+    return configure_tool(
+        "jobserver", added,
+        {"CLUSTER": escape_key_part(cluster), "KEYSUFFIX": scope["KEYSUFFIX"], "TLSFLAG": _tls_flag(definition)},
+    )
 
 
 def configure_daskserver(*, queue: str | None = None, frontend_name: str | None = None) -> dict[str, Any]:
@@ -214,4 +225,7 @@ def configure_daskserver(*, queue: str | None = None, frontend_name: str | None 
     queue = select.resolve_queue(cluster, queue)
     meta = _meta("daskserver", cluster, queue=queue, **scope["meta"])
     added = _dask_added(cluster, queue, frontend_name, pure=False, meta=meta)
-    return configure_tool("daskserver", added, {"CLUSTER": escape_key_part(cluster), "KEYSUFFIX": scope["KEYSUFFIX"]})
+    return configure_tool(
+        "daskserver", added,
+        {"CLUSTER": escape_key_part(cluster), "KEYSUFFIX": scope["KEYSUFFIX"], "TLSFLAG": _tls_flag(get_cluster(cluster))},
+    )

@@ -63,7 +63,7 @@ def test_pure_daskserver_launch_dict(hpc):
     assert d["hostname"] == "login.hpc.example" and d["ssh_hostname"] == "hpc" and d["tunnel"] is True
     assert (d["network_interface"], d["port_start"], d["port_end"], d["timeout"]) == ("0.0.0.0", 60300, 60399, 900)
     assert d["conda"] == "my-dask-env" and d["workdir"] == "/tmp"
-    assert d["handshake"] == {"path": "health", "port_name": "dashboard_port"}
+    assert d["handshake"] == {"path": "healthcheck", "port_name": "health_port"}
     assert d["command"].startswith("seamless-dask-wrapper {cluster_string} --port-range {port_start} {port_end}")
     assert "--status-file {status_file}" in d["command"] and "--timeout {timeout}" in d["command"]
     assert d["file_parameters"] == {
@@ -79,7 +79,7 @@ def test_pure_daskserver_launch_dict(hpc):
         "pure_dask": True,
         "worker_threads": 2,
     }
-    assert d["meta"] == {"service": "pure-daskserver", "cluster": "hpc", "queue": "default"}
+    assert d["meta"] == {"service": "pure-daskserver", "cluster": "hpc", "queue": "default", "tls": True}
 
 
 def test_pure_daskserver_needs_no_project_and_uses_queue_in_key(hpc):
@@ -168,15 +168,17 @@ def test_persistent_tool_dicts(hpc):
     h = configure_hashserver("rw")
     assert h["key"] == "hashserver-hpc-rw-proj--sub--part--STAGE-prod"
     assert h["workdir"] == "/buffers/proj/sub/part/STAGE-prod"
-    assert h["command"].startswith("hashserver --port-range {port_start} {port_end} --status-file {status_file}")
-    assert h["command"].endswith(" --writable {workdir}") and "--encoding" not in h["command"]
+    assert h["command"].startswith(
+        "seamless-jobserver serve-hashserver {workdir} --port-range {port_start} {port_end} --status-file {status_file}"
+    )
+    assert h["command"].endswith(" --writable") and "--encoding" not in h["command"]
     assert (h["port_start"], h["port_end"], h["network_interface"]) == (61000, 61010, "127.0.0.1")
-    assert h["meta"] == {"service": "hashserver", "cluster": "hpc", "mode": "rw", "project": "proj", "subproject": "sub/part", "stage": "prod"}
+    assert h["meta"] == {"service": "hashserver", "cluster": "hpc", "mode": "rw", "project": "proj", "subproject": "sub/part", "stage": "prod", "tls": True}
     ro = configure_hashserver("ro")
     assert "--writable" not in ro["command"] and ro["key"].startswith("hashserver-hpc-ro-")
     db = configure_database("rw")
-    assert db["workdir"] == "/db/proj/sub/part/STAGE-prod" and "seamless-database {workdir}/seamless.db" in db["command"]
-    assert db["handshake"] == "healthcheck"
+    assert db["workdir"] == "/db/proj/sub/part/STAGE-prod" and "serve-database {workdir}/seamless.db" in db["command"]
+    assert db["handshake"] == {"path": "healthcheck", "port_name": "health_port"}
     with pytest.raises(ConfigurationError, match="mode must be 'ro' or 'rw'"):
         configure_database("x")
     dask = configure_daskserver()
@@ -203,8 +205,22 @@ def test_configure_tool_checks_added_and_injected():
     added = {k: None for k in get_tools()["pure_daskserver"]["ADDED"]}
     with pytest.raises(ValueError, match='"QUEUE" must be injected'):
         configure_tool("pure_daskserver", added, {"CLUSTER": "a"})
-    d = configure_tool("pure_daskserver", added, {"CLUSTER": "a", "QUEUE": "b"})
+    d = configure_tool("pure_daskserver", added, {"CLUSTER": "a", "QUEUE": "b", "TLSFLAG": ""})
     assert d["key"] == "pure-daskserver-a-b" and "hostname" not in d
+    assert "--no-tls" not in d["command"]
+
+
+def test_tls_is_on_unless_the_cluster_opts_out():
+    from seamless_config.cluster import define_clusters
+
+    define_clusters({
+        "secure": {"type": "local"},
+        "open": {"type": "local", "tls": False},
+    })
+    for name, flag in (("secure", False), ("open", True)):
+        d = configure_pure_daskserver(cluster=name)
+        assert d["command"].endswith("--no-tls") is flag
+        assert d["meta"]["tls"] is not flag
 
 
 def test_every_tool_declares_added_and_injected():

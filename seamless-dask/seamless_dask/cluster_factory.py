@@ -82,10 +82,10 @@ def create_cluster(spec: ClusterSpec, cfg: ClusterConfiguration) -> Any:
             start_forkserver()  # already running when main() saw a LocalCluster string
             dask.config.set({"distributed.worker.multiprocessing-method": START_METHOD})
             # workers are added by start_scaling, in the background (see there)
-            return target(**cfg.local_cluster_kwargs)
+            return _protect_dashboard(target(**cfg.local_cluster_kwargs, **_tls_kwargs(cfg)))
         _check_job_parameters(cfg, getattr(getattr(target, "job_cls", None), "config_name", None))
         _check_oar(target)
-        return target()
+        return _protect_dashboard(target(**_tls_kwargs(cfg)))
     if isinstance(target, Cluster):
         cluster = target
     elif callable(target) and not inspect.isclass(target):
@@ -102,6 +102,35 @@ def create_cluster(spec: ClusterSpec, cfg: ClusterConfiguration) -> Any:
             f"{name} is a ready-made LocalCluster; name the class (distributed::LocalCluster) so "
             "the wrapper can give it the ports and workers from the parameters"
         )
+    return cluster
+
+
+def _tls_kwargs(cfg: ClusterConfiguration) -> dict[str, Any]:
+    """``tls://`` and the Security of the service certificate (read from the Dask config)."""
+    if not cfg.tls:
+        return {}
+    from distributed import Security
+
+    return {"protocol": "tls://", "security": Security()}
+
+
+def _protect_dashboard(cluster: Any) -> Any:
+    """Require a client certificate on the scheduler's dashboard when TLS is on.
+
+    distributed serves the dashboard over TLS from ``distributed.scheduler.dashboard.tls.*`` but
+    asks for no client certificate ("encryption only"); its SSL context is used for every new
+    connection, so making client certificates required there protects it from now on. (An
+    adapter of distributed's ``Scheduler.http_server``; tests/test_security.py pins it.) This runs
+    before the wrapper publishes the port.
+    """
+    import ssl
+
+    server = getattr(getattr(cluster, "scheduler", None), "http_server", None)
+    context = getattr(server, "ssl_options", None)
+    if isinstance(context, ssl.SSLContext):
+        context.verify_mode = ssl.CERT_REQUIRED
+    elif context is not None:
+        raise WrapperError(f"cannot protect the dashboard: unexpected ssl_options {type(context).__name__}")
     return cluster
 
 

@@ -44,7 +44,28 @@ DEFAULT_ADAPTIVE = {"distributed.adaptive.interval": "1s", "distributed.adaptive
 THROTTLE_ENV = "SEAMLESS_WORKER_TRANSFORMATION_THROTTLE"
 #: cores of one worker process, for the transformation throttle (persistent mode)
 CORES_ENV = "SEAMLESS_WORKER_CORES"
-EXPORTED_PREFIXES = ("distributed.worker.", "distributed.scheduler.", "distributed.nanny.")
+EXPORTED_PREFIXES = ("distributed.worker.", "distributed.scheduler.", "distributed.nanny.", "distributed.comm.")
+#: Worker HTTP servers serve only a bare health answer when TLS is on (no metrics, no data).
+TLS_WORKER_HTTP_ROUTES = ["distributed.http.health"]
+
+
+def tls_dask_items(ca: str, cert: str, key: str) -> dict[str, Any]:
+    """Dask settings for mutual TLS with the service certificate (file paths only).
+
+    ``distributed.Security()`` reads these, in the wrapper and in every worker; the dashboard
+    uses them too (the wrapper then requires client certificates there, see cluster_factory).
+    """
+    items: dict[str, Any] = {"distributed.comm.require-encryption": True, "distributed.comm.tls.ca-file": ca}
+    for role in ("scheduler", "worker", "client"):
+        items[f"distributed.comm.tls.{role}.cert"] = cert
+        items[f"distributed.comm.tls.{role}.key"] = key
+    items.update({
+        "distributed.scheduler.dashboard.tls.ca-file": ca,
+        "distributed.scheduler.dashboard.tls.cert": cert,
+        "distributed.scheduler.dashboard.tls.key": key,
+        "distributed.worker.http.routes": list(TLS_WORKER_HTTP_ROUTES),
+    })
+    return items
 
 
 @dataclass(frozen=True)
@@ -62,6 +83,8 @@ class Placement:
     default_python: str
     #: the wrapper's conda environment, exported to batch systems that pass no environment
     conda_prefix: str | None = None
+    #: (CA certificate, service certificate, service key) paths; None: TLS off
+    tls: tuple[str, str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +92,8 @@ class ClusterConfiguration:
     """Everything derived from the parameters; plain data."""
 
     pure_dask: bool
+    #: mutual TLS between scheduler, workers and clients (``tls://`` addresses)
+    tls: bool
     threads: int
     processes: int
     job_cores: int
@@ -302,6 +327,8 @@ def build_configuration(p: WrapperParameters, where: Placement) -> ClusterConfig
     }
     if p.dask_resources:
         dask_items["distributed.worker.resources"] = dict(p.dask_resources)
+    if where.tls is not None:
+        dask_items.update(tls_dask_items(*where.tls))
     dask_items.update({k: _config_value(v) for k, v in p.extra_dask_config.items()})
 
     # Lifetime only for job-queue workers (via their environment): it rotates batch jobs before
@@ -335,6 +362,7 @@ def build_configuration(p: WrapperParameters, where: Placement) -> ClusterConfig
         local_kwargs["local_directory"] = p.tmpdir
     return ClusterConfiguration(
         pure_dask=p.pure_dask,
+        tls=where.tls is not None,
         threads=threads,
         processes=processes,
         job_cores=job_cores,

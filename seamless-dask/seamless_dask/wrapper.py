@@ -3,9 +3,14 @@
 Sequence: read the status file's ``parameters`` -> validate them -> pick the ports -> compute
 the whole configuration (pure, before Dask is imported) -> load it into Dask -> create the
 cluster named by ``MODULE::SYMBOL`` -> start adaptive scaling -> write ``port``,
-``dashboard_port`` and ``status: running`` -> serve until idle for ``--timeout`` seconds or until
+``dashboard_port``, ``health_port`` and ``status: running`` -> serve until idle for ``--timeout`` seconds or until
 SIGTERM/SIGINT/SIGHUP -> close the cluster (its batch jobs are cancelled) -> delete the status
 file (or mark it failed after an error).
+
+Security: umask 077 and owner-only launcher files; unless ``--no-tls``, scheduler, workers,
+nannies and clients speak mutual TLS with the user's credentials (``~/.seamless/tls``, created on
+first use) and the dashboard requires a client certificate. ``health_port`` is plain HTTP that
+only answers ``OK`` (remote-http-launcher's handshake).
 """
 
 from __future__ import annotations
@@ -23,8 +28,12 @@ from .configuration import ClusterConfiguration, Placement, build_configuration
 from .errors import WrapperError
 from .local_workers import names_local_cluster, start_forkserver
 from .parameters import PARAMETERS, parse_parameters
-from .ports import pick_free_port
+from .ports import bind_free_port, pick_free_port
 from .status_file import StatusFile, StatusFileError
+from seamless_service.credentials import Credentials, CredentialError
+from seamless_service.health import PORT_NAME as HEALTH_PORT_NAME
+from seamless_service.health import HealthServer
+from seamless_service.service_side import NO_TLS_FLAG, make_private, service_credentials
 
 logger = logging.getLogger("seamless_dask")
 
@@ -61,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=None,
         help="exit after this many seconds with no client connected and no task in the "
         "scheduler (default: never)",
+    )
+    parser.add_argument(
+        NO_TLS_FLAG, dest="tls", action="store_false",
+        help="plain TCP for scheduler, workers and clients (only where the network is isolated "
+        "otherwise); default: mutual TLS with the user's credentials in ~/.seamless/tls",
     )
     return parser
 
@@ -116,7 +130,7 @@ def _check_cli(args: argparse.Namespace) -> None:
 
 
 def configure(
-    args: argparse.Namespace, status: StatusFile, content: dict[str, Any]
+    args: argparse.Namespace, status: StatusFile, content: dict[str, Any], creds: Credentials | None = None
 ) -> tuple[ClusterConfiguration, Placement]:
     """CLI + status-file parameters -> configuration (Dask not imported yet)."""
     _check_cli(args)
@@ -124,6 +138,7 @@ def configure(
     start, end = args.port_range
     scheduler_port = pick_free_port(args.host, start, end)
     dashboard_port = pick_free_port(args.host, start, end, exclude={scheduler_port})
+    tls = tuple(str(p) for p in creds.files("service")) if creds is not None else None
     placement = Placement(
         host=args.host,
         scheduler_port=scheduler_port,
@@ -132,6 +147,7 @@ def configure(
         log_base=_log_base(status, content),
         default_python=sys.executable,
         conda_prefix=os.environ.get("CONDA_PREFIX"),
+        tls=tls,  # type: ignore[arg-type]
     )
     cfg = build_configuration(params, placement)
     logger.info(
@@ -166,14 +182,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StatusFileError as exc:
         logger.error("%s", exc)
         return 1
+    make_private(args.status_file, content.get("log"))
     _redirect_output(content.get("log"))
     _install_signal_handlers()
 
-    cluster = watcher = None
+    cluster = watcher = health = None
     error: str | None = None
     try:
         try:
-            cfg, placement = configure(args, status, content)
+            creds = service_credentials(args.tls, "seamless-dask-wrapper")
+            cfg, placement = configure(args, status, content, creds)
+            health = HealthServer(bind_free_port(
+                args.host, *args.port_range, exclude={placement.scheduler_port, placement.dashboard_port}
+            ))
             from .cluster_factory import (
                 apply_dask_config, batch_system_of, create_cluster, resolve_cluster_string,
                 start_scaling,
@@ -189,10 +210,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         except _Stop:
             raise
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, WrapperError) else str(exc)
-            logger.error("startup failed: %s", error, exc_info=not isinstance(exc, WrapperError))
+            clear = isinstance(exc, (WrapperError, CredentialError))
+            error = str(exc) if clear else f"{type(exc).__name__}: {exc}"
+            logger.error("startup failed: %s", error, exc_info=not clear)
             return 1
-        status.write_running(placement.scheduler_port, dashboard_port=placement.dashboard_port)
+        status.write_running(
+            placement.scheduler_port, dashboard_port=placement.dashboard_port, **{HEALTH_PORT_NAME: health.port}
+        )
         logger.info("running: scheduler %s", cluster.scheduler_address)
         from .service_loop import serve_until_idle
 
@@ -206,6 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         _shutdown(cluster, watcher)
+        if health is not None:
+            health.close()
         status.finish(error, service="seamless-dask-wrapper")
 
 

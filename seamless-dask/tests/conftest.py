@@ -89,7 +89,17 @@ class Wrapper:
         return wait_for(ready, timeout, "status: running")
 
     def address(self) -> str:
-        return f"tcp://127.0.0.1:{self.wait_running()['port']}"
+        return f"tls://127.0.0.1:{self.wait_running()['port']}"
+
+    def client(self, **kwargs: Any) -> Any:
+        """A ``distributed.Client`` with the user's certificate: the wrapper speaks mutual TLS,
+        with the credentials it created under the test's HOME."""
+        from distributed import Client, Security
+        from seamless_service import credentials
+        from seamless_service.tls import dask_security_arguments
+
+        creds = credentials.Credentials(credentials.default_directory())
+        return Client(self.address(), security=Security(**dask_security_arguments(creds, "client")), **kwargs)
 
     def wait_exit(self, timeout: float) -> int:
         try:

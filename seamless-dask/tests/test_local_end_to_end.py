@@ -19,12 +19,17 @@ def test_pure_local_cluster_end_to_end(start_wrapper, wrapper_tools):
     status = wrapper.wait_running()
     start, end = wrapper.port_range
     assert start <= status["port"] <= end and start <= status["dashboard_port"] <= end
-    assert status["port"] != status["dashboard_port"]
+    assert start <= status["health_port"] <= end
+    assert len({status["port"], status["dashboard_port"], status["health_port"]}) == 3
     assert status["parameters"] == PURE and status["log"] == str(wrapper.log_path)
-    health = urllib.request.urlopen(f"http://127.0.0.1:{status['dashboard_port']}/health", timeout=10)
-    assert health.read() == b"ok"
+    # the launcher's handshake port is plain HTTP and says only OK; the dashboard is TLS and
+    # wants a client certificate
+    health = urllib.request.urlopen(f"http://127.0.0.1:{status['health_port']}/healthcheck", timeout=10)
+    assert health.read() == b"OK"
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{status['dashboard_port']}/health", timeout=10)
 
-    with Client(wrapper.address(), timeout=30) as client:
+    with wrapper.client(timeout=30) as client:
         client.wait_for_workers(2, timeout=60)
         workers = client.scheduler_info(n_workers=-1)["workers"].values()
         assert [w["nthreads"] for w in workers] == [2, 2]
@@ -34,7 +39,7 @@ def test_pure_local_cluster_end_to_end(start_wrapper, wrapper_tools):
         assert sum(client.gather(client.map(pow, range(10), [2] * 10))) == 285
         # pure mode: no Seamless module in the wrapper (but its own) nor on the workers
         in_wrapper = client.run_on_scheduler(wrapper_tools.seamless_modules)
-        assert in_wrapper and all(m.startswith("seamless_dask") for m in in_wrapper), in_wrapper
+        assert in_wrapper and all(m.startswith(("seamless_dask", "seamless_service")) for m in in_wrapper), in_wrapper
         assert list(client.run(wrapper_tools.seamless_modules).values()) == [[], []]
         assert set(client.run(os.getenv, "SEAMLESS_WORKER_TRANSFORMATION_THROTTLE").values()) == {None}
         # the wrapper does not exit while a client is connected
@@ -49,7 +54,7 @@ def test_pure_local_cluster_end_to_end(start_wrapper, wrapper_tools):
 def test_persistent_local_cluster_keeps_seamless_defaults(start_wrapper):
     params = {"cores": 2, "maximum_jobs": 1}  # what the embedded `local` cluster sends
     wrapper = start_wrapper("distributed::LocalCluster", params, timeout=2)
-    with Client(wrapper.address(), timeout=30) as client:
+    with wrapper.client(timeout=30) as client:
         client.wait_for_workers(1, timeout=60)
         (worker,) = client.scheduler_info()["workers"].values()
         assert worker["nthreads"] == 6  # cores x transformation_throttle (3)
@@ -63,7 +68,7 @@ def test_no_idle_exit_while_a_task_runs(start_wrapper, tmp_path):
 
     marker = tmp_path / "task-finished"
     wrapper = start_wrapper("distributed::LocalCluster", PURE, timeout=1)
-    with Client(wrapper.address(), timeout=30) as client:
+    with wrapper.client(timeout=30) as client:
         client.wait_for_workers(1, timeout=60)
         fire_and_forget(client.submit(subprocess.run, ["sh", "-c", f"sleep 6 && touch {marker}"], pure=False))
     # The client is gone; if the wrapper exited after its 1 s timeout, the worker would be
@@ -75,7 +80,7 @@ def test_no_idle_exit_while_a_task_runs(start_wrapper, tmp_path):
 
 def test_sigterm_closes_cleanly(start_wrapper):
     wrapper = start_wrapper("distributed::LocalCluster", PURE)  # no timeout: runs until stopped
-    with Client(wrapper.address(), timeout=30) as client:
+    with wrapper.client(timeout=30) as client:
         client.wait_for_workers(1, timeout=60)
         worker_pids = set(client.run(os.getpid).values())
     wrapper.proc.send_signal(signal.SIGTERM)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from distributed import Client
 
 pytestmark = pytest.mark.sge
 
@@ -29,7 +28,7 @@ def qstat_jobs() -> set[str]:
 def test_sge_cluster_scales_up_computes_scales_down_and_exits(start_wrapper, wrapper_tools, tmp_path):
     wrapper = start_wrapper("dask_jobqueue::SGECluster", PURE, timeout=4)
     seen_jobs: set[str] = set()
-    with Client(wrapper.address(), timeout=30) as client:
+    with wrapper.client(timeout=30) as client:
         assert wrapper_tools.our_sge_jobs(tmp_path) == []  # adaptive, minimum 0: no job before work
         slow = wrapper_tools.by_value("def slow(x):\n    import time\n    time.sleep(2)\n    return x * x\n", "slow")
         futures = client.map(slow, range(8))
@@ -58,7 +57,7 @@ def test_sge_cluster_scales_up_computes_scales_down_and_exits(start_wrapper, wra
 def test_worker_job_failure_is_logged_and_published(start_wrapper, wrapper_tools, tmp_path):
     params = {**PURE, "maximum_jobs": 1, "python": "/nonexistent/bin/python3"}
     wrapper = start_wrapper("dask_jobqueue::SGECluster", params, timeout=3)
-    with Client(wrapper.address(), timeout=30) as client:
+    with wrapper.client(timeout=30) as client:
         future = client.submit(sum, [1, 2])
         failed = wrapper_tools.wait_for(lambda: wrapper_tools.events(client, "worker-failed"), 90,
                                         "a worker-failed event")[0]
@@ -77,7 +76,7 @@ def test_worker_job_failure_is_logged_and_published(start_wrapper, wrapper_tools
 def test_held_jobs_are_published_and_deleted_on_sigterm(start_wrapper, wrapper_tools, tmp_path):
     params = {**PURE, "maximum_jobs": 1, "job_extra_directives": ["-h"]}  # user hold: state hqw
     wrapper = start_wrapper("dask_jobqueue::SGECluster", params)
-    with Client(wrapper.address(), timeout=30) as client:
+    with wrapper.client(timeout=30) as client:
         future = client.submit(sum, [1, 2])
         first = wrapper_tools.wait_for(lambda: wrapper_tools.events(client, "jobs-pending"), 60,
                                        "a jobs-pending event")[0]

@@ -30,7 +30,7 @@ def squeue_states(job_ids: list[str]) -> dict[str, str]:
 def test_slurm_cluster_scales_up_computes_scales_down_and_exits(start_wrapper, wrapper_tools, tmp_path):
     wrapper = start_wrapper("dask_jobqueue::SLURMCluster", PURE, timeout=4)
     seen_jobs: set[str] = set()
-    with Client(wrapper.address(), timeout=30) as client:
+    with wrapper.client(timeout=30) as client:
         assert wrapper_tools.our_slurm_jobs(tmp_path) == []  # adaptive, minimum 0: no job before work
         slow = wrapper_tools.by_value("def slow(x):\n    import time\n    time.sleep(2)\n    return x * x\n", "slow")
         futures = client.map(slow, range(8))
@@ -63,7 +63,7 @@ def test_slurm_cluster_scales_up_computes_scales_down_and_exits(start_wrapper, w
 def test_worker_job_failure_is_logged_and_published(start_wrapper, wrapper_tools, tmp_path):
     params = {**PURE, "maximum_jobs": 1, "python": "/nonexistent/bin/python3"}
     wrapper = start_wrapper("dask_jobqueue::SLURMCluster", params, timeout=3)
-    with Client(wrapper.address(), timeout=30) as client:
+    with wrapper.client(timeout=30) as client:
         future = client.submit(sum, [1, 2])
         failed = wrapper_tools.wait_for(lambda: wrapper_tools.events(client, "worker-failed"), 90,
                                 "a worker-failed event")[0]
@@ -81,7 +81,7 @@ def test_pending_jobs_are_published_and_cancelled_on_sigterm(start_wrapper, wrap
     # --begin keeps the job queued (reason BeginTime) long past this test
     params = {**PURE, "maximum_jobs": 1, "job_extra_directives": ["--begin=now+600"]}
     wrapper = start_wrapper("dask_jobqueue::SLURMCluster", params)
-    with Client(wrapper.address(), timeout=30) as client:
+    with wrapper.client(timeout=30) as client:
         future = client.submit(sum, [1, 2])  # held: a released task asks for no worker
         first = wrapper_tools.wait_for(lambda: wrapper_tools.events(client, "jobs-pending"), 60,
                                "a jobs-pending event")[0]

@@ -22,6 +22,7 @@ from seamless import Buffer
 from seamless_config import cluster as config_cluster
 from seamless_config import launching, lifecycle
 from seamless_config.command_files import load_config_files
+from seamless_config import client_credentials
 from seamless_config.tools import configure_daskserver
 from seamless_dask.configuration import DEFAULT_THROTTLE, THROTTLE_ENV
 from seamless_dask.transformation_backend import DaskTransformationBackend
@@ -46,10 +47,15 @@ class Wrapper:
     def __init__(self, config: dict, payload: dict):
         self.config = config
         self.payload = payload
-        self.address = f"tcp://{payload['hostname']}:{payload['port']}"
-        self.client = Client(self.address, set_as_default=False, timeout=30)
+        self.creds = client_credentials.for_launch(config)
+        self.address = f"tls://{payload['hostname']}:{payload['port']}"
+        self.client = self.connect(timeout=30)
         self.client.wait_for_workers(WORKERS, timeout=60)
         self.worker_pids = sorted(self.client.run(os.getpid).values())
+
+    def connect(self, **kwargs) -> Client:
+        """A client with the user's certificate (the wrapper speaks mutual TLS)."""
+        return Client(self.address, set_as_default=False, security=client_credentials.dask_security(self.creds), **kwargs)
 
 
 @pytest.fixture
@@ -115,7 +121,7 @@ def test_identical_submissions_from_two_clients_run_once(wrapper, tmp_path):
     outcomes: list[object] = []
 
     def submit() -> None:
-        with Client(wrapper.address, set_as_default=False) as client:
+        with wrapper.connect() as client:
             barrier.wait()
             try:
                 outcomes.append(DaskTransformationBackend(client).submit(job))

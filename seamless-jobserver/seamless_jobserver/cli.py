@@ -3,6 +3,12 @@
 Launched by remote-http-launcher (``--status-file``, whose ``parameters`` name the hashserver
 and database to use) or by hand (``--hashserver URL --database URL``). Exit codes: 0 after an
 idle timeout or a stop signal, 1 on a startup failure, 2 on bad usage.
+
+It serves HTTPS that requires a client certificate of the user's CA (``--no-tls``: plain HTTP),
+plus a plain ``health_port`` that only answers ``OK``. ``seamless-jobserver serve-hashserver``
+and ``serve-database`` run the hashserver and database apps over TLS instead
+(:mod:`seamless_jobserver.store_server`): remote-http-launcher 0.4.5 launches only whitelisted
+command names, and this is ours.
 """
 
 from __future__ import annotations
@@ -14,6 +20,9 @@ import logging
 import sys
 
 from seamless_dask.status_file import StatusFile, StatusFileError
+from seamless_service.credentials import CredentialError
+from seamless_service.health import PORT_NAME as HEALTH_PORT_NAME
+from seamless_service.service_side import NO_TLS_FLAG
 
 logger = logging.getLogger("seamless_jobserver")
 DEFAULT_PORT = 5533
@@ -38,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="hashserver to read buffers from and write results to (repeatable)")
     parser.add_argument("--database", action="append", default=[], metavar="URL",
                         help="seamless-database to look up and record results in (repeatable)")
+    parser.add_argument(NO_TLS_FLAG, dest="tls", action="store_false",
+                        help="serve plain HTTP (only where the network is isolated otherwise); default: "
+                        "HTTPS requiring a client certificate signed by the user's CA (~/.seamless/tls)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="logging level of the server's output (default INFO)")
     return parser
@@ -70,11 +82,15 @@ def _remote_parameters(args: argparse.Namespace, status: StatusFile | None) -> d
 
 def _start(args: argparse.Namespace, status: StatusFile | None):
     from seamless_remote import clients_from_parameters
+    from seamless_service.service_side import service_credentials
 
     from .runner import Runner
     from .server import bind_socket
 
-    clients = clients_from_parameters(_remote_parameters(args, status))
+    creds = service_credentials(args.tls, "seamless-jobserver")
+    clients = clients_from_parameters(
+        _remote_parameters(args, status), tls=(creds, "service") if creds is not None else None
+    )
     try:
         Runner.check_clients(clients)
     except ValueError:
@@ -87,15 +103,21 @@ def _start(args: argparse.Namespace, status: StatusFile | None):
     start, end = args.port_range or (args.port or DEFAULT_PORT,) * 2
     sock = bind_socket(args.host, range(start, end + 1))
     try:
+        health_sock = bind_socket(args.host, range(start, end + 1)) if args.port_range else None
         runner = Runner(clients, args.workers)
     except BaseException:
         sock.close()
         clients.close()
         raise
-    return runner, sock
+    return runner, sock, health_sock, creds
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["serve-hashserver"], ["serve-database"]):
+        from .store_server import main as store_main
+
+        return store_main(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     problem = _usage_errors(args)
@@ -105,26 +127,41 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     status = StatusFile(args.status_file) if args.status_file else None
+    health = None
     try:
-        runner, sock = _start(args, status)
-    except (StatusFileError, ValueError, RuntimeError, OSError) as exc:
+        from seamless_service.service_side import make_private
+
+        make_private(args.status_file, (status.wait_and_read().get("log") if status else None))
+        runner, sock, health_sock, creds = _start(args, status)
+    except (StatusFileError, ValueError, RuntimeError, OSError, CredentialError) as exc:
         logger.error("Startup failed: %s", exc)
         if status is not None:
             status.finish(f"seamless-jobserver: {exc}")
         return 1
+    from seamless_service.health import HealthServer
+    from seamless_service.tls import server_context
+
+    if health_sock is not None:
+        health = HealthServer(health_sock)
+    scheme = "https" if creds is not None else "http"
 
     def on_running(port: int) -> None:
-        logger.info("Serving on http://%s:%d with %d worker(s)", args.host, port, args.workers)
+        logger.info("Serving on %s://%s:%d with %d worker(s)", scheme, args.host, port, args.workers)
         if status is not None:
-            status.write_running(port)
+            status.write_running(port, **({HEALTH_PORT_NAME: health.port} if health else {}))
 
     from .server import serve
 
     reason = "stopped"
     try:
-        reason = asyncio.run(serve(runner, sock, timeout=args.timeout, on_running=on_running))
+        reason = asyncio.run(serve(
+            runner, sock, timeout=args.timeout, on_running=on_running,
+            ssl_context=server_context(creds) if creds is not None else None,
+        ))
     finally:
         runner.close()
+        if health is not None:
+            health.close()
         if status is not None:
             status.finish(service="seamless-jobserver")
     logger.info("Jobserver stopped (%s)", reason)

@@ -12,6 +12,7 @@ import json
 import logging
 import signal
 import socket
+import ssl
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Awaitable, Callable
@@ -100,11 +101,32 @@ async def serve(
     *,
     timeout: float | None,
     on_running: Callable[[int], None],
+    ssl_context: ssl.SSLContext | None = None,
 ) -> str:
-    """Serve on ``sock`` until idle for ``timeout`` s or a stop signal; return why it stopped."""
+    """Serve the jobserver on ``sock`` until idle for ``timeout`` s or a stop signal; return why it stopped."""
     activity = Activity()
     executor = ThreadPoolExecutor(max_workers=runner.workers + 4, thread_name_prefix="jobserver")
-    app_runner = web.AppRunner(make_app(runner, executor, activity), access_log=None)
+    try:
+        return await serve_app(
+            make_app(runner, executor, activity), activity, sock,
+            timeout=timeout, on_running=on_running, ssl_context=ssl_context,
+        )
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def serve_app(
+    app: web.Application,
+    activity: Activity,
+    sock: socket.socket,
+    *,
+    timeout: float | None,
+    on_running: Callable[[int], None],
+    ssl_context: ssl.SSLContext | None = None,
+) -> str:
+    """Serve ``app`` (whose middlewares include ``activity``'s) on ``sock``, over TLS when
+    ``ssl_context`` is given, until idle for ``timeout`` s or a stop signal; return why it stopped."""
+    app_runner = web.AppRunner(app, access_log=None)
     await app_runner.setup()
     stop = asyncio.Event()
     reason = "stopped"
@@ -118,7 +140,7 @@ async def serve(
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(signum, on_signal, signum)
     try:
-        await web.SockSite(app_runner, sock).start()
+        await web.SockSite(app_runner, sock, ssl_context=ssl_context).start()
         on_running(sock.getsockname()[1])
         while not stop.is_set():
             try:
@@ -130,5 +152,4 @@ async def serve(
                 break
     finally:
         await app_runner.cleanup()
-        executor.shutdown(wait=False, cancel_futures=True)
     return reason

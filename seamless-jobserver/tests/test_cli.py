@@ -4,6 +4,7 @@ idle timeout and stop signals."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
@@ -15,7 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from seamless_remote import remote_clients_parameters
+from seamless_remote import JobserverClient, remote_clients_parameters
+from seamless_service import credentials
 
 pytestmark = pytest.mark.servers
 
@@ -38,8 +40,10 @@ def _wait_status(path: Path, wanted: set[str], process: subprocess.Popen, timeou
 
 
 def _start(args: list[str], tmp_path: Path) -> subprocess.Popen:
+    """The jobserver with its own HOME (its TLS credentials are created there)."""
     log = open(tmp_path / "jobserver.log", "wb")
-    return subprocess.Popen(JOBSERVER + args, stdout=log, stderr=subprocess.STDOUT)
+    env = {**os.environ, "HOME": str(tmp_path / "home")}
+    return subprocess.Popen(JOBSERVER + args, stdout=log, stderr=subprocess.STDOUT, env=env)
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -75,7 +79,13 @@ def test_status_file_protocol_and_idle_exit(storage, tmp_path: Path):
         data = _wait_status(status, {"running", "failed"}, process)
         assert data["status"] == "running", data
         assert 62500 <= data["port"] <= 62599 and data["pid"] == process.pid and data["parameters"] == params
-        assert requests.get(f"http://127.0.0.1:{data['port']}/healthcheck").text == "OK"
+        assert 62500 <= data["health_port"] <= 62599
+        assert requests.get(f"http://127.0.0.1:{data['health_port']}/healthcheck").text == "OK"
+        creds = credentials.Credentials(tmp_path / "home" / ".seamless" / "tls")
+        client = JobserverClient(f"https://127.0.0.1:{data['port']}", tls=(creds, "client"))
+        assert client.healthcheck()
+        with pytest.raises(requests.exceptions.ConnectionError):  # no client certificate
+            requests.get(f"https://127.0.0.1:{data['port']}/healthcheck", verify=False)
         assert process.wait(30) == 0
         assert not status.exists(), "the status file was not removed after the idle exit"
     finally:

@@ -45,16 +45,19 @@ def _job(func, hashserver_url: str, upload: bool = True, **inputs):
 
 
 def test_healthcheck_and_welcome(jobserver):
-    client = JobserverClient(jobserver.url)
+    client = JobserverClient(jobserver.url, tls=jobserver.tls)
     assert client.healthcheck()
-    assert "Seamless jobserver: 2 worker(s)" in requests.get(jobserver.url).text
+    assert "Seamless jobserver: 2 worker(s)" in client.request("GET", "/").text
+    assert jobserver.url.startswith("https://")
+    with pytest.raises(requests.exceptions.ConnectionError):  # no client certificate: no answer (SSLError is one)
+        requests.get(jobserver.url, verify=False)
 
 
 def test_runs_on_a_worker_and_persists_the_result(jobserver, storage, tmp_path: Path):
     hashserver, database = storage
     sidefile = tmp_path / "side.txt"
     transformation, checksum, location = _job(whoami, hashserver.url, sidefile=str(sidefile))
-    client = JobserverClient(jobserver.url)
+    client = JobserverClient(jobserver.url, tls=jobserver.tls)
 
     result = client.run_transformation(transformation, checksum, location)
     value = HashserverClient(hashserver.url).get_buffer(result).get_value("mixed")
@@ -70,7 +73,7 @@ def test_error_reaches_the_caller_with_its_traceback(jobserver, storage):
     hashserver, database = storage
     transformation, checksum, location = _job(explode, hashserver.url, depth=3)
     with pytest.raises(JobFailedError) as info:
-        JobserverClient(jobserver.url).run_transformation(transformation, checksum, location)
+        JobserverClient(jobserver.url, tls=jobserver.tls).run_transformation(transformation, checksum, location)
     assert "explode() raised ValueError: boom at depth 3" in info.value.message
     assert __file__ in info.value.traceback and 'raise ValueError(f"boom at depth {depth}")' in info.value.traceback
     assert DatabaseClient(database.url).get_result(checksum) is None
@@ -80,7 +83,7 @@ def test_missing_buffer_is_refused(jobserver, storage):
     hashserver, _ = storage
     transformation, checksum, _ = _job(explode, hashserver.url, upload=False, depth="never uploaded")
     with pytest.raises(JobFailedError, match="refused the job: buffer [0-9a-f]{64} is on none of the jobserver's hashservers"):
-        JobserverClient(jobserver.url).run_transformation(transformation, checksum)
+        JobserverClient(jobserver.url, tls=jobserver.tls).run_transformation(transformation, checksum)
 
 
 def test_checksum_mismatch_is_refused(jobserver, storage):
@@ -88,7 +91,7 @@ def test_checksum_mismatch_is_refused(jobserver, storage):
     transformation, checksum, _ = _job(explode, hashserver.url, depth=1)
     wrong = Checksum.of(b"not this transformation")
     with pytest.raises(JobFailedError, match=f"tf_checksum {wrong.hex()} does not match"):
-        JobserverClient(jobserver.url).run_transformation(transformation, wrong)
+        JobserverClient(jobserver.url, tls=jobserver.tls).run_transformation(transformation, wrong)
 
 
 @pytest.mark.parametrize(
@@ -100,6 +103,6 @@ def test_checksum_mismatch_is_refused(jobserver, storage):
     ],
 )
 def test_malformed_requests_get_400(jobserver, body, message):
-    response = requests.post(f"{jobserver.url}/run-transformation", data=body)
+    response = JobserverClient(jobserver.url, tls=jobserver.tls).request("POST", "run-transformation", data=body)
     assert response.status_code == 400
     assert re.search(message, response.json()["message"])

@@ -37,6 +37,8 @@ class ActiveServices:
     """What `activate` set up: the clients, the stores and backend it registered, their URLs."""
 
     cluster: str
+    #: the client credentials (None: the cluster opted out of TLS)
+    creds: Any
     hashserver: HashserverClient
     database: DatabaseClient
     urls: dict[str, str] = field(default_factory=dict)
@@ -52,19 +54,19 @@ def get_active() -> ActiveServices | None:
     return _active
 
 
-def url_here(payload: Mapping[str, Any]) -> str:
+def url_here(payload: Mapping[str, Any], scheme: str = "https") -> str:
     """The URL of a launched service as seen from this process (through a tunnel if any)."""
-    return f"http://{payload['hostname']}:{payload['port']}"
+    return f"{scheme}://{payload['hostname']}:{payload['port']}"
 
 
-def url_on_frontend(config: Mapping[str, Any], payload: Mapping[str, Any]) -> str:
+def url_on_frontend(config: Mapping[str, Any], payload: Mapping[str, Any], scheme: str = "https") -> str:
     """The URL of a launched service as seen from another service on its host (no tunnel)."""
     interface = config.get("network_interface") or "127.0.0.1"
     host = interface
     if interface in _ANY_ADDRESS:
         host = config.get("hostname") or "127.0.0.1"
     port = payload.get("tunneled-port", payload["port"])
-    return f"http://{host}:{port}"
+    return f"{scheme}://{host}:{port}"
 
 
 def _configuration_error(message: str) -> Exception:
@@ -102,18 +104,28 @@ def activate(*, cluster: str, execution: str, remote: str | None) -> ActiveServi
     dask_backend = _dask_backend_class(cluster) if execution == "remote" and remote == "daskserver" else None
     from seamless_config.tools import configure_database, configure_hashserver
 
+    from seamless_config import client_credentials
+
     hs_config = configure_hashserver("rw")
     db_config = configure_database("rw")
+    creds = client_credentials.for_launch(hs_config)  # the same frontend serves all of them
+    scheme = client_credentials.scheme(creds, "http")
+    tls = (creds, "client") if creds is not None else None
     hs_payload = _launch(hs_config, "hashserver")
     db_payload = _launch(db_config, "database")
-    active = ActiveServices(cluster, HashserverClient(url_here(hs_payload)), DatabaseClient(url_here(db_payload)))
+    active = ActiveServices(
+        cluster, creds, HashserverClient(url_here(hs_payload, scheme), tls=tls),
+        DatabaseClient(url_here(db_payload, scheme), tls=tls),
+    )
     active.closers += [active.hashserver.close, active.database.close]
     try:
         _check_reachable(active.hashserver, hs_config)
         active.database.check_protocol()
         active.urls.update(hashserver=active.hashserver.url, database=active.database.url)
         if execution == "remote" and remote == "jobserver":
-            _activate_jobserver(active, url_on_frontend(hs_config, hs_payload), url_on_frontend(db_config, db_payload))
+            _activate_jobserver(
+                active, url_on_frontend(hs_config, hs_payload, scheme), url_on_frontend(db_config, db_payload, scheme)
+            )
         elif dask_backend is not None:
             _activate_daskserver(active, dask_backend)
         _register(active)
@@ -135,9 +147,12 @@ def _activate_jobserver(active: ActiveServices, hashserver_url: str, database_ur
     from .jobserver_backend import JobserverBackend
     from .jobserver_client import JobserverClient
 
+    from seamless_config.client_credentials import scheme
+
     config = configure_jobserver(file_parameters=remote_clients_parameters(hashserver_url, database_url))
     payload = _launch(config, "jobserver")
-    client = JobserverClient(url_here(payload))
+    tls = (active.creds, "client") if active.creds is not None else None
+    client = JobserverClient(url_here(payload, scheme(active.creds, "http")), tls=tls)
     active.closers.append(client.close)
     _check_reachable(client, config)
     active.urls["jobserver"] = client.url
@@ -159,12 +174,12 @@ def _dask_backend_class(cluster: str) -> type:
 
 
 def _activate_daskserver(active: ActiveServices, backend_class: type) -> None:
-    import distributed
+    from seamless_config.client_credentials import connect_dask, scheme
     from seamless_config.tools import configure_daskserver
 
     payload = _launch(configure_daskserver(), "Seamless Dask server")
-    address = f"tcp://{payload['hostname']}:{payload['port']}"
-    client = distributed.Client(address, timeout="10s", set_as_default=False)
+    address = f"{scheme(active.creds, 'dask')}://{payload['hostname']}:{payload['port']}"
+    client = connect_dask(address, active.creds, set_as_default=False)
     active.closers.append(client.close)
     active.urls["daskserver"] = address
     active.backend = backend_class(client)

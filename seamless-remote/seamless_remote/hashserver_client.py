@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Iterable
+from typing import Any, Iterable
 
 from seamless import Buffer, Checksum
 
@@ -25,8 +25,8 @@ class HashserverClient(ServiceClient):
 
     service = "hashserver"
 
-    def __init__(self, url: str) -> None:
-        super().__init__(url)
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
         self._present: OrderedDict[str, None] = OrderedDict()
         self._present_lock = threading.Lock()
 

@@ -4,6 +4,11 @@ A pool of ``requests.Session`` objects, one per request in flight (transformatio
 threads; an idle session is reused, so connections are kept alive and their number follows the
 real concurrency), a retry on connection errors, and errors that name the service, its URL and
 what it answered.
+
+An ``https://`` URL needs ``tls=(credentials, role)``: the client presents that role's certificate
+and accepts only a server certificate signed by the user's CA (no host-name check: identity is
+the chain, so tunnels and ``0.0.0.0`` binds work). A TLS failure is diagnosed against the
+credential files, so the error names the file and the renew command.
 """
 
 from __future__ import annotations
@@ -13,6 +18,9 @@ import time
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from seamless_service.credentials import Credentials, check
+from seamless_service.tls import client_context
 
 from .errors import RemoteError, ServiceUnavailableError
 
@@ -22,16 +30,36 @@ RETRY_DELAYS = (0.2, 0.5)
 _BODY_EXCERPT = 500
 
 
+#: (credentials, role) of an ``https://`` client: role ``client`` for users, ``service`` for services
+TLS = tuple[Credentials, str]
+
+
+class _MutualTLSAdapter(HTTPAdapter):
+    """Connections with our SSL context: the client certificate, the user's CA, no host-name check."""
+
+    def __init__(self, tls: TLS) -> None:
+        self._context = client_context(*tls)
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["ssl_context"] = self._context
+        kwargs["assert_hostname"] = False
+        super().init_poolmanager(*args, **kwargs)
+
+
 class ServiceClient:
-    """Base of the service clients: ``url`` is ``http://host:port`` of the service."""
+    """Base of the service clients: ``url`` is ``http(s)://host:port`` of the service."""
 
     service = "service"
 
-    def __init__(self, url: str, *, read_timeout: float | None = READ_TIMEOUT) -> None:
+    def __init__(self, url: str, *, read_timeout: float | None = READ_TIMEOUT, tls: TLS | None = None) -> None:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ValueError(f"{self.service} URL must start with http:// or https://, not {url!r}")
+        if url.startswith("https://") and tls is None:
+            raise ValueError(f"{self.service} URL {url} is https://: give tls=(credentials, role)")
         self.url = url.rstrip("/")
         self.read_timeout = read_timeout
+        self.tls = tls if url.startswith("https://") else None
         self._idle: queue.LifoQueue[requests.Session] = queue.LifoQueue()
         self._closed = False
 
@@ -45,6 +73,8 @@ class ServiceClient:
         for delay in (*RETRY_DELAYS, None):
             try:
                 return self._request(method, url, **kwargs)
+            except requests.exceptions.SSLError as exc:
+                raise self._tls_failure(exc) from None
             except requests.ConnectionError as exc:
                 if delay is None:
                     raise ServiceUnavailableError(
@@ -66,7 +96,7 @@ class ServiceClient:
         try:
             session = self._idle.get_nowait()
         except queue.Empty:
-            session = requests.Session()
+            session = self._new_session()
         try:
             return session.request(method, url, **kwargs)
         finally:
@@ -74,6 +104,24 @@ class ServiceClient:
                 session.close()
             else:
                 self._idle.put(session)
+
+    def _new_session(self) -> requests.Session:
+        session = requests.Session()
+        if self.tls is not None:
+            creds, role = self.tls
+            session.mount("https://", _MutualTLSAdapter(self.tls))
+            session.verify = str(creds.ca)  # so that requests adds no public CA to the context
+        return session
+
+    def _tls_failure(self, exc: Exception) -> Exception:
+        """The error for a failed TLS handshake: a credential problem if the files show one."""
+        if self.tls is not None:
+            check(*self.tls)  # raises CredentialError naming the file and the renew command
+        return ServiceUnavailableError(
+            f"The {self.service} at {self.url} refused the TLS connection ({exc}). Its certificate "
+            "is not signed by your CA, or it does not accept yours: if the credentials were renewed, "
+            "stop the services (seamless-services stop --all) and call set_stage() again"
+        )
 
     def unexpected(self, response: requests.Response, what: str) -> RemoteError:
         """The error for an answer that is not one of the expected ones."""

@@ -16,8 +16,8 @@ class JobserverClient(ServiceClient):
 
     service = "jobserver"
 
-    def __init__(self, url: str) -> None:
-        super().__init__(url, read_timeout=None)
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        super().__init__(url, read_timeout=None, **kwargs)
 
     def run_transformation(
         self,

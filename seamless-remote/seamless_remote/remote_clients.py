@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 from .database_client import DatabaseClient
 from .hashserver_client import HashserverClient
+from .http_service import TLS
 
 KINDS = {"buffer": HashserverClient, "database": DatabaseClient}
 EXAMPLE = '{"buffer": [{"url": "http://127.0.0.1:60123"}], "database": [{"url": "http://127.0.0.1:60234"}]}'
@@ -46,8 +47,11 @@ def _invalid(message: str) -> ValueError:
     return ValueError(f"remote clients parameters: {message}; expected e.g. {EXAMPLE}")
 
 
-def clients_from_parameters(parameters: Mapping[str, Any]) -> RemoteClients:
-    """Build the clients named by ``parameters`` (see module docstring); raise ValueError if invalid."""
+def clients_from_parameters(parameters: Mapping[str, Any], *, tls: TLS | None = None) -> RemoteClients:
+    """Build the clients named by ``parameters`` (see module docstring); raise ValueError if invalid.
+
+    ``tls`` (credentials, role) is used for the ``https://`` URLs.
+    """
     if not isinstance(parameters, Mapping):
         raise _invalid(f"must be a mapping, not {type(parameters).__name__}")
     unknown = set(parameters) - set(KINDS)
@@ -65,7 +69,7 @@ def clients_from_parameters(parameters: Mapping[str, Any]) -> RemoteClients:
             extra = set(entry) - {"url", "readonly"}
             if extra:
                 raise _invalid(f"'{kind}' entry {i + 1} has unknown key(s) {sorted(extra)}; valid: url, readonly")
-            client = client_class(entry["url"])
+            client = client_class(entry["url"], tls=tls if entry["url"].startswith("https://") else None)
             targets[kind].append(client)
             if entry.get("readonly"):
                 clients.readonly.add(id(client))

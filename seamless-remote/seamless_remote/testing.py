@@ -1,11 +1,16 @@
 """Real hashserver / seamless-database / jobserver processes started directly (not through the
 launcher), for tests and benchmarks. Each binds a free loopback port from a range, reports it
 through its status file, and is stopped by PID with `LocalService.stop()`.
+
+The stock hashserver and database speak plain HTTP on loopback (clients' tests); the jobserver
+speaks mutual TLS as when launched for a user, with credentials of its own HOME
+(``LocalService.tls`` is what a client passes as ``tls=``), unless ``tls=False``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -13,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .http_service import TLS
 from .remote_clients import remote_clients_parameters
 
 START_TIMEOUT = 30.0
@@ -26,6 +32,8 @@ class LocalService:
     process: subprocess.Popen
     url: str
     log: Path
+    #: what a client passes as ``tls=`` for an https:// service, else None
+    tls: TLS | None = None
 
     @property
     def pid(self) -> int:
@@ -48,8 +56,12 @@ def _tool(name: str) -> str:
     return str(candidate) if candidate.exists() else name
 
 
-def start_service(name: str, argv: list[str], workdir: Path, *, parameters: dict | None = None) -> LocalService:
-    """Start ``argv`` (``--status-file`` is appended) and wait until its status file says running."""
+def start_service(name: str, argv: list[str], workdir: Path, *, parameters: dict | None = None,
+                  home: Path | None = None) -> LocalService:
+    """Start ``argv`` (``--status-file`` is appended) and wait until its status file says running.
+
+    With ``home``, the service runs with ``HOME=home`` and speaks TLS with the credentials there.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     status = workdir / f"{name}.status.json"
     status.write_text(json.dumps({"status": "starting", "parameters": parameters or {}}))
@@ -58,6 +70,7 @@ def start_service(name: str, argv: list[str], workdir: Path, *, parameters: dict
         process = subprocess.Popen(
             [_tool(argv[0]), *argv[1:], "--status-file", str(status)],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=None if home is None else {**os.environ, "HOME": str(home)},
         )
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
@@ -66,7 +79,12 @@ def start_service(name: str, argv: list[str], workdir: Path, *, parameters: dict
         except (OSError, json.JSONDecodeError):
             data = {}
         if data.get("status") == "running" and data.get("port"):
-            return LocalService(name, process, f"http://127.0.0.1:{data['port']}", log)
+            if home is None:
+                return LocalService(name, process, f"http://127.0.0.1:{data['port']}", log)
+            from seamless_service.credentials import ensure
+
+            tls = (ensure(home / ".seamless" / "tls", role="client"), "client")
+            return LocalService(name, process, f"https://127.0.0.1:{data['port']}", log, tls)
         if data.get("status") == "failed" or process.poll() is not None:
             break
         time.sleep(0.05)
@@ -90,8 +108,12 @@ def start_database(directory: Path, *, ports: tuple[int, int] = (61200, 61299)) 
 
 
 def start_jobserver(workdir: Path, hashserver: str, database: str, *, workers: int = 1,
-                    ports: tuple[int, int] = (61400, 61499), timeout: float | None = None) -> LocalService:
+                    ports: tuple[int, int] = (61400, 61499), timeout: float | None = None,
+                    tls: bool = True) -> LocalService:
+    """A jobserver using that hashserver and database; over TLS with credentials in ``workdir/home``."""
     argv = ["seamless-jobserver", "--workers", str(workers), "--port-range", *map(str, ports), "--host", "127.0.0.1"]
     argv += ["--timeout", str(timeout)] if timeout else []
-    return start_service("jobserver", argv, workdir, parameters=remote_clients_parameters(hashserver, database))
+    argv += [] if tls else ["--no-tls"]
+    home = workdir / "home" if tls else None
+    return start_service("jobserver", argv, workdir, parameters=remote_clients_parameters(hashserver, database), home=home)
 

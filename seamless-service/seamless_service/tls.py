@@ -1,0 +1,51 @@
+"""Mutual TLS from the credentials of :mod:`seamless_service.credentials`.
+
+Every server requires a client certificate signed by the user's CA and every client requires the
+server's certificate to be signed by it. Host names are not checked (identity is the chain, as in
+``distributed``), so tunnels (``localhost:<forwarded port>``) and ``0.0.0.0`` binds keep working.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+from .credentials import Credentials
+
+#: Name of the per-cluster key that turns TLS off (documented in COMMAND_LANGUAGE.md).
+OPT_OUT_KEY = "tls"
+
+
+def server_context(creds: Credentials) -> ssl.SSLContext:
+    """A server-side context: the service certificate, client certificates required."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(creds.ca))
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(str(creds.cert("service")), str(creds.key("service")))
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+def client_context(creds: Credentials, role: str = "client") -> ssl.SSLContext:
+    """A client-side context presenting ``role``'s certificate, trusting only the user's CA."""
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(creds.ca))
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_cert_chain(str(creds.cert(role)), str(creds.key(role)))
+    return ctx
+
+
+def dask_security_arguments(creds: Credentials, role: str = "client") -> dict[str, Any]:
+    """Keyword arguments of ``distributed.Security``: file paths only, encryption required.
+
+    ``role="client"``: a user's client. ``role="service"``: scheduler, workers, nannies and the
+    wrapper's own client all use the service certificate.
+    """
+    ca, cert, key = (str(p) for p in creds.files(role))
+    arguments: dict[str, Any] = {"tls_ca_file": ca, "require_encryption": True,
+                                 "tls_client_cert": cert, "tls_client_key": key}
+    if role == "service":
+        for part in ("scheduler", "worker"):
+            arguments[f"tls_{part}_cert"] = cert
+            arguments[f"tls_{part}_key"] = key
+    return arguments
