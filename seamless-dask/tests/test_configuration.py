@@ -206,3 +206,24 @@ def test_local_only_parameters_leave_job_settings_unset():
     assert cfg.lifetime is None and not any("LIFETIME" in line for line in cfg.env_exports)
     assert "walltime" not in cfg.jobqueue["slurm"] and "memory" not in cfg.jobqueue["slurm"]
     assert "slurm" not in build().job_problems
+
+
+def test_cluster_schema_and_wrapper_agree_on_batch_parameters():
+    """The queue keys of seamless_config and the wrapper's parameters are declared on either side
+    of the launch (the wrapper imports no Seamless package): check they fit together."""
+    from seamless_config.cluster import BATCH_TYPES, CLUSTER_STRINGS, QUEUE_FIELDS, QUEUE_PARAMETERS
+
+    from seamless_dask.batch_systems import BATCH_SYSTEMS, SYSTEM_SPECIFIC_PARAMETERS
+    from seamless_dask.parameters import PARAMETERS
+
+    wrapper_names = {p.name for p in PARAMETERS}
+    assert set(QUEUE_PARAMETERS.values()) <= wrapper_names
+    for ctype in BATCH_TYPES:
+        system = BATCH_SYSTEMS[ctype]
+        assert CLUSTER_STRINGS[ctype].lower().endswith(f"::{ctype}cluster")
+        accepted = set(system.options) | ({"walltime"} if system.walltime_format else set())
+        given = {QUEUE_PARAMETERS[k] for k, f in QUEUE_FIELDS.items()
+                 if k in QUEUE_PARAMETERS and (f.types is None or ctype in f.types)}
+        assert given & SYSTEM_SPECIFIC_PARAMETERS <= accepted, ctype
+        required = {QUEUE_PARAMETERS[k] for k, f in QUEUE_FIELDS.items() if ctype in f.required_for}
+        assert set(system.required) <= required, ctype
