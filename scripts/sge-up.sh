@@ -154,8 +154,8 @@ aliases_changed=0
 write_host_aliases && aliases_changed=1
 [ "$(cat "$COMMON/act_qmaster" 2>/dev/null)" = "$NODE" ] || { echo "$NODE" > "$COMMON/act_qmaster"; aliases_changed=1; }
 if [ "$aliases_changed" = 1 ]; then   # names are read at start: restart what runs
-  for f in "$SPOOL"/execd/*/execd.pid; do [ -e "$f" ] && stop_pidfile sge_execd "$f"; done
-  stop_pidfile sge_qmaster "$QMASTER_PID"
+  for f in "$SPOOL"/execd/*/execd.pid; do running "$f" sge_execd && stop_pidfile sge_execd "$f"; done
+  running "$QMASTER_PID" sge_qmaster && stop_pidfile sge_qmaster "$QMASTER_PID"
 fi
 if ! running "$QMASTER_PID" sge_qmaster; then
   log "starting sge_qmaster"
