@@ -1,5 +1,6 @@
 # Entry points: `make demo` (pure-Dask demo on the embedded local cluster) and `make test`
-# (every package's tests, with a real SLURM and sshd started when run as root).
+# (every package's tests, with a real SLURM and sshd started when run as root);
+# `make demo-persistent` runs the persistent-mode demo twice (computed, then from the database).
 # Each target first installs what it needs into $(VENV) from the project's own files.
 
 PYTHON ?= python3
@@ -7,7 +8,7 @@ VENV ?= .venv
 PACKAGES := seamless-service seamless-core seamless-config seamless-remote seamless-dask seamless-transformer seamless-jobserver
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench install services-up services-down clean
+.PHONY: demo demo-persistent test bench install services-up services-down clean
 
 install: $(STAMP)
 
@@ -22,6 +23,10 @@ $(STAMP): $(foreach p,$(PACKAGES),$(p)/pyproject.toml) requirements-test.txt
 
 demo: $(STAMP)
 	$(VENV)/bin/python examples/pure-dask/pi.py
+
+demo-persistent: $(STAMP)
+	$(VENV)/bin/python examples/persistent/primes.py
+	$(VENV)/bin/python examples/persistent/primes.py
 
 test: $(STAMP)
 	VENV=$(VENV) scripts/run-tests.sh

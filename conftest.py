@@ -1,6 +1,6 @@
 """Fixtures and service checks shared by every package's tests.
 
-Tests marked ``slurm`` or ``ssh`` need a real service. Where it is absent they are skipped
+Tests marked ``slurm``, ``sge`` or ``ssh`` need a real service. Where it is absent they are skipped
 with the reason; with ``SEAMLESS_REQUIRE_SERVICES=1`` (set by ``.ci/run``) the skip becomes a
 failure, so CI cannot pass without running them.
 """
@@ -18,11 +18,18 @@ import pytest
 ROOT = Path(__file__).resolve().parent
 
 
+def _missing_tool(tools: tuple[str, ...], system: str, script: str) -> str | None:
+    for tool in tools:
+        if shutil.which(tool) is None:
+            return f"{system} is not installed ({tool} not on PATH); start it with scripts/{script}"
+    return None
+
+
 @lru_cache(maxsize=None)
 def _slurm_problem() -> str | None:
-    for tool in ("sbatch", "squeue", "scancel", "sinfo"):
-        if shutil.which(tool) is None:
-            return f"SLURM is not installed ({tool} not on PATH); start it with scripts/slurm-up.sh"
+    missing = _missing_tool(("sbatch", "squeue", "scancel", "sinfo"), "SLURM", "slurm-up.sh")
+    if missing:
+        return missing
     try:
         out = subprocess.run(
             ["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=10
@@ -34,6 +41,24 @@ def _slurm_problem() -> str | None:
         s.rstrip("*") in ("idle", "mixed", "allocated", "completing") for s in states
     ):
         return f"SLURM has no usable node (sinfo: {out.stdout.strip() or out.stderr.strip()})"
+    return None
+
+
+@lru_cache(maxsize=None)
+def _sge_problem() -> str | None:
+    missing = _missing_tool(("qsub", "qstat", "qdel", "qacct"), "Grid Engine", "sge-up.sh")
+    if missing:
+        return missing
+    try:
+        out = subprocess.run(["qstat", "-f"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"qstat failed: {exc}"
+    # a usable queue instance: "all.q@host  BI  0/0/8  0.50  lx-amd64" (a 6th column is a state
+    # such as u = unknown, a = alarm, d = disabled)
+    usable = [line for line in out.stdout.splitlines()
+              if "@" in line.split(" ", 1)[0] and len(line.split()) == 5]
+    if out.returncode != 0 or not usable:
+        return f"Grid Engine has no usable queue (qstat -f: {out.stdout.strip() or out.stderr.strip()})"
     return None
 
 
@@ -53,7 +78,7 @@ def _ssh_problem() -> str | None:
     return None
 
 
-_CHECKS = {"slurm": _slurm_problem, "ssh": _ssh_problem}
+_CHECKS = {"slurm": _slurm_problem, "sge": _sge_problem, "ssh": _ssh_problem}
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

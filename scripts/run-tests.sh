@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run every package's tests in the project's virtualenv ($VENV, default .venv).
-# As root, the real services the tests need (single-node SLURM, sshd on loopback) are started
+# As root, the real services the tests need (single-node SLURM and Grid Engine, sshd on loopback) are started
 # first and the ones this script started are stopped afterwards.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +11,7 @@ started=""
 if [ "$(id -u)" = 0 ]; then
   started="$(scripts/services-up.sh)" || { echo "run-tests: starting services failed" >&2; exit 1; }
 else
-  echo "run-tests: not root; SLURM/ssh tests run only if those services already work" >&2
+  echo "run-tests: not root; SLURM/SGE/ssh tests run only if those services already work" >&2
 fi
 "$VENV/bin/python" -m pytest "$@"
 rc=$?

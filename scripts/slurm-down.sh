@@ -5,21 +5,8 @@
 set -u
 
 log() { echo "slurm-down: $*" >&2; }
-
-stop() {   # stop NAME PIDFILE
-  local name="$1" pidfile="$2" pid i
-  [ -f "$pidfile" ] || { log "$name: no pid file"; return 0; }
-  pid="$(cat "$pidfile")"
-  if kill -0 "$pid" 2>/dev/null && [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = "$name" ]; then
-    kill -TERM "$pid"
-    for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; log "$name ($pid) killed"
-    else log "$name ($pid) stopped"; fi
-  else
-    log "$name: not running"
-  fi
-  rm -f "$pidfile"
-}
+# shellcheck source=pidfile.sh
+. "$(dirname "$0")/pidfile.sh"
 
 # Cancel queued and running jobs first, so no job step outlives slurmd.
 if command -v scancel >/dev/null && [ -f /run/slurm/slurmctld.pid ] \
@@ -27,6 +14,6 @@ if command -v scancel >/dev/null && [ -f /run/slurm/slurmctld.pid ] \
   scancel --user="$(id -un)" >/dev/null 2>&1 || true
   for i in $(seq 1 30); do [ -z "$(squeue -h 2>/dev/null)" ] && break; sleep 0.2; done
 fi
-stop slurmd /run/slurm/slurmd.pid
-stop slurmctld /run/slurm/slurmctld.pid
-[ "${KEEP_MUNGE:-0}" = 1 ] || stop munged /run/munge/munged.pid
+stop_pidfile slurmd /run/slurm/slurmd.pid
+stop_pidfile slurmctld /run/slurm/slurmctld.pid
+[ "${KEEP_MUNGE:-0}" = 1 ] || stop_pidfile munged /run/munge/munged.pid

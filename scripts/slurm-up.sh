@@ -31,12 +31,8 @@ log() { echo "slurm-up: $*" >&2; }
 die() { log "$*"; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root (it installs packages and starts daemons)"
 
-# running PIDFILE NAME: the pid file names a live process called NAME (guards against PID reuse)
-running() {
-  [ -f "$1" ] || return 1
-  local pid; pid="$(cat "$1")"
-  kill -0 "$pid" 2>/dev/null && [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = "$2" ]
-}
+# shellcheck source=pidfile.sh
+. "$(dirname "$0")/pidfile.sh"
 
 install_packages() {
   local missing=0 tool
@@ -112,13 +108,6 @@ CONF
   return 0
 }
 
-stop_daemon() {   # stop_daemon PIDFILE NAME
-  running "$1" "$2" || return 0
-  local pid i; pid="$(cat "$1")"
-  kill "$pid"
-  for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-}
-
 wait_for_node() {
   local node="$1" deadline state=""
   deadline=$(( $(date +%s) + TIMEOUT ))
@@ -154,8 +143,8 @@ if [ -f /var/lib/slurm/slurmctld/clustername ] \
 fi
 if write_conf "$NODE"; then
   # a changed configuration takes effect only after a restart
-  stop_daemon /run/slurm/slurmd.pid slurmd
-  stop_daemon /run/slurm/slurmctld.pid slurmctld
+  stop_pidfile slurmd /run/slurm/slurmd.pid
+  stop_pidfile slurmctld /run/slurm/slurmctld.pid
 fi
 running /run/slurm/slurmctld.pid slurmctld || { log "starting slurmctld"; slurmctld; }
 running /run/slurm/slurmd.pid slurmd || { log "starting slurmd"; slurmd; }

@@ -313,6 +313,30 @@ def test_frontend_over_ssh(launched):
 
 
 @pytest.mark.ssh
+def test_services_cli_lists_and_reads_logs_on_the_frontend(launched):
+    """seamless-services list / logs for a scheduler on a frontend: rhl-inspect / rhl-logs over SSH."""
+    name = f"sshlog{secrets.token_hex(3)}"
+    launched.write(f"- cluster: {name}\n- persistent: false\n", _ssh_clusters(name))
+    result, _ = launched.run()
+    key = result["config"]["key"]
+    cli = [str(Path(sys.executable).parent / "seamless-services")]
+    env = user_env(launched.home)
+    listed = subprocess.run([*cli, "list", "--json"], env=env, capture_output=True, text=True, timeout=120)
+    (service,) = json.loads(listed.stdout)["services"]
+    assert service["key"] == key and service["where"] == "localhost" and service["state"] == "running"
+    assert service["pid"] == result["pid"] and service["url"].startswith("tls://localhost:")
+    logs = subprocess.run([*cli, "logs", key, "--tail", "50"], env=env, capture_output=True, text=True, timeout=120)
+    assert logs.returncode == 0 and "Scheduler at:" in logs.stdout, logs.stderr
+    # without the launch record (a failed launch leaves none), --host says where to look
+    (launched.home / ".seamless" / "launches" / f"{key}.json").rename(launched.home / "record.json")
+    try:
+        logs = subprocess.run([*cli, "logs", key, "--host", "localhost"], env=env, capture_output=True, text=True, timeout=120)
+        assert logs.returncode == 0 and "Scheduler at:" in logs.stdout
+    finally:
+        (launched.home / "record.json").rename(launched.home / ".seamless" / "launches" / f"{key}.json")
+
+
+@pytest.mark.ssh
 def test_tunnel_and_relaunch_through_a_stale_tunnel(launched):
     name = f"tun{secrets.token_hex(3)}"
     launched.write(f"- cluster: {name}\n- persistent: false\n", _ssh_clusters(name, tunnel=True))

@@ -10,14 +10,25 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeVar
 
 from .errors import ConfigurationError
 from .located_yaml import where
 from .names import validate_name
 from .schema import Field, require, validate_section
 
-CLUSTER_TYPES = ("local", "slurm", "oar")
+#: cluster type -> the ``MODULE::SYMBOL`` the Dask wrapper instantiates for it
+CLUSTER_STRINGS = {
+    "local": "distributed::LocalCluster",
+    "slurm": "dask_jobqueue::SLURMCluster",
+    "oar": "dask_jobqueue::OARCluster",
+    "pbs": "dask_jobqueue::PBSCluster",
+    "sge": "dask_jobqueue::SGECluster",
+    "lsf": "dask_jobqueue::LSFCluster",
+    "htcondor": "dask_jobqueue::HTCondorCluster",
+}
+CLUSTER_TYPES = tuple(CLUSTER_STRINGS)
+BATCH_TYPES = tuple(t for t in CLUSTER_TYPES if t != "local")
 SERVICES = ("hashserver", "database", "jobserver", "daskserver")
 LOCAL_CLUSTER_NAME = "local"
 DEFAULT_QUEUE_NAME = "default"
@@ -55,35 +66,75 @@ CLUSTER_FIELDS: dict[str, Field] = {
     "tls": Field("bool", "mutual TLS on every service (default true); false only where the network is otherwise isolated"),
     "frontends": Field("list", "list of frontends (login nodes)"),
     "workers": Field("int", "number of workers (local: default number of cores)"),
-    "memory_per_core_property_name": Field("str", "OAR property giving memory per core"),
+    "memory_per_core_property_name": Field("str", "OAR property giving memory per core", types=("oar",)),
     "queues": Field("section", "mapping of queue name to queue definition"),
     "default_queue": Field("str", "queue used when no 'queue' command is given"),
 }
-QUEUE_FIELDS: dict[str, Field] = {
-    "TEMPLATE": Field("str", "name of an earlier queue of the same cluster to copy"),
-    "conda": Field("str", "conda environment of the Dask scheduler and workers"),
-    "python": Field("str", "worker interpreter; default: the one that runs the wrapper"),
-    "walltime": Field("walltime", "maximum job run time"),
-    "cores": Field("int", "cores per worker job"),
-    "job_cores": Field("int", "cores requested from the batch system per job; default cores"),
-    "memory": Field("memory", "memory per worker job"),
-    "unknown_task_duration": Field("duration", "Dask's guess for tasks never seen; default 1m"),
-    "target_duration": Field("duration", "Dask adaptive target duration; default 10m"),
-    "maximum_jobs": Field("int", "maximum number of worker jobs"),
-    "lifetime": Field("duration", "worker lifetime; default from walltime"),
-    "lifetime_stagger": Field("duration", "spread of worker lifetimes; default 4m"),
-    "interactive": Field("bool", "keep one job running at all times"),
-    "project": Field("word", "batch system account/project"),
-    "partition": Field("word", "batch system partition/queue"),
-    "tmpdir": Field("str", "local scratch directory of the workers; default /tmp"),
-    "worker_threads": Field("int", "threads per worker process"),
-    "processes": Field("int", "worker processes per job"),
-    "extra_dask_config": Field("strmap", "extra Dask configuration for the workers"),
-    "job_extra_directives": Field("directives", "extra batch directives, written verbatim after the prefix"),
-    "job_script_prologue": Field("strlist", "shell lines run before the worker starts, written verbatim"),
-    "dask_resources": Field("resources", "Dask worker resources"),
+
+
+@dataclass(frozen=True)
+class QueueField(Field):
+    """A queue key: also the seamless-dask-wrapper parameter it becomes ("" = the same name,
+    None = not passed on) and the cluster types whose queues must give it."""
+
+    parameter: str | None = ""
+    #: cluster types whose queues must give it
+    required_for: tuple[str, ...] = ()
+
+
+FieldT = TypeVar("FieldT", bound=Field)
+_WALLTIME_TYPES = ("local", *(t for t in BATCH_TYPES if t != "htcondor"))
+QUEUE_FIELDS: dict[str, QueueField] = {
+    "TEMPLATE": QueueField("str", "name of an earlier queue of the same cluster to copy", parameter=None),
+    "conda": QueueField("str", "conda environment of the Dask scheduler and workers", parameter=None),
+    "python": QueueField("str", "worker interpreter; default: the one that runs the wrapper"),
+    "walltime": QueueField("walltime", "maximum job run time", types=_WALLTIME_TYPES,
+                           required_for=tuple(t for t in _WALLTIME_TYPES if t != "local")),
+    "cores": QueueField("int", "cores per worker job", required_for=BATCH_TYPES),
+    "job_cores": QueueField("int", "cores requested from the batch system per job; default cores"),
+    "memory": QueueField("memory", "memory per worker job", required_for=BATCH_TYPES),
+    "unknown_task_duration": QueueField("duration", "Dask's guess for tasks never seen; default 1m",
+                                        parameter="unknown-task-duration"),
+    "target_duration": QueueField("duration", "Dask adaptive target duration; default 10m",
+                                  parameter="target-duration"),
+    "maximum_jobs": QueueField("int", "maximum number of worker jobs"),
+    "lifetime": QueueField("duration", "worker lifetime; default from walltime"),
+    "lifetime_stagger": QueueField("duration", "spread of worker lifetimes; default 4m",
+                                   parameter="lifetime-stagger"),
+    "interactive": QueueField("bool", "keep one job running at all times"),
+    "project": QueueField("word", "batch system account/project",
+                          types=("local", "slurm", "oar", "pbs", "sge", "lsf")),
+    "partition": QueueField("word", "SLURM partition / OAR queue", types=("local", "slurm", "oar")),
+    "queue": QueueField("word", "batch queue (-q)", types=("pbs", "sge", "lsf"), parameter="partition"),
+    "resource_spec": QueueField("str", "resource request (-l), e.g. select=1:ncpus=4:mem=8GB (PBS)",
+                                types=("pbs", "sge")),
+    "ncpus": QueueField("int", "CPUs requested (bsub -n); default cores", types=("lsf",)),
+    "mem": QueueField("memory", "memory limit (bsub -M); default memory", types=("lsf",)),
+    "use_stdin": QueueField("bool", "submit the job script on bsub's stdin", types=("lsf",)),
+    "disk": QueueField("memory", "disk per job, e.g. 10GB", types=("htcondor",), required_for=("htcondor",)),
+    "submit_command_extra": QueueField("strlist", "extra condor_submit arguments", types=("htcondor",)),
+    "tmpdir": QueueField("str", "local scratch directory of the workers; default /tmp"),
+    "worker_threads": QueueField("int", "threads per worker process"),
+    "processes": QueueField("int", "worker processes per job"),
+    "extra_dask_config": QueueField("strmap", "extra Dask configuration for the workers"),
+    "job_extra_directives": QueueField(
+        "directives", "extra batch directives without the prefix, written verbatim (HTCondor: 'key = value')"
+    ),
+    "job_script_prologue": QueueField("strlist", "shell lines run before the worker starts, written verbatim"),
+    "dask_resources": QueueField("resources", "Dask worker resources", parameter="dask-resources"),
 }
-_BATCH_REQUIRED = ["walltime", "cores", "memory"]
+#: queue key -> wrapper parameter, for the keys passed on to seamless-dask-wrapper
+QUEUE_PARAMETERS = {name: f.parameter or name for name, f in QUEUE_FIELDS.items() if f.parameter is not None}
+
+
+def fields_for(fields: Mapping[str, FieldT], ctype: str | None) -> dict[str, FieldT]:
+    """The keys of a section that apply to a cluster type (all of them for a cluster without type)."""
+    return {n: f for n, f in fields.items() if ctype is None or f.types is None or ctype in f.types}
+
+
+def queue_fields(ctype: str | None) -> dict[str, QueueField]:
+    """The queue keys of a cluster type."""
+    return fields_for(QUEUE_FIELDS, ctype)
 
 
 @dataclass(frozen=True)
@@ -171,6 +222,24 @@ def _parse_frontend(data: Any, what: str, is_local_type: bool, context: Any) -> 
     return Frontend(hostname=values.get("hostname"), ssh_hostname=values.get("ssh_hostname"), services=services)
 
 
+def _refuse_other_types_keys(data: Any, fields: Mapping[str, Field], ctype: str | None, what: str) -> None:
+    """A key of other cluster types only: say so, and list the keys this type takes."""
+    if not isinstance(data, Mapping):
+        return
+    own = fields_for(fields, ctype)
+    for raw_key in data:
+        key = raw_key.replace("-", "_") if isinstance(raw_key, str) else raw_key
+        if key in fields and key not in own:
+            file, line = where(data, raw_key)
+            types = ", ".join(fields[key].types or ())
+            raise ConfigurationError(
+                f"{what}: key {raw_key!r} does not apply to a '{ctype}' cluster (only to: {types}); "
+                f"valid keys for '{ctype}' are: {', '.join(sorted(own))}",
+                file=file,
+                line=line,
+            )
+
+
 def _parse_queues(cname: str, data: Any, ctype: str | None, workers: int | None) -> dict[str, Queue]:
     if data is None:
         data = {}
@@ -185,7 +254,8 @@ def _parse_queues(cname: str, data: Any, ctype: str | None, workers: int | None)
         except ConfigurationError as exc:
             file, line = where(data, qname)
             raise ConfigurationError(f"cluster '{cname}': {exc.reason}", file=file, line=line) from None
-        written = validate_section(qdata, QUEUE_FIELDS, what, normalise_hyphens=True, context=data)
+        _refuse_other_types_keys(qdata, QUEUE_FIELDS, ctype, what)
+        written = validate_section(qdata, queue_fields(ctype), what, normalise_hyphens=True, context=data)
         template = written.pop("TEMPLATE", None)
         if template is not None:
             if template not in queues:
@@ -204,8 +274,9 @@ def _parse_queues(cname: str, data: Any, ctype: str | None, workers: int | None)
         if ctype == "local":
             values.setdefault("cores", workers or os.cpu_count() or 1)
             values.setdefault("maximum_jobs", workers or os.cpu_count() or 1)
-        elif ctype in ("slurm", "oar"):
-            require(values, _BATCH_REQUIRED, what, qdata, f"a '{ctype}' queue needs them")
+        elif ctype is not None:
+            required = [n for n, f in QUEUE_FIELDS.items() if ctype in f.required_for]
+            require(values, required, what, qdata, f"a '{ctype}' queue needs them")
         queues[qname] = Queue(qname, values)
     if not queues and ctype == "local":
         n = workers or os.cpu_count() or 1
@@ -226,6 +297,7 @@ def parse_cluster(name: str, data: Any, *, is_local_cluster: bool = False, conte
     if ctype is not None and ctype not in CLUSTER_TYPES:
         file, line = where(data, "type")
         raise ConfigurationError(f"{what}: unknown type {ctype!r}; valid types are: {', '.join(CLUSTER_TYPES)}", file=file, line=line)
+    _refuse_other_types_keys(data, CLUSTER_FIELDS, ctype, what)
     raw_frontends = values.get("frontends")
     if raw_frontends is None:
         if ctype != "local":

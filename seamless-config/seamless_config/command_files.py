@@ -111,14 +111,19 @@ def _invocations(entries: list[Any], file: str, stage: str | None) -> Iterable[I
         yield Invocation(name, argument, file, line)
 
 
-def load_cluster_files() -> dict[str, Any]:
-    """``~/.seamless/clusters.yaml`` then ``~/.seamless/clusters/*.yaml`` (sorted), merged per cluster."""
+def cluster_file_paths() -> list[Path]:
+    """``~/.seamless/clusters.yaml`` then ``~/.seamless/clusters/*.yaml`` (sorted), those that exist."""
     home = seamless_home()
     paths = [home / "clusters.yaml"] if (home / "clusters.yaml").is_file() else []
     if (home / "clusters").is_dir():
         paths += sorted(p for p in (home / "clusters").glob("*.yaml") if p.is_file())
+    return paths
+
+
+def load_cluster_files() -> dict[str, Any]:
+    """The cluster files (:func:`cluster_file_paths`), merged per cluster."""
     merged = LocatedDict()
-    for path in paths:
+    for path in cluster_file_paths():
         data = load_file(path)
         if data is None:
             continue

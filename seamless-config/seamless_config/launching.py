@@ -589,7 +589,9 @@ def _launch_failure(config: Mapping[str, Any], what: str, exc: Exception, launch
     reason = _RHL_REASONS.get(str(exc), str(exc))
     message = f"The {what} '{config['key']}' could not be started {describe_target(config)}: {reason}"
     if tail:
-        message += f"\nLast lines of its output ({tool_command(config, 'rhl-logs', config['key'])}):\n{tail}"
+        from .services_cli import logs_command
+
+        message += f"\nLast lines of its output ({logs_command(config)}):\n{tail}"
     if launched:
         with contextlib.suppress(Exception):
             stop(config)
@@ -658,3 +660,9 @@ def stop(config: Mapping[str, Any]) -> bool:
     if stopped:
         logger.info("Stopped the server '%s' %s", key, describe_target(config))
     return stopped
+
+
+def record_differences(config: Mapping[str, Any]) -> list[str] | None:
+    """How ``config`` differs from what its key was launched with (None: no launch record)."""
+    previous = _read_record(config["key"])
+    return None if previous is None else _differences(previous, _launch_parameters(config))

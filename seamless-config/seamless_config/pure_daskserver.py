@@ -116,8 +116,6 @@ def activate(*, queue: str | None = None):
     importer.start()
     payload = launch(config, what="Dask scheduler")
     importer.join()
-    import distributed
-
     host = payload.get("hostname") or "localhost"
     address = f"{client_credentials.scheme(creds, 'dask')}://{host}:{payload['port']}"
     client = client_credentials.connect_dask(address, creds, set_as_default=True)

@@ -129,6 +129,8 @@ class Field:
     check: str
     help: str
     required: bool = False
+    #: the cluster types this key means something for (None: all)
+    types: tuple[str, ...] | None = None
 
 
 def validate_section(

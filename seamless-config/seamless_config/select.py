@@ -93,12 +93,20 @@ def get_subproject() -> str | None:
     return _subproject.value
 
 
-def where(setting: str) -> tuple[str | None, int | None]:
-    """(file, line) of the command that set ``setting`` ("cluster", "persistent"...), if any."""
-    sourced = {
+#: The settings that carry a source, in the order ``seamless-config explain`` shows them.
+SETTINGS = ("cluster", "queue", "execution", "persistent", "remote", "project", "subproject")
+
+
+def _sourced(setting: str) -> _Sourced:
+    return {
         "cluster": _cluster, "project": _project, "subproject": _subproject, "execution": _execution,
         "remote": _remote, "persistent": _persistent, "queue": _queue,
     }[setting]
+
+
+def where(setting: str) -> tuple[str | None, int | None]:
+    """(file, line) of the command that set ``setting`` ("cluster", "persistent"...), if any."""
+    sourced = _sourced(setting)
     return sourced.where if sourced.where is not None else (None, None)
 
 
@@ -307,3 +315,44 @@ def get_current(
     if project is None:
         raise ConfigurationError("No project defined; add a 'project' command to seamless.yaml")
     return cluster, project, subproject or _subproject.value, stage or _stage, substage or _substage
+
+
+# --- explaining the selection ---------------------------------------------------------------
+def explain_setting(setting: str) -> dict[str, Any]:
+    """The value of ``setting`` and where it comes from, for ``seamless-config explain``.
+
+    ``source`` is ``command`` (with ``file`` and ``line``), ``python`` (a ``select_*`` call) or
+    ``default`` (with ``why``: the rule of the getter above that gave the value).
+    """
+    sourced = _sourced(setting)
+    if sourced.source is not None and not (setting == "queue" and get_queue() is None):
+        file, line = sourced.where if sourced.where is not None else (None, None)
+        source = "command" if sourced.source == "command" else "python"
+        return {"value": sourced.value, "source": source, "file": file, "line": line}
+    value, why = _default(setting)
+    return {"value": value, "source": "default", "why": why}
+
+
+def _default(setting: str) -> tuple[Any, str]:
+    cluster = _cluster.value
+    because = f"cluster '{cluster}' is selected" if cluster is not None else "no cluster is selected"
+    if setting == "cluster":
+        return None, "no 'cluster' command: transformations run on this machine, nothing is launched"
+    if setting == "execution":
+        return get_execution(), f"no 'execution' command, and {because}"
+    if setting == "persistent":
+        return get_persistent(), f"no 'persistent' command, and {because}"
+    if setting == "queue":
+        if cluster is None:
+            return None, "no cluster is selected"
+        try:
+            return resolve_queue(cluster), f"no 'queue' command: the default queue of cluster '{cluster}'"
+        except ConfigurationError as exc:  # only the Dask modes need a queue: theirs raise it
+            return None, exc.reason
+    if setting == "remote":
+        if cluster is None or get_execution() != "remote":
+            return None, "execution is not 'remote'"
+        remote = check_remote_redundancy(cluster)
+        offered = "the only kind of remote service" if remote else "no remote service"
+        return remote, f"no 'remote' command: {offered} that cluster '{cluster}' offers"
+    return None, f"no '{setting}' command"

@@ -10,42 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from . import select
-from .cluster import Cluster, Frontend, Service, get_cluster
+from .cluster import CLUSTER_STRINGS, QUEUE_PARAMETERS, Cluster, Frontend, Service, get_cluster
 from .errors import ConfigurationError
 from .names import escape_key_part
 
-CLUSTER_STRINGS = {
-    "local": "distributed::LocalCluster",
-    "slurm": "dask_jobqueue::SLURMCluster",
-    "oar": "dask_jobqueue::OARCluster",
-}
 _TOKEN = re.compile(r"\$[A-Za-z_][A-Za-z0-9_]*")
 _KEY = re.compile(r"[A-Za-z0-9._-]{1,255}")
 _tools: dict[str, dict[str, Any]] | None = None
 
-# queue field -> wrapper parameter name
-_QUEUE_PARAMETERS = {
-    "walltime": "walltime",
-    "cores": "cores",
-    "job_cores": "job_cores",
-    "memory": "memory",
-    "tmpdir": "tmpdir",
-    "partition": "partition",
-    "project": "project",
-    "job_extra_directives": "job_extra_directives",
-    "job_script_prologue": "job_script_prologue",
-    "worker_threads": "worker_threads",
-    "processes": "processes",
-    "unknown_task_duration": "unknown-task-duration",
-    "target_duration": "target-duration",
-    "lifetime_stagger": "lifetime-stagger",
-    "lifetime": "lifetime",
-    "dask_resources": "dask-resources",
-    "interactive": "interactive",
-    "maximum_jobs": "maximum_jobs",
-    "extra_dask_config": "extra_dask_config",
-    "python": "python",
-}
 PURE_DEFAULT_WORKER_THREADS = 2
 
 
@@ -138,7 +110,7 @@ def _meta(service: str, cluster: str, **extra: Any) -> dict[str, Any]:
 def dask_file_parameters(cluster: Cluster, queue: str, *, pure: bool) -> dict[str, Any]:
     """The wrapper parameters of ``queue``: its resources, plus the pure-mode markers."""
     values = cluster.queues[queue].values
-    params = {param: values[field] for field, param in _QUEUE_PARAMETERS.items() if values.get(field) is not None}
+    params = {param: values[field] for field, param in QUEUE_PARAMETERS.items() if values.get(field) is not None}
     if cluster.memory_per_core_property_name:
         params["memory_per_core_property_name"] = cluster.memory_per_core_property_name
     params.setdefault("interactive", False)

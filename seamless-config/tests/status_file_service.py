@@ -1,7 +1,7 @@
 """A minimal service that speaks remote-http-launcher's status-file protocol (test helper).
 
 ``status_file_service.py --status-file F --port-range S E --host H --timeout T [--fail MSG]
-[--crash MSG] [--delay S]`` waits for F (RHL writes it after spawning), serves ``GET /health`` on the first
+[--crash MSG] [--delay S] [--log-requests]`` waits for F (RHL writes it after spawning), serves ``GET /health`` on the first
 free port of the range, writes ``status: running`` with ``port`` and ``dashboard_port`` (the
 same port), and exits after T idle seconds or on SIGINT/SIGTERM. ``--fail MSG`` prints MSG and
 writes ``status: failed`` (the fast failure path); ``--crash MSG`` prints MSG and exits at once
@@ -30,6 +30,7 @@ def main() -> int:
     parser.add_argument("--fail")
     parser.add_argument("--crash")
     parser.add_argument("--delay", type=float, default=0, help="seconds to wait before serving")
+    parser.add_argument("--log-requests", action="store_true", help="print a line per request (to the log)")
     args = parser.parse_args()
     if args.crash:
         print(args.crash, flush=True)
@@ -57,8 +58,9 @@ def main() -> int:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, *a) -> None:
-            return
+        def log_message(self, format: str, *a) -> None:
+            if args.log_requests:
+                print(f"request: {format % a}", flush=True)
 
     server = None
     for port in range(args.port_range[0], args.port_range[1] + 1):

@@ -131,7 +131,10 @@ def test_unknown_keys_are_listed():
 @pytest.mark.parametrize(
     "definition, message",
     [
-        ({"type": "pbs", "frontends": [{"hostname": "h"}]}, "unknown type 'pbs'; valid types are: local, slurm, oar"),
+        (
+            {"type": "torque", "frontends": [{"hostname": "h"}]},
+            "unknown type 'torque'; valid types are: local, slurm, oar, pbs, sge, lsf, htcondor",
+        ),
         ({"type": "slurm"}, "missing required key(s) frontends (only a 'type: local' cluster may omit it)"),
         ({"type": "slurm", "frontends": [{"daskserver": {}}]}, "missing required key(s) hostname"),
         ({"type": "local", "frontends": []}, "'frontends' must be a non-empty list"),

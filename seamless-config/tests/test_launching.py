@@ -24,52 +24,6 @@ from seamless_config import launching
 from seamless_config.launching import LaunchError, launch, server_state, stop
 from seamless_config.launching import pid_alive, wait_for_exit
 
-SERVICE = Path(__file__).with_name("status_file_service.py")
-
-
-@pytest.fixture
-def service(tmp_path, isolated_home, monkeypatch):
-    """An executable copy of the test service, whitelisted for RHL; yields a launch-dict factory.
-
-    Every server a test launched is stopped by PID afterwards, and the test fails if one survives.
-    """
-    exe = tmp_path / "status-file-service"
-    exe.write_text(f"#!{sys.executable}\n" + SERVICE.read_text())
-    exe.chmod(0o755)
-    tools = tmp_path / "rhl-tools.yaml"
-    tools.write_text(json.dumps({"test_service": {"command_template": f"{exe} --status-file x"}}))
-    monkeypatch.setenv("RHL_TOOLS_YAML", str(tools))
-    launched: list[dict] = []
-
-    def make(key: str = "test-service", *extra: str, **changes) -> dict:
-        config = {
-            "workdir": str(tmp_path),
-            "key": key,
-            "network_interface": "127.0.0.1",
-            "port_start": 61700,
-            "port_end": 61799,
-            "timeout": 120,
-            "command": f"{exe} --port-range {{port_start}} {{port_end}} --status-file {{status_file}} "
-            f"--host {{network_interface}} --timeout {{timeout}}" + "".join(f" {e}" for e in extra),
-            "handshake": {"path": "health", "port_name": "dashboard_port"},
-            "file_parameters": {"cores": 2},
-        }
-        config.update(changes)
-        launched.append(config)
-        return config
-
-    yield make
-    pids = []
-    for config in launched:
-        state = server_state(config)
-        if state and isinstance(state.get("pid"), int):
-            pids.append(state["pid"])
-        stop(config)
-    survivors = [pid for pid in pids if not wait_for_exit(pid)]
-    for pid in survivors:
-        os.kill(pid, signal.SIGKILL)
-    assert not survivors, f"servers survived stop(): {survivors}"
-
 
 def _health(payload: dict) -> dict:
     url = f"http://{payload['hostname']}:{payload['dashboard_port']}/health"
@@ -105,6 +59,7 @@ def test_failed_status_reports_the_cause(service):
     message = str(info.value)
     assert "Missing required parameter cores" in message
     assert config["key"] in message
+    assert f"seamless-services logs {config['key']}" in message  # where to read the whole log
 
 
 def test_service_that_exits_at_once_reports_its_output(service):

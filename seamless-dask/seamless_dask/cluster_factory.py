@@ -97,7 +97,7 @@ def create_cluster(spec: ClusterSpec, cfg: ClusterConfiguration) -> Any:
             dask.config.set({"distributed.worker.multiprocessing-method": START_METHOD})
             # workers are added by start_scaling, in the background (see there)
             return _protect_dashboard(target(**cfg.local_cluster_kwargs, **_tls_kwargs(cfg)))
-        _check_job_parameters(cfg)
+        _check_job_parameters(cfg, getattr(getattr(target, "job_cls", None), "config_name", None))
         _check_oar(target)
         return _protect_dashboard(target(**_tls_kwargs(cfg)))
     if isinstance(target, Cluster):
@@ -148,13 +148,11 @@ def _protect_dashboard(cluster: Any) -> Any:
     return cluster
 
 
-def _check_job_parameters(cfg: ClusterConfiguration) -> None:
-    if cfg.missing_for_jobs:
-        names = " and ".join(f"'{n}'" for n in cfg.missing_for_jobs)
-        raise WrapperError(
-            f"Missing required parameter {names}: job-queue clusters need walltime and memory "
-            "per job (only a LocalCluster works without)"
-        )
+def _check_job_parameters(cfg: ClusterConfiguration, system: str | None) -> None:
+    """The parameters fit the batch system: its required ones given, none of another's."""
+    problem = cfg.job_problems.get(system or "")
+    if problem:
+        raise WrapperError(problem)
 
 
 def _check_oar(cls: type) -> None:

@@ -27,10 +27,11 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-from .batch_systems import BATCH_SYSTEMS, BatchSystem
+from .batch_systems import BATCH_SYSTEMS, SYSTEM_SPECIFIC_PARAMETERS, BatchSystem
 from .durations import format_seconds, parse_duration
 from .errors import WrapperError
 from .parameters import WrapperParameters
+from .sizes import memory_bytes
 
 DEFAULT_THROTTLE = 3
 PURE_DEFAULT_THREADS = 2
@@ -109,8 +110,8 @@ class ClusterConfiguration:
     local_cluster_kwargs: dict[str, Any]
     #: ``minimum_jobs``, ``maximum_jobs``, ``target_duration`` for ``JobQueueCluster.adapt``
     adapt: dict[str, Any] = field(default_factory=dict)
-    #: parameters a job-queue cluster needs that were not given (a LocalCluster needs none)
-    missing_for_jobs: tuple[str, ...] = ()
+    #: per batch system whose jobs the parameters do not fit: why (a LocalCluster needs none)
+    job_problems: dict[str, str] = field(default_factory=dict)
 
 
 def _clock(seconds: float) -> str:
@@ -202,10 +203,46 @@ def _target_duration(p: WrapperParameters) -> str:
     return format_seconds(parse_duration(p.target_duration) * factor)
 
 
-def _quoted_option(option: str) -> str:
-    """``--output=/a b/x`` -> ``--output='/a b/x'``: the value after the first '=' shell-quoted."""
-    name, sep, value = option.partition("=")
-    return f"{name}={shlex.quote(value)}" if sep else shlex.quote(option)
+def _walltime(system: BatchSystem, walltime: str) -> str:
+    """``walltime`` as the batch system writes it: HH:MM:SS, or [HH:]MM for LSF (rounded up)."""
+    seconds = parse_duration(walltime)
+    if system.walltime_format == "minutes":
+        minutes = -(-int(seconds) // 60)
+        return f"{minutes // 60:02d}:{minutes % 60:02d}"
+    return _clock(seconds)
+
+
+#: options written into job-script directives as they are: shell-quoted (a no-op for the plain
+#: words that seamless-config admits; sbatch reads quoted values too)
+QUOTED_OPTIONS = frozenset({"partition", "project"})
+
+
+def _option_value(name: str, value: Any) -> Any:
+    """A parameter as dask-jobqueue wants it: LSF's ``mem`` in bytes, lists as lists, names quoted."""
+    if name == "mem":
+        return memory_bytes(value)
+    if name in QUOTED_OPTIONS and isinstance(value, str):
+        return shlex.quote(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _directive_mapping(lines: list[str]) -> dict[str, str]:
+    """``key = value`` lines as a submit-description mapping (lines without ``=`` are left out:
+    :func:`job_problems` reports them)."""
+    mapping: dict[str, str] = {}
+    for line in lines:
+        key, sep, value = line.partition("=")
+        if sep and key.strip():
+            mapping[key.strip()] = value.strip()
+    return mapping
+
+
+def _directives(system: BatchSystem, p: WrapperParameters, log_base: str) -> Any:
+    """The user's extra directives, then the log ones; a ``key = value`` mapping for HTCondor."""
+    lines = [*p.job_extra_directives, *(d.format(log_base=log_base) for d in system.log_directives)]
+    return _directive_mapping(lines) if system.directives_as_mapping else lines
 
 
 def _jobqueue_entry(
@@ -219,12 +256,14 @@ def _jobqueue_entry(
 ) -> dict[str, Any]:
     """One batch system's dask-jobqueue config, built from scratch (no shared lists).
 
-    Every value placed in the job script is shell-quoted (``shlex.quote`` leaves plain values as
-    they are; sbatch reads quoted directive values too). ``job_extra_directives`` and
+    The user's values in the worker command (interpreter, local directory), the exports and the
+    partition/account directives are shell-quoted (``shlex.quote`` leaves plain values as they
+    are; sbatch reads quoted directive values too). ``job_extra_directives`` and
     ``job_script_prologue`` are written verbatim, by design: they are the user's own lines.
     """
     start, end = where.internal_port_range
-    prologue = [*p.job_script_prologue, *system.prologue]
+    prologue = [line.format(log_base=where.log_base) for line in system.log_redirects]
+    prologue += [*p.job_script_prologue, *system.prologue]
     if system.exports_conda and where.conda_prefix:
         prologue += [
             f"export CONDA_PREFIX={shlex.quote(where.conda_prefix)}",
@@ -245,26 +284,43 @@ def _jobqueue_entry(
             f"--worker-port={start}:{end}",
             f"--nanny-port={start}:{end}",
         ],
-        "job-extra-directives": [
-            *p.job_extra_directives,
-            *(_quoted_option(d.format(log_base=where.log_base)) for d in system.log_directives),
-        ],
+        "job-extra-directives": _directives(system, p, where.log_base),
         "job-script-prologue": prologue,
         "log-directory": None,
     }
+    if system.directives_skip:
+        entry["job-directives-skip"] = list(system.directives_skip)
     if p.memory is not None:
         entry["memory"] = p.memory
-    if p.walltime is not None:
-        entry["walltime"] = _clock(parse_duration(p.walltime))
+    if p.walltime is not None and system.walltime_format is not None:
+        entry["walltime"] = _walltime(system, p.walltime)
     if p.tmpdir:
         entry["local-directory"] = shlex.quote(p.tmpdir)
-    if p.partition:
-        entry["queue"] = shlex.quote(p.partition)
-    if p.project:
-        entry[system.project_key] = shlex.quote(p.project)
-    if system.has_memory_per_core and p.memory_per_core_property_name:
-        entry["memory-per-core-property-name"] = p.memory_per_core_property_name
+    for name, key in system.options.items():
+        value = getattr(p, name)
+        if value is not None:
+            entry[key] = _option_value(name, value)
     return entry
+
+
+def job_problems(system: BatchSystem, p: WrapperParameters) -> str | None:
+    """Why the parameters do not fit ``system``'s jobs (missing, or another system's), or None."""
+    missing = [n for n in system.required if getattr(p, n) is None]
+    if missing:
+        names = " and ".join(f"'{n}'" for n in missing)
+        return (f"Missing required parameter {names}: job-queue clusters need "
+                f"{' and '.join(system.required)} per job (only a LocalCluster works without)")
+    accepted = set(system.options) | ({"walltime"} if system.walltime_format else set())
+    refused = [n for n in sorted(SYSTEM_SPECIFIC_PARAMETERS - accepted) if getattr(p, n) is not None]
+    if refused:
+        return (f"Parameter(s) {', '.join(map(repr, refused))} do not apply to {system.name} "
+                f"clusters; its batch-specific parameters are: {', '.join(sorted(accepted))}")
+    if system.directives_as_mapping:
+        bad = [d for d in p.job_extra_directives if "=" not in d or not d.partition("=")[0].strip()]
+        if bad:
+            return (f"job_extra_directives of {system.name} clusters are 'key = value' lines of a "
+                    f"submit description, not {', '.join(map(repr, bad))}")
+    return None
 
 
 def build_configuration(p: WrapperParameters, where: Placement) -> ClusterConfiguration:
@@ -335,5 +391,6 @@ def build_configuration(p: WrapperParameters, where: Placement) -> ClusterConfig
             "maximum_jobs": p.maximum_jobs,
             "target_duration": dask_items["distributed.adaptive.target-duration"],
         },
-        missing_for_jobs=tuple(n for n in ("walltime", "memory") if getattr(p, n) is None),
+        job_problems={name: problem for name, system in BATCH_SYSTEMS.items()
+                      if (problem := job_problems(system, p)) is not None},
     )

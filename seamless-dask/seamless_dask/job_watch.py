@@ -3,7 +3,7 @@
 A :class:`JobWatcher` asks the batch system (commands from :mod:`.batch_systems`) about the
 cluster's jobs and turns what it sees into events for the topic :data:`EVENT_TOPIC`:
 
-* ``{"kind": "worker-failed", "job_id", "state", "stderr_tail"}`` once per job that ended while
+* ``{"kind": "worker-failed", "job_id", "state", "reason", "exit_status", "stderr_tail"}`` once per job that ended while
   the cluster still wanted it, unless its worker had connected and it merely completed;
 * ``{"kind": "jobs-pending", "pending", "waited_seconds", "reasons"}`` every
   :data:`PENDING_EVERY` seconds while jobs wait in the queue and no worker is connected.
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .batch_systems import BatchSystem
+from .batch_systems import BatchSystem, JobStatusQuery
 
 logger = logging.getLogger("seamless_dask")
 
@@ -48,6 +48,24 @@ class JobState:
     job_id: str
     state: str
     reason: str = ""
+    #: the job's exit status where the batch system reports one
+    exit_status: str | None = None
+
+
+def _records(query: JobStatusQuery, output: str) -> list[str]:
+    if query.record_separator is None:
+        return [line.strip() for line in output.splitlines()]
+    return re.split(query.record_separator, output, flags=re.MULTILINE)
+
+
+def _read_record(query: JobStatusQuery, record: str) -> dict[str, str]:
+    """The named groups of all ``query.patterns`` found in one record."""
+    found: dict[str, str] = {}
+    for pattern in query.patterns:
+        match = re.search(pattern, record, flags=re.MULTILINE)
+        if match:
+            found.update({k: v for k, v in match.groupdict().items() if v is not None})
+    return found
 
 
 def query_states(system: BatchSystem, job_ids: list[str], run: Runner = run_command) -> dict[str, JobState]:
@@ -58,24 +76,32 @@ def query_states(system: BatchSystem, job_ids: list[str], run: Runner = run_comm
         if not missing:
             break
         groups = [[j] for j in missing] if query.one_job_per_call else [missing]
-        pattern = re.compile(query.line_pattern)
         for group in groups:
             cmd = [part.format(job_ids=",".join(group)) for part in query.command]
-            for line in run(cmd).splitlines():
-                match = pattern.match(line.strip())
-                if match and match.group("job_id") in missing:
-                    groups_found = match.groupdict()
-                    found[groups_found["job_id"]] = JobState(
-                        groups_found["job_id"], groups_found["state"],
-                        _reason(groups_found.get("reason")),
+            for record in _records(query, run(cmd)):
+                fields = _read_record(query, record)
+                job_id, state = fields.get("job_id"), fields.get("state", query.state)
+                if job_id in missing and state is not None:
+                    found[job_id] = JobState(
+                        job_id, system.state_names.get(state, state), _reason(fields.get("reason")),
+                        _exit_status(fields.get("exit_status")),
                     )
     return found
 
 
+#: what status commands print for "no value": squeue "None", bjobs "-", condor_q "undefined"
+_NO_VALUE = {"", "None", "-", "undefined"}
+
+
 def _reason(text: str | None) -> str:
-    """A job's pending/failure reason; squeue's literal "None" means there is none."""
+    """A job's pending/failure reason, or '' when the command printed none."""
     text = (text or "").strip()
-    return "" if text == "None" else text
+    return "" if text in _NO_VALUE else text
+
+
+def _exit_status(text: str | None) -> str | None:
+    text = (text or "").strip()
+    return None if text in _NO_VALUE else text
 
 
 def stderr_tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
@@ -118,7 +144,8 @@ class JobWatcher:
     def _has_failed(self, state: JobState) -> bool:
         if state.state not in self.system.ended_states:
             return False
-        return not (state.state == self.system.completed_state and state.job_id in self._connected_jobs)
+        completed = state.state in self.system.completed_states and state.exit_status in (None, "0")
+        return not (completed and state.job_id in self._connected_jobs)
 
     def _failure(self, state: JobState) -> dict[str, Any]:
         self.reported.add(state.job_id)
@@ -127,7 +154,7 @@ class JobWatcher:
             path = Path(self.system.stderr_path.format(log_base=self.log_base, job_id=state.job_id))
             tail = stderr_tail(path)
         return {"kind": "worker-failed", "job_id": state.job_id, "state": state.state,
-                "reason": state.reason, "stderr_tail": tail}
+                "reason": state.reason, "exit_status": state.exit_status, "stderr_tail": tail}
 
     def _pending_event(self, pending: list[JobState], have_workers: bool) -> list[dict[str, Any]]:
         now = self.clock()
@@ -159,6 +186,7 @@ def describe(event: dict[str, Any]) -> str:
     """One log line for an event."""
     if event["kind"] == "worker-failed":
         return (f"worker job {event['job_id']} {event['state']}"
+                + (f" (exit status {event['exit_status']})" if event.get("exit_status") else "")
                 + (f" ({event['reason']})" if event.get("reason") else "")
                 + f"; stderr tail:\n{event['stderr_tail']}")
     if event["kind"] == "jobs-pending":

@@ -6,16 +6,15 @@ an error that lists the valid ones. Pure data in, pure data out: nothing is impo
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from .durations import FORMS, parse_duration
 from .errors import WrapperError
+from .sizes import SIZE
 
 _TRUE = {"1", "true", "yes", "y", "on"}
 _FALSE = {"0", "false", "no", "n", "off"}
-_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*([kKmMgGtTpP]i?[bB]?|[bB])?\s*$")
 
 
 def _bool(name: str, value: Any) -> bool:
@@ -58,7 +57,7 @@ def _duration(name: str, value: Any) -> str:
 def _memory(name: str, value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return str(value)
-    if isinstance(value, str) and _MEMORY.match(value):
+    if isinstance(value, str) and SIZE.match(value):
         return value.strip()
     raise WrapperError(
         f"Parameter '{name}' must be a memory size such as 4GB, 1500MB or 2GiB, not {value!r}"
@@ -135,6 +134,12 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("job_extra_directives", _string_list, "extra batch directives"),
     Parameter("job_script_prologue", _string_list, "shell lines run before the worker"),
     Parameter("memory_per_core_property_name", _text, "OAR memory-per-core property"),
+    Parameter("resource_spec", _text, "PBS/SGE resource request (-l), e.g. select=1:ncpus=4"),
+    Parameter("ncpus", _positive_int, "LSF: CPUs requested (-n); default cores"),
+    Parameter("mem", _memory, "LSF: memory limit (-M); default memory"),
+    Parameter("use_stdin", _bool, "LSF: submit the job script on bsub's stdin"),
+    Parameter("disk", _memory, "HTCondor: disk per job, e.g. 10GB (required there)"),
+    Parameter("submit_command_extra", _string_list, "HTCondor: extra condor_submit arguments"),
     Parameter("unknown-task-duration", _duration, "scheduler guess for new tasks (1m)"),
     Parameter("target-duration", _duration, "adaptive target duration (10m)"),
     Parameter("lifetime", _duration, "worker lifetime (walltime - stagger - 1m)"),
@@ -167,6 +172,12 @@ class WrapperParameters:
     job_extra_directives: tuple[str, ...] = ()
     job_script_prologue: tuple[str, ...] = ()
     memory_per_core_property_name: str | None = None
+    resource_spec: str | None = None
+    ncpus: int | None = None
+    mem: str | None = None
+    use_stdin: bool | None = None
+    disk: str | None = None
+    submit_command_extra: tuple[str, ...] | None = None
     unknown_task_duration: str = "1m"
     target_duration: str = "10m"
     lifetime: str | None = None

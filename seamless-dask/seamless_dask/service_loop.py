@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from .job_watch import EVENT_TOPIC, JobWatcher, describe
 
@@ -74,8 +74,20 @@ def publish(cluster: Any, event: dict[str, Any]) -> None:
     sync(cluster.loop, log_event)
 
 
-def serve_until_idle(cluster: Any, timeout: float | None, watcher: JobWatcher | None) -> None:
-    """Block until no activity has been seen for ``timeout`` seconds (forever if None)."""
+def _tell(on_idle: Callable[[float | None], None], since: float | None) -> None:
+    try:
+        on_idle(since)
+    except OSError as exc:  # e.g. the status file's directory is gone: serving goes on
+        logger.debug("could not publish the idle time: %r", exc)
+
+
+def serve_until_idle(cluster: Any, timeout: float | None, watcher: JobWatcher | None,
+                     on_idle: Callable[[float | None], None] | None = None) -> None:
+    """Block until no activity has been seen for ``timeout`` seconds (forever if None).
+
+    ``on_idle`` is told, when it changes, since when (epoch seconds) the cluster is idle, or None
+    once it is in use again.
+    """
     if not hasattr(cluster, "scheduler") or not hasattr(cluster.scheduler, "tasks"):
         raise RuntimeError(
             "the cluster must run its scheduler inside the wrapper (a SpecCluster such as "
@@ -84,6 +96,7 @@ def serve_until_idle(cluster: Any, timeout: float | None, watcher: JobWatcher | 
     last_activity = time.monotonic()
     last_job_poll = float("-inf")
     idle_logged = False
+    published: float | None | bool = False  # the last_activity told to on_idle (None: in use)
     while True:
         snap = take_snapshot(cluster)
         if watcher is not None and time.monotonic() - last_job_poll >= JOB_POLL_SECONDS:
@@ -95,6 +108,9 @@ def serve_until_idle(cluster: Any, timeout: float | None, watcher: JobWatcher | 
         now = time.monotonic()
         if snap.active:
             last_activity, idle_logged = now, False
+        if on_idle is not None and (None if snap.active else last_activity) != published:
+            published = None if snap.active else last_activity
+            _tell(on_idle, None if published is None else time.time() - (now - last_activity))
         elif timeout is not None:
             if not idle_logged:
                 logger.info("idle: no client and no task; exiting in %g s unless that changes", timeout)

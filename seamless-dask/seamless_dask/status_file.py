@@ -120,10 +120,18 @@ class StatusFile:
         os.replace(tmp, self.path)
 
     def write_running(self, port: int, **other_ports: int) -> None:
-        """Publish the ports (``port`` plus e.g. ``dashboard_port``): clients may connect from now on."""
+        """Publish the ports (``port`` plus e.g. ``dashboard_port``): clients may connect from now on.
+
+        ``running_since`` (epoch seconds) tells ``seamless-services list`` the service's age.
+        """
         self._write_record()
-        self._update(port=port, **other_ports, status="running")
+        self._update(port=port, **other_ports, status="running", running_since=time.time())
         self.running_written = True
+
+    def write_idle_since(self, since: float | None) -> None:
+        """Publish since when (epoch seconds) the service has been idle, None while it is in use
+        (``seamless-services list`` shows it). Services call it when that changes."""
+        self._update(idle_since=since)
 
     def write_failed(self, reason: str) -> None:
         """Mark the service failed, with a one-line reason."""

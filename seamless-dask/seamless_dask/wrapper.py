@@ -302,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.info("running: scheduler %s", cluster.scheduler_address)
         from .service_loop import serve_until_idle
 
-        serve_until_idle(cluster, args.timeout, watcher)
+        serve_until_idle(cluster, args.timeout, watcher, status.write_idle_since)
         return 0
     except _Stop:
         return 0

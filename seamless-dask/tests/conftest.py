@@ -1,6 +1,7 @@
 """Harness for the wrapper's end-to-end tests: start ``seamless-dask-wrapper`` as a real
 subprocess the way remote-http-launcher does (process first, then the status file), read what it
-writes, and clean up by PID (and ``scancel`` for SLURM jobs whose logs live in the test's tmp dir).
+writes, and clean up by PID (and ``scancel``/``qdel`` for SLURM/Grid Engine jobs whose logs live in
+the test's tmp dir).
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: 
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(interval)
+
+
+def events(client: Any, kind: str, topic: str = EVENT_TOPIC) -> list[dict]:
+    """The wrapper's Dask events of one ``kind`` (``worker-failed``, ``jobs-pending``)."""
+    return [msg for _, msg in client.get_events(topic) if msg.get("kind") == kind]
 
 
 @dataclass
@@ -155,9 +161,12 @@ class WrapperFactory:
                 except subprocess.TimeoutExpired:
                     wrapper.proc.kill()
                     wrapper.proc.wait(10)
-        leftovers = our_slurm_jobs(self.tmp_path) if self.job_queue_clusters else []
-        if leftovers:
-            subprocess.run(["scancel", *leftovers], check=False)
+        if not self.job_queue_clusters:
+            return
+        for jobs, cancel in ((our_slurm_jobs, "scancel"), (our_sge_jobs, "qdel")):
+            leftovers = jobs(self.tmp_path)
+            if leftovers:
+                subprocess.run([cancel, *leftovers], check=False, capture_output=True)
 
 
 def our_slurm_jobs(tmp_path: Path) -> list[str]:
@@ -174,6 +183,21 @@ def our_slurm_jobs(tmp_path: Path) -> list[str]:
         job_id, _, stdout = line.partition("|")
         if stdout.strip().startswith(str(tmp_path)):
             jobs.append(job_id.strip())
+    return jobs
+
+
+def our_sge_jobs(tmp_path: Path) -> list[str]:
+    """Ids of Grid Engine jobs (waiting or running) whose stdout goes under ``tmp_path``."""
+    try:
+        out = subprocess.run(["qstat", "-j", "*"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    jobs = []
+    for record in out.split("job_number:")[1:]:
+        job_id = record.split()[0]
+        paths = [line for line in record.splitlines() if line.startswith("stdout_path_list:")]
+        if paths and str(tmp_path) in paths[0]:
+            jobs.append(job_id)
     return jobs
 
 
@@ -194,5 +218,6 @@ def wrapper_tools() -> Any:
 
     return SimpleNamespace(
         wrapper=WRAPPER, by_value=by_value, wait_for=wait_for, our_slurm_jobs=our_slurm_jobs,
+        our_sge_jobs=our_sge_jobs, events=events,
         seamless_modules=SEAMLESS_MODULES, event_topic=EVENT_TOPIC,
     )

@@ -104,8 +104,9 @@ def test_no_spillover_between_batch_systems():
     # OAR passes no environment to the job: the conda environment is exported there only
     assert "export CONDA_PREFIX=/opt/conda/envs/x" in oar["job-script-prologue"]
     assert not any("CONDA_PREFIX" in line for line in slurm["job-script-prologue"])
-    # the user's prologue comes first everywhere
-    assert all(cfg.jobqueue[s]["job-script-prologue"][0] == "module load x" for s in cfg.jobqueue)
+    # the user's prologue comes first everywhere (PBS: right after the job's log redirection)
+    assert pbs["job-script-prologue"][0].startswith("exec >>")
+    assert all(cfg.jobqueue[s]["job-script-prologue"][s == "pbs"] == "module load x" for s in cfg.jobqueue)
 
 
 def test_jobqueue_entry_fields():
@@ -198,9 +199,31 @@ def test_local_cluster_gets_workers_threads_memory_and_ports():
 
 def test_local_only_parameters_leave_job_settings_unset():
     cfg = build_configuration(parse_parameters({"cores": 3, "maximum_jobs": 3, "pure_dask": True}), WHERE)
-    assert cfg.missing_for_jobs == ("walltime", "memory")
+    assert cfg.job_problems["slurm"].startswith("Missing required parameter 'walltime' and 'memory'")
+    assert "'memory' and 'disk'" in cfg.job_problems["htcondor"]
     assert cfg.local_cluster_kwargs["memory_limit"] == "auto"  # memory shared by the workers
     assert cfg.adapt["maximum_jobs"] == 3
     assert cfg.lifetime is None and not any("LIFETIME" in line for line in cfg.env_exports)
     assert "walltime" not in cfg.jobqueue["slurm"] and "memory" not in cfg.jobqueue["slurm"]
-    assert build().missing_for_jobs == ()
+    assert "slurm" not in build().job_problems
+
+
+def test_cluster_schema_and_wrapper_agree_on_batch_parameters():
+    """The queue keys of seamless_config and the wrapper's parameters are declared on either side
+    of the launch (the wrapper imports no Seamless package): check they fit together."""
+    from seamless_config.cluster import BATCH_TYPES, CLUSTER_STRINGS, QUEUE_FIELDS, QUEUE_PARAMETERS
+
+    from seamless_dask.batch_systems import BATCH_SYSTEMS, SYSTEM_SPECIFIC_PARAMETERS
+    from seamless_dask.parameters import PARAMETERS
+
+    wrapper_names = {p.name for p in PARAMETERS}
+    assert set(QUEUE_PARAMETERS.values()) <= wrapper_names
+    for ctype in BATCH_TYPES:
+        system = BATCH_SYSTEMS[ctype]
+        assert CLUSTER_STRINGS[ctype].lower().endswith(f"::{ctype}cluster")
+        accepted = set(system.options) | ({"walltime"} if system.walltime_format else set())
+        given = {QUEUE_PARAMETERS[k] for k, f in QUEUE_FIELDS.items()
+                 if k in QUEUE_PARAMETERS and (f.types is None or ctype in f.types)}
+        assert given & SYSTEM_SPECIFIC_PARAMETERS <= accepted, ctype
+        required = {QUEUE_PARAMETERS[k] for k, f in QUEUE_FIELDS.items() if ctype in f.required_for}
+        assert set(system.required) <= required, ctype

@@ -27,10 +27,6 @@ def squeue_states(job_ids: list[str]) -> dict[str, str]:
     return dict(line.split() for line in out.splitlines() if line.strip())
 
 
-def events(client: Client, topic: str, kind: str) -> list[dict]:
-    return [msg for _, msg in client.get_events(topic) if msg.get("kind") == kind]
-
-
 def test_slurm_cluster_scales_up_computes_scales_down_and_exits(start_wrapper, wrapper_tools, tmp_path):
     wrapper = start_wrapper("dask_jobqueue::SLURMCluster", PURE, timeout=4)
     seen_jobs: set[str] = set()
@@ -69,7 +65,7 @@ def test_worker_job_failure_is_logged_and_published(start_wrapper, wrapper_tools
     wrapper = start_wrapper("dask_jobqueue::SLURMCluster", params, timeout=3)
     with wrapper.client(timeout=30) as client:
         future = client.submit(sum, [1, 2])
-        failed = wrapper_tools.wait_for(lambda: events(client, wrapper_tools.event_topic, "worker-failed"), 90,
+        failed = wrapper_tools.wait_for(lambda: wrapper_tools.events(client, "worker-failed"), 90,
                                 "a worker-failed event")[0]
         assert failed["state"] == "FAILED"
         assert "/nonexistent/bin/python3" in failed["stderr_tail"]
@@ -87,11 +83,11 @@ def test_pending_jobs_are_published_and_cancelled_on_sigterm(start_wrapper, wrap
     wrapper = start_wrapper("dask_jobqueue::SLURMCluster", params)
     with wrapper.client(timeout=30) as client:
         future = client.submit(sum, [1, 2])  # held: a released task asks for no worker
-        first = wrapper_tools.wait_for(lambda: events(client, wrapper_tools.event_topic, "jobs-pending"), 60,
+        first = wrapper_tools.wait_for(lambda: wrapper_tools.events(client, "jobs-pending"), 60,
                                "a jobs-pending event")[0]
         assert first["pending"] == 1 and "BeginTime" in first["reasons"]
         later = wrapper_tools.wait_for(
-            lambda: [e for e in events(client, wrapper_tools.event_topic, "jobs-pending") if e["waited_seconds"] >= 4],
+            lambda: [e for e in wrapper_tools.events(client, "jobs-pending") if e["waited_seconds"] >= 4],
             60, "a later jobs-pending event")
         assert later[0]["waited_seconds"] > first["waited_seconds"]
         pending = wrapper_tools.our_slurm_jobs(tmp_path)

@@ -27,7 +27,9 @@ def test_waits_for_the_file_then_keeps_the_launchers_keys(tmp_path):
     assert status.wait_and_read(5) == original
     status.write_running(41001, dashboard_port=41002)
     written = json.loads(path.read_text())
+    since = written.pop("running_since")
     assert written == {**original, "status": "running", "port": 41001, "dashboard_port": 41002}
+    assert abs(since - time.time()) < 3600  # epoch seconds
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     assert not path.with_name("s.json.tmp").exists()
     status.finish()
@@ -77,6 +79,11 @@ GOOD = {"walltime": "00:10:00", "cores": 1, "memory": "1GB", "pure_dask": True}
         ("no_such_module_xyz::C", GOOD, "cannot import 'no_such_module_xyz'"),
         ("distributed::Client", GOOD, "distributed::Client must be a Cluster instance, class or function"),
         ("dask_jobqueue::OARCluster", GOOD, "needs the parameter 'memory_per_core_property_name'"),
+        ("dask_jobqueue::HTCondorCluster", {"cores": 1, "memory": "1GB"},
+         "Missing required parameter 'disk': job-queue clusters need memory and disk"),
+        ("dask_jobqueue::SGECluster", {**GOOD, "disk": "1GB"},
+         "Parameter(s) 'disk' do not apply to sge clusters; its batch-specific parameters are: "
+         "partition, project, resource_spec, walltime"),
     ],
 )
 def test_startup_errors_are_reported_in_the_status_file(start_wrapper, cluster, parameters, reason):

@@ -71,11 +71,11 @@ def _usage_errors(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _remote_parameters(args: argparse.Namespace, status: StatusFile | None) -> dict:
+def _remote_parameters(args: argparse.Namespace, content: dict | None) -> dict:
     """The remote clients: the status file's ``parameters`` first, then --hashserver/--database."""
     parameters: dict = {}
-    if status is not None:
-        parameters = status.wait_and_read().get("parameters") or {}
+    if content is not None:
+        parameters = content.get("parameters") or {}
         if not isinstance(parameters, dict):
             raise ValueError(f"status file 'parameters' must be an object, not {json.dumps(parameters)}")
     merged = dict(parameters)
@@ -84,7 +84,7 @@ def _remote_parameters(args: argparse.Namespace, status: StatusFile | None) -> d
     return merged
 
 
-def _start(args: argparse.Namespace, status: StatusFile | None):
+def _start(args: argparse.Namespace, content: dict | None):
     from seamless_remote import clients_from_parameters
     from seamless_service.service_side import service_credentials
 
@@ -93,7 +93,7 @@ def _start(args: argparse.Namespace, status: StatusFile | None):
 
     creds = service_credentials(args.tls, "seamless-jobserver")
     clients = clients_from_parameters(
-        _remote_parameters(args, status), tls=(creds, "service") if creds is not None else None
+        _remote_parameters(args, content), tls=(creds, "service") if creds is not None else None
     )
     try:
         Runner.check_clients(clients)
@@ -135,8 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from seamless_service.service_side import make_private
 
-        make_private(args.status_file, (status.wait_and_read().get("log") if status else None))
-        runner, sock, health_sock, creds = _start(args, status)
+        content = status.wait_and_read() if status is not None else None
+        make_private(args.status_file, content.get("log") if content else None)
+        runner, sock, health_sock, creds = _start(args, content)
     except (StatusFileError, ValueError, RuntimeError, OSError, CredentialError) as exc:
         logger.error("Startup failed: %s", exc)
         if status is not None:
@@ -162,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         reason = asyncio.run(serve(
             runner, sock, timeout=args.timeout, on_running=on_running,
             ssl_context=server_context(creds) if creds is not None else None, max_request_bytes=limit,
+            on_idle=status.write_idle_since if status is not None else None,
         ))
     finally:
         runner.close()

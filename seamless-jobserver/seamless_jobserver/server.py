@@ -114,6 +114,7 @@ async def serve(
     on_running: Callable[[int], None],
     ssl_context: ssl.SSLContext | None = None,
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+    on_idle: Callable[[float | None], None] | None = None,
 ) -> str:
     """Serve the jobserver on ``sock`` until idle for ``timeout`` s or a stop signal; return why it stopped."""
     activity = Activity()
@@ -121,10 +122,21 @@ async def serve(
     try:
         return await serve_app(
             make_app(runner, executor, activity, max_request_bytes), activity, sock,
-            timeout=timeout, on_running=on_running, ssl_context=ssl_context,
+            timeout=timeout, on_running=on_running, ssl_context=ssl_context, on_idle=on_idle,
         )
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _publish_idle(activity: Activity, on_idle: Callable[[float | None], None], published: float | None | bool):
+    """Tell ``on_idle`` the idle state when it changed since ``published``; return what it was told."""
+    current = None if activity.in_progress else activity.last
+    if current != published:
+        try:
+            on_idle(None if current is None else time.time() - (time.monotonic() - current))
+        except OSError as exc:  # e.g. the status file's directory is gone: serving goes on
+            logger.debug("could not publish the idle time: %r", exc)
+    return current
 
 
 async def serve_app(
@@ -135,9 +147,12 @@ async def serve_app(
     timeout: float | None,
     on_running: Callable[[int], None],
     ssl_context: ssl.SSLContext | None = None,
+    on_idle: Callable[[float | None], None] | None = None,
 ) -> str:
     """Serve ``app`` (whose middlewares include ``activity``'s) on ``sock``, over TLS when
-    ``ssl_context`` is given, until idle for ``timeout`` s or a stop signal; return why it stopped."""
+    ``ssl_context`` is given, until idle for ``timeout`` s or a stop signal; return why it stopped.
+    ``on_idle`` is told, when it changes, since when (epoch seconds) no request was served, or
+    None while one is in progress."""
     app_runner = web.AppRunner(app, access_log=None)
     await app_runner.setup()
     stop = asyncio.Event()
@@ -151,6 +166,7 @@ async def serve_app(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(signum, on_signal, signum)
+    published: float | None | bool = False
     try:
         await web.SockSite(app_runner, sock, ssl_context=ssl_context).start()
         on_running(sock.getsockname()[1])
@@ -159,6 +175,8 @@ async def serve_app(
                 await asyncio.wait_for(stop.wait(), IDLE_CHECK_SECONDS)
             except asyncio.TimeoutError:
                 pass
+            if on_idle is not None:
+                published = _publish_idle(activity, on_idle, published)
             if timeout is not None and activity.idle_for() >= timeout:
                 reason = f"idle for {timeout:g} s"
                 break

@@ -122,7 +122,7 @@ def _serve_hashserver(args: argparse.Namespace, sock: socket.socket, ctx_files: 
 
 
 def _serve_database(args: argparse.Namespace, sock: socket.socket, ctx: ssl.SSLContext | None,
-                    on_running: Any) -> str:
+                    on_running: Any, on_idle: Any) -> str:
     from aiohttp import web
 
     import database
@@ -140,7 +140,9 @@ def _serve_database(args: argparse.Namespace, sock: socket.socket, ctx: ssl.SSLC
         web.get("/{tail:.*}", handlers._handle_get),
         web.put("/{tail:.*}", handlers._handle_put),
     ])
-    return asyncio.run(serve_app(app, activity, sock, timeout=args.timeout, on_running=on_running, ssl_context=ctx))
+    return asyncio.run(serve_app(
+        app, activity, sock, timeout=args.timeout, on_running=on_running, ssl_context=ctx, on_idle=on_idle,
+    ))
 
 
 def _make_store_private(store: str, path: str) -> None:
@@ -183,7 +185,7 @@ def main(argv: list[str]) -> int:
         if store == "hashserver":
             reason = _serve_hashserver(args, sock, creds.files("service") if creds else None, on_running)
         else:
-            reason = _serve_database(args, sock, server_context(creds) if creds else None, on_running)
+            reason = _serve_database(args, sock, server_context(creds) if creds else None, on_running, status.write_idle_since)
         logger.info("The %s stopped (%s)", store, reason)
         return 0
     except Exception as exc:  # noqa: BLE001 - reported in the status file and the log

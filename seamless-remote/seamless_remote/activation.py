@@ -37,7 +37,7 @@ class ActiveServices:
     """What `activate` set up: the clients, the stores and backend it registered, their URLs."""
 
     cluster: str
-    #: the client credentials (None: the cluster opted out of TLS)
+    #: the client credentials of the hashserver's host (None: the cluster opted out of TLS)
     creds: Any
     hashserver: HashserverClient
     database: DatabaseClient
@@ -147,12 +147,13 @@ def _activate_jobserver(active: ActiveServices, hashserver_url: str, database_ur
     from .jobserver_backend import JobserverBackend
     from .jobserver_client import JobserverClient
 
-    from seamless_config.client_credentials import scheme
+    from seamless_config.client_credentials import for_launch, scheme
 
     config = configure_jobserver(file_parameters=remote_clients_parameters(hashserver_url, database_url))
+    creds = for_launch(config)  # its frontend's credentials (on a shared home: the same CA)
     payload = _launch(config, "jobserver")
-    tls = (active.creds, "client") if active.creds is not None else None
-    client = JobserverClient(url_here(payload, scheme(active.creds, "http")), tls=tls)
+    tls = (creds, "client") if creds is not None else None
+    client = JobserverClient(url_here(payload, scheme(creds, "http")), tls=tls)
     active.closers.append(client.close)
     _check_reachable(client, config)
     active.urls["jobserver"] = client.url
@@ -174,12 +175,14 @@ def _dask_backend_class(cluster: str) -> type:
 
 
 def _activate_daskserver(active: ActiveServices, backend_class: type) -> None:
-    from seamless_config.client_credentials import connect_dask, scheme
+    from seamless_config.client_credentials import connect_dask, for_launch, scheme
     from seamless_config.tools import configure_daskserver
 
-    payload = _launch(configure_daskserver(), "Seamless Dask server")
-    address = f"{scheme(active.creds, 'dask')}://{payload['hostname']}:{payload['port']}"
-    client = connect_dask(address, active.creds, set_as_default=False)
+    config = configure_daskserver()
+    creds = for_launch(config)
+    payload = _launch(config, "Seamless Dask server")
+    address = f"{scheme(creds, 'dask')}://{payload['hostname']}:{payload['port']}"
+    client = connect_dask(address, creds, set_as_default=False)
     active.closers.append(client.close)
     active.urls["daskserver"] = address
     active.backend = backend_class(client)

@@ -20,7 +20,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 from seamless_service.credentials import Credentials, check
-from seamless_service.tls import client_context
+from seamless_service.tls import shared_client_context
 
 from .errors import RemoteError, ServiceUnavailableError
 
@@ -38,7 +38,7 @@ class _MutualTLSAdapter(HTTPAdapter):
     """Connections with our SSL context: the client certificate, the user's CA, no host-name check."""
 
     def __init__(self, tls: TLS) -> None:
-        self._context = client_context(*tls)
+        self._context = shared_client_context(*tls)
         super().__init__()
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:

@@ -35,6 +35,23 @@ def client_context(creds: Credentials, role: str = "client") -> ssl.SSLContext:
     return ctx
 
 
+_CLIENT_CONTEXTS: dict[tuple[str, str, int], ssl.SSLContext] = {}
+
+
+def shared_client_context(creds: Credentials, role: str = "client") -> ssl.SSLContext:
+    """:func:`client_context`, made once per process for each set of files (contexts are
+    thread-safe; loading the CA and the key costs ~1 ms a time). New files give a new one."""
+    try:
+        version = creds.cert(role).stat().st_mtime_ns
+    except OSError:
+        version = 0
+    key = (str(creds.directory), role, version)
+    context = _CLIENT_CONTEXTS.get(key)
+    if context is None:
+        context = _CLIENT_CONTEXTS[key] = client_context(creds, role)
+    return context
+
+
 def dask_security_arguments(creds: Credentials, role: str = "client") -> dict[str, Any]:
     """Keyword arguments of ``distributed.Security``: file paths only, encryption required.
 

@@ -145,6 +145,14 @@ def test_health_port_says_ok_and_nothing_else():
         server.close()
 
 
+def test_client_contexts_are_shared_until_the_files_change(tmp_path):
+    creds = credentials.ensure(tmp_path / "tls")
+    first = tls.shared_client_context(creds)
+    assert tls.shared_client_context(creds) is first
+    credentials.renew(tmp_path / "tls")
+    assert tls.shared_client_context(creds) is not first
+
+
 def test_dask_security_arguments_are_paths(tmp_path):
     creds = credentials.ensure(tmp_path / "tls")
     for role in ("client", "service"):

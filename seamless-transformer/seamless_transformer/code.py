@@ -8,9 +8,11 @@ and what it imports inside its body (no closures, no module globals).
 
 from __future__ import annotations
 
+import __future__
 import ast
 import inspect
 import linecache
+import sys
 import textwrap
 import threading
 from dataclasses import dataclass
@@ -78,11 +80,13 @@ def function_code(func: Callable[..., Any]) -> FunctionCode:
             "each input of a transformation must be a named parameter"
         )
     try:
-        lines, first_line = inspect.getsourcelines(func)
+        lines, first_line = _source_lines(func)
     except (OSError, TypeError) as exc:
         raise TransformationError(
-            f"The source of {func.__qualname__} is not available ({exc}); define transformations "
-            "in a file or a notebook cell, not with exec() or at a bare interactive prompt"
+            f"The source of {func.__qualname__} is not available ({where}): {_no_source_reason(func, exc)}. "
+            "Seamless needs it: the source is part of a transformation's identity (its checksum) and is "
+            "what runs, in every mode. Define the function in a .py file (run or imported) or in a "
+            "Jupyter/IPython cell"
         ) from exc
     text = textwrap.dedent("".join(lines))
     node = ast.parse(text).body[0]
@@ -95,6 +99,89 @@ def function_code(func: Callable[..., Any]) -> FunctionCode:
     return FunctionCode(
         func.__name__, source, Buffer.from_value(source, CODE_CELLTYPE), parameters, location
     )
+
+
+#: Code "files" whose text Python does not keep, and how the function got there.
+_NO_SOURCE = {
+    "<stdin>": "it was typed at the plain Python prompt or read from standard input, whose text Python does not keep",
+    "<string>": "it was defined by exec(), whose text Python does not keep",
+}
+#: Interpreter options that take the next argument (``python -X importtime -c ...``).
+_OPTIONS_WITH_VALUE = ("-W", "-X")
+_FLAG_LETTERS = set("bBdEhiIOPqRsSuvx")
+_FUTURE_FLAGS = sum(getattr(__future__, name).compiler_flag for name in __future__.all_feature_names)
+
+
+def _source_lines(func: FunctionType) -> tuple[list[str], int]:
+    """``inspect.getsourcelines``, else the lines of a function defined by ``python -c``."""
+    try:
+        return inspect.getsourcelines(func)
+    except (OSError, TypeError):
+        found = _command_line_source(func)
+        if found is None:
+            raise
+        return found
+
+
+def _python_c_command() -> str | None:
+    """The program text of ``python -c TEXT`` (from ``sys.orig_argv``), if that is how Python runs."""
+    argv = getattr(sys, "orig_argv", [])
+    i = 1
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "-c" or (arg.startswith("-") and arg.endswith("c") and set(arg[1:-1]) <= _FLAG_LETTERS and len(arg) > 2):
+            return argv[i + 1] if i + 1 < len(argv) else None
+        if arg in _OPTIONS_WITH_VALUE:
+            i += 2
+            continue
+        if not arg.startswith("-") or arg in ("-m", "-"):
+            return None  # a script, a module or stdin
+        i += 1
+    return None
+
+
+def _command_line_source(func: FunctionType) -> tuple[list[str], int] | None:
+    """The lines of ``func`` in its ``python -c`` program, when compiling them gives ``func``'s own
+    bytecode (so a function that exec() made from other text is never given this text)."""
+    code = func.__code__
+    command = _python_c_command() if code.co_filename == "<string>" else None
+    if command is None:
+        return None
+    try:
+        tree = ast.parse(command)
+    except SyntaxError:
+        return None
+    lines = command.splitlines(keepends=True)
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef) or node.name != func.__name__:
+            continue
+        start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+        candidate = lines[start - 1:node.end_lineno]
+        if start == code.co_firstlineno and _compiles_to(candidate, start, code):
+            return candidate, start
+    return None
+
+
+def _compiles_to(lines: list[str], start: int, code: Any) -> bool:
+    tree = ast.parse(textwrap.dedent("".join(lines)))
+    ast.increment_lineno(tree, start - 1)
+    # the __future__ features of the original, not those of this module
+    module = compile(tree, code.co_filename, "exec", flags=code.co_flags & _FUTURE_FLAGS, dont_inherit=True)
+    made = [c for c in module.co_consts if hasattr(c, "co_code") and c.co_name == code.co_name]
+    return len(made) == 1 and _code_key(made[0]) == _code_key(code)
+
+
+def _code_key(code: Any) -> tuple:
+    """What a code object does (bytecode, names, constants, signature), not where it stands."""
+    consts = tuple(_code_key(c) if hasattr(c, "co_code") else (type(c), c) for c in code.co_consts)
+    return (
+        code.co_code, code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars, code.co_flags,
+        code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount, consts,
+    )
+
+
+def _no_source_reason(func: FunctionType, exc: BaseException) -> str:
+    return _NO_SOURCE.get(func.__code__.co_filename, f"inspect cannot find it ({exc})")
 
 
 _compiled: dict[Checksum, FunctionType] = {}

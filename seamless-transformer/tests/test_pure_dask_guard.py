@@ -57,3 +57,31 @@ def test_running_is_refused(fns, pure_dask, tmp_path):
 def test_inactive_module_does_not_interfere(fns, pure_dask):
     pure_dask["active"] = False
     assert fns.add(1, 1).run() == 2
+
+
+def test_refusal_comes_before_any_other_check_of_the_function(pure_dask):
+    """A function without source (exec, python -c) gets the pure-Dask message, not the source one."""
+    from seamless_transformer import delayed, direct
+
+    namespace: dict = {}
+    exec("def nosource(x):\n    return x\n", namespace)
+    for decorator in (delayed, direct):
+        transformer = decorator(namespace["nosource"])  # decorating is harmless in pure Dask mode
+        with pytest.raises(TransformationError) as info:
+            transformer(1)
+        _check_message(info.value)
+    pure_dask["active"] = False  # pure Dask mode ends: then the source problem is the one to tell
+    with pytest.raises(TransformationError, match="source of nosource is not available"):
+        delayed(namespace["nosource"])(1)
+
+
+def test_function_decorated_in_pure_dask_mode_works_after_it(fns, pure_dask):
+    from seamless_transformer import delayed
+
+    def triple(x):
+        return 3 * x
+
+    transformer = delayed(triple)
+    assert transformer.code is None  # not examined while pure Dask mode is active
+    pure_dask["active"] = False
+    assert transformer(2).run() == 6
