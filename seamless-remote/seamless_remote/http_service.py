@@ -35,7 +35,11 @@ TLS = tuple[Credentials, str]
 
 
 class _MutualTLSAdapter(HTTPAdapter):
-    """Connections with our SSL context: the client certificate, the user's CA, no host-name check."""
+    """Connections with our SSL context: the client certificate, the user's CA, no host-name check.
+
+    ``cert_verify`` is a no-op: requests would otherwise load ``verify`` (or a CA bundle named by
+    the environment) into the shared context, adding CAs to the one we trust.
+    """
 
     def __init__(self, tls: TLS) -> None:
         self._context = shared_client_context(*tls)
@@ -45,6 +49,9 @@ class _MutualTLSAdapter(HTTPAdapter):
         kwargs["ssl_context"] = self._context
         kwargs["assert_hostname"] = False
         super().init_poolmanager(*args, **kwargs)
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        return  # the context already holds exactly the user's CA and client certificate
 
 
 class ServiceClient:
@@ -108,9 +115,12 @@ class ServiceClient:
     def _new_session(self) -> requests.Session:
         session = requests.Session()
         if self.tls is not None:
-            creds, role = self.tls
+            creds, _ = self.tls
+            # no REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE / .netrc / proxies from the environment: such a
+            # bundle would be added to the shared context and make it trust public CAs
+            session.trust_env = False
             session.mount("https://", _MutualTLSAdapter(self.tls))
-            session.verify = str(creds.ca)  # so that requests adds no public CA to the context
+            session.verify = str(creds.ca)
         return session
 
     def _tls_failure(self, exc: Exception) -> Exception:

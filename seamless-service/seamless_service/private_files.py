@@ -30,10 +30,18 @@ def _tighten(path: Path, mode: int) -> bool:
 
 
 def private_dir(path: str | os.PathLike[str]) -> Path:
-    """Create ``path`` (and missing parents) as 0700, or tighten it if others may enter it."""
+    """Create ``path`` (and missing parents) as 0700, or tighten it if others may enter it.
+
+    A directory of another owner (a shared store) is left as it is, with a warning.
+    """
     directory = Path(path)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    mode = directory.stat().st_mode
+    st = directory.stat()
+    mode = st.st_mode
+    if st.st_uid != os.getuid():
+        if mode & _OPEN_BITS:
+            logger.warning("%s belongs to another user (uid %d): its permissions are left as they are", directory, st.st_uid)
+        return directory
     if _tighten(directory, mode):
         logger.info("Made %s private (mode %o -> 700): other users could read it", directory, stat.S_IMODE(mode))
     return directory
