@@ -125,26 +125,48 @@ def _tls_kwargs(cfg: ClusterConfiguration) -> dict[str, Any]:
         return {}
     from distributed import Security
 
+    _require_client_certificates_over_https()
     return {"protocol": "tls://", "security": Security()}
 
 
-def _protect_dashboard(cluster: Any) -> Any:
-    """Require a client certificate on the scheduler's dashboard when TLS is on.
+def _require_client_certificates_over_https() -> None:
+    """Make every HTTPS server of this process (the scheduler's dashboard) require a client
+    certificate signed by the CA, from its first connection on.
 
-    distributed serves the dashboard over TLS from ``distributed.scheduler.dashboard.tls.*`` but
-    asks for no client certificate ("encryption only"); its SSL context is used for every new
-    connection, so making client certificates required there protects it from now on. (An
-    adapter of distributed's ``Scheduler.http_server``; tests/test_security.py pins it.) This runs
-    before the wrapper publishes the port.
+    distributed serves the dashboard over TLS from ``distributed.scheduler.dashboard.tls.*``
+    but asks for no client certificate ("encryption only"). This adapter of its internals gives
+    ``distributed.node`` an ``HTTPServer`` that sets ``CERT_REQUIRED`` on the SSL context it is
+    handed, before it listens; :func:`_protect_dashboard` checks that it took effect, and
+    tests/test_security.py that no port answers without a certificate.
     """
+    import ssl
+
+    import distributed.node as node
+    from tornado.httpserver import HTTPServer
+
+    if getattr(node.HTTPServer, "requires_client_certificates", False):
+        return
+
+    class MutualTLSHTTPServer(HTTPServer):
+        requires_client_certificates = True
+
+        def initialize(self, *args: Any, ssl_options: Any = None, **kwargs: Any) -> None:
+            if isinstance(ssl_options, ssl.SSLContext):
+                ssl_options.verify_mode = ssl.CERT_REQUIRED
+            super().initialize(*args, ssl_options=ssl_options, **kwargs)
+
+    node.HTTPServer = MutualTLSHTTPServer
+
+
+def _protect_dashboard(cluster: Any) -> Any:
+    """With TLS, check that the scheduler's dashboard requires client certificates."""
     import ssl
 
     server = getattr(getattr(cluster, "scheduler", None), "http_server", None)
     context = getattr(server, "ssl_options", None)
-    if isinstance(context, ssl.SSLContext):
-        context.verify_mode = ssl.CERT_REQUIRED
-    elif context is not None:
-        raise WrapperError(f"cannot protect the dashboard: unexpected ssl_options {type(context).__name__}")
+    if context is not None and not (isinstance(context, ssl.SSLContext) and context.verify_mode == ssl.CERT_REQUIRED):
+        cluster.close(timeout=30)
+        raise WrapperError("the Dask dashboard does not require client certificates; refusing to run it")
     return cluster
 
 

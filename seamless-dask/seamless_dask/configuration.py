@@ -45,6 +45,8 @@ THROTTLE_ENV = "SEAMLESS_WORKER_TRANSFORMATION_THROTTLE"
 #: cores of one worker process, for the transformation throttle (persistent mode)
 CORES_ENV = "SEAMLESS_WORKER_CORES"
 EXPORTED_PREFIXES = ("distributed.worker.", "distributed.scheduler.", "distributed.nanny.", "distributed.comm.")
+#: A job's private scratch directory (mktemp -d: 0700, unique), when the queue names no tmpdir.
+PRIVATE_SCRATCH = 'export DASK_TEMPORARY_DIRECTORY="$(mktemp -d "${TMPDIR:-/tmp}/dask-scratch-XXXXXX")"'
 #: Worker HTTP servers serve only a bare health answer when TLS is on (no metrics, no data).
 TLS_WORKER_HTTP_ROUTES = ["distributed.http.health"]
 
@@ -85,6 +87,8 @@ class Placement:
     conda_prefix: str | None = None
     #: (CA certificate, service certificate, service key) paths; None: TLS off
     tls: tuple[str, str, str] | None = None
+    #: a private (0700) directory for LocalCluster workers when the queue names no ``tmpdir``
+    scratch: str | None = None
 
 
 @dataclass(frozen=True)
@@ -262,7 +266,12 @@ def _jobqueue_entry(
     ``job_script_prologue`` are written verbatim, by design: they are the user's own lines.
     """
     start, end = where.internal_port_range
+    # what the job writes is owner-only, and without a tmpdir its Dask scratch space (spilled
+    # data) is a private directory of its own, not the shared /tmp/dask-scratch-space
     prologue = [line.format(log_base=where.log_base) for line in system.log_redirects]
+    prologue += ["umask 077"]
+    if not p.tmpdir:
+        prologue += [PRIVATE_SCRATCH, """trap 'rm -rf "$DASK_TEMPORARY_DIRECTORY"' EXIT"""]
     prologue += [*p.job_script_prologue, *system.prologue]
     if system.exports_conda and where.conda_prefix:
         prologue += [
@@ -283,6 +292,9 @@ def _jobqueue_entry(
             "--nthreads", str(threads),
             f"--worker-port={start}:{end}",
             f"--nanny-port={start}:{end}",
+            # batch workers' own dashboards would listen on every address without asking for a
+            # client certificate; with TLS they serve none (the scheduler's dashboard stays)
+            *(["--no-dashboard"] if where.tls is not None else []),
         ],
         "job-extra-directives": _directives(system, p, where.log_base),
         "job-script-prologue": prologue,
@@ -371,8 +383,8 @@ def build_configuration(p: WrapperParameters, where: Placement) -> ClusterConfig
         local_kwargs["resources"] = dict(p.dask_resources)
     if worker_env:
         local_kwargs["env"] = dict(worker_env)
-    if p.tmpdir:
-        local_kwargs["local_directory"] = p.tmpdir
+    if p.tmpdir or where.scratch:
+        local_kwargs["local_directory"] = p.tmpdir or where.scratch
     return ClusterConfiguration(
         pure_dask=p.pure_dask,
         tls=where.tls is not None,

@@ -19,9 +19,11 @@ import argparse
 import errno
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -133,7 +135,7 @@ def _check_cli(args: argparse.Namespace) -> None:
 
 def configure(
     args: argparse.Namespace, status: StatusFile, content: dict[str, Any], creds: Credentials | None = None,
-    exclude: frozenset[int] = frozenset(),
+    exclude: frozenset[int] = frozenset(), scratch: str | None = None,
 ) -> tuple[ClusterConfiguration, Placement]:
     """CLI + status-file parameters -> configuration (Dask not imported yet).
 
@@ -155,6 +157,7 @@ def configure(
         default_python=sys.executable,
         conda_prefix=os.environ.get("CONDA_PREFIX"),
         tls=tls,  # type: ignore[arg-type]
+        scratch=scratch,
     )
     cfg = build_configuration(params, placement)
     logger.info(
@@ -222,7 +225,7 @@ def create_on_free_ports(
     for attempt in range(1, PORT_ATTEMPTS + 1):
         if attempt > 1:
             # not the ports just lost, even if free again; a port still taken fails the test bind
-            cfg, placement = configure(args, status, content, creds, exclude=frozenset(lost))
+            cfg, placement = configure(args, status, content, creds, exclude=frozenset(lost), scratch=placement.scratch)
             reload_jobqueue_config(cfg)
         wanted = (placement.scheduler_port, placement.dashboard_port)
         try:
@@ -272,10 +275,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     cluster = watcher = health = None
     error: str | None = None
+    # LocalCluster workers' scratch space (spilled data): private, not the shared /tmp/dask-scratch-space
+    scratch = tempfile.mkdtemp(prefix="seamless-dask-")
     try:
         try:
             creds = service_credentials(args.tls, "seamless-dask-wrapper")
-            cfg, placement = configure(args, status, content, creds)
+            cfg, placement = configure(args, status, content, creds, scratch=scratch)
             health = HealthServer(bind_free_port(
                 args.host, *args.port_range, exclude={placement.scheduler_port, placement.dashboard_port}
             ))
@@ -312,6 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         _shutdown(cluster, watcher)
+        shutil.rmtree(scratch, ignore_errors=True)
         if health is not None:
             health.close()
         status.finish(error, service="seamless-dask-wrapper")

@@ -8,6 +8,7 @@ import pytest
 
 from seamless_dask.batch_systems import BATCH_SYSTEMS
 from seamless_dask.configuration import (
+    PRIVATE_SCRATCH,
     CORES_ENV, THROTTLE_ENV, ClusterConfiguration, Placement, build_configuration, nested,
 )
 from seamless_dask.errors import WrapperError
@@ -104,9 +105,30 @@ def test_no_spillover_between_batch_systems():
     # OAR passes no environment to the job: the conda environment is exported there only
     assert "export CONDA_PREFIX=/opt/conda/envs/x" in oar["job-script-prologue"]
     assert not any("CONDA_PREFIX" in line for line in slurm["job-script-prologue"])
-    # the user's prologue comes first everywhere (PBS: right after the job's log redirection)
+    # first the umask and the private scratch directory, then the user's prologue (PBS: all after
+    # the job's log redirection)
     assert pbs["job-script-prologue"][0].startswith("exec >>")
-    assert all(cfg.jobqueue[s]["job-script-prologue"][s == "pbs"] == "module load x" for s in cfg.jobqueue)
+    for name, entry in cfg.jobqueue.items():
+        lines = entry["job-script-prologue"][int(name == "pbs"):]
+        assert lines[:4] == ["umask 077", PRIVATE_SCRATCH, """trap 'rm -rf "$DASK_TEMPORARY_DIRECTORY"' EXIT""", "module load x"], name
+
+
+def test_tmpdir_replaces_the_private_scratch_directory():
+    cfg = build(pure_dask=True, tmpdir="/scratch/me")
+    assert all(PRIVATE_SCRATCH not in e["job-script-prologue"] for e in cfg.jobqueue.values())
+    assert cfg.local_cluster_kwargs["local_directory"] == "/scratch/me"
+
+
+def test_tls_turns_off_the_batch_workers_dashboards():
+    import dataclasses
+
+    plain = build(pure_dask=True)
+    secure = build_configuration(parse_parameters({"cores": 1, "pure_dask": True}),
+                                 dataclasses.replace(WHERE, tls=("/t/ca.pem", "/t/s.pem", "/t/s.key"), scratch="/tmp/x"))
+    assert all("--no-dashboard" in e["worker-extra-args"] for e in secure.jobqueue.values())
+    assert not any("--no-dashboard" in e["worker-extra-args"] for e in plain.jobqueue.values())
+    assert secure.local_cluster_kwargs["local_directory"] == "/tmp/x"
+    assert secure.dask["distributed.comm.require-encryption"] is True
 
 
 def test_jobqueue_entry_fields():

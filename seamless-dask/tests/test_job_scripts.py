@@ -21,7 +21,7 @@ from dask_jobqueue.sge import SGEJob
 from dask_jobqueue.slurm import SLURMJob
 
 from seamless_dask.batch_systems import HTCONDOR, LSF, OAR, PBS, SLURM
-from seamless_dask.configuration import Placement, build_configuration
+from seamless_dask.configuration import PRIVATE_SCRATCH, Placement, build_configuration
 from seamless_dask.job_watch import JobWatcher, describe, query_states
 from seamless_dask.parameters import parse_parameters
 
@@ -51,7 +51,9 @@ def test_slurm_job_script():
     header_end = max(i for i, line in enumerate(lines) if line.startswith("#SBATCH"))
     assert lines.index("#SBATCH --output=/logs/key-job-%j.out") <= header_end
     assert lines.index("#SBATCH --error=/logs/key-job-%j.err") <= header_end
-    assert lines[header_end + 1] == "module load py"  # user prologue right after the header
+    # right after the header: owner-only files, a private scratch directory, then the user's prologue
+    assert lines[header_end + 1:header_end + 5] == [
+        "umask 077", PRIVATE_SCRATCH, """trap 'rm -rf "$DASK_TEMPORARY_DIRECTORY"' EXIT""", "module load py"]
     assert "export PYTHON_CPU_COUNT=$SLURM_JOB_CPUS_PER_NODE" in lines
     assert "export DASK_DISTRIBUTED__WORKER__LIFETIME__DURATION=5100s" in lines  # 90 - 4 - 1 min
     command = lines[-1]
@@ -218,7 +220,7 @@ def test_pbs_job_script():
     # no -o/-e path can hold the job id: the script sends its own output to the wrapper's logs
     assert lines[header_end + 1] == (
         'exec >>"/logs/key-job-${PBS_JOBID%%.*}.out" 2>>"/logs/key-job-${PBS_JOBID%%.*}.err"')
-    assert lines[header_end + 2] == "module load py"
+    assert lines[header_end + 2] == "umask 077" and lines[header_end + 5] == "module load py"
     assert "export CONDA_PREFIX=/opt/conda/envs/x" in lines
     default = job_script(PBSJob).splitlines()  # dask-jobqueue's own request from cores and memory
     assert "#PBS -l select=1:ncpus=4:mem=7630MB" in default  # 8 GB in MiB

@@ -18,7 +18,8 @@ What it needs of their internals (pinned by ``seamless-remote``'s exact versions
 * hashserver: importing the module with ``HASHSERVER_DIRECTORY`` set builds ``hashserver.app``
   without parsing the command line; ``setup_inactivity_timeout(seconds, uvicorn_server)``; its
   module-level ``aiofiles_chmod``, through which it makes buffers 0444 and directories 03775,
-  is wrapped to drop group and other bits; it makes its directory 03775 at import, which is undone.
+  is wrapped to drop group and other bits; so is ``os.chmod`` while it is imported (it makes its
+  directory 03775 then).
 * seamless-database: ``db_init(path)`` and the request handlers of ``DatabaseServer``
   (``_healthcheck``, ``_handle_get``, ``_handle_put``) on an aiohttp app of ours.
 """
@@ -81,9 +82,16 @@ def _owner_only_chmod(chmod: Any) -> Any:
 def _hashserver_app(directory: str, writable: bool) -> Any:
     os.environ["HASHSERVER_DIRECTORY"] = directory
     os.environ["HASHSERVER_WRITABLE"] = "1" if writable else "0"
-    import hashserver
+    chmod = os.chmod
 
-    os.chmod(directory, 0o700)  # it made the directory 03775 on import
+    def owner_only(path: Any, mode: int, *args: Any, **kwargs: Any) -> None:
+        chmod(path, mode & ~0o077, *args, **kwargs)
+
+    os.chmod = owner_only  # its import makes the directory 03775: not even for a moment
+    try:
+        import hashserver
+    finally:
+        os.chmod = chmod
     hashserver.aiofiles_chmod = _owner_only_chmod(hashserver.aiofiles_chmod)
     return hashserver
 
