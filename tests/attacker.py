@@ -1,16 +1,19 @@
 """What another local user tries against the services of the owner (run as uid 65534).
 
-Usage: attacker.py REPORT.json --ports P [P ...] --dask P [P ...] --files F [F ...] [--drop]
+Usage: attacker.py REPORT.json --ports P [P ...] --dask ADDRESS [ADDRESS ...] --files F [F ...] [--drop]
 
 Imports first, then (with ``--drop``) becomes uid/gid 65534 itself, for a Python that user cannot
 start on their own; the tests prefer ``setpriv --reuid=65534 ...`` running this file. Writes a JSON
 report: every HTTP(S) answer 200 that carries data, every Dask connection that succeeded, every
-file it could open.
+file it could open, every directory it could list. A Dask address (scheduler, worker or nanny,
+``host:port``) is tried as a plain ``tcp://`` and as a ``tls://`` peer with a certificate of its
+own, with the ``identity`` request every Dask server answers.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import ssl
@@ -20,8 +23,21 @@ import urllib.request
 
 import distributed
 
-PATHS = ("/", "/healthcheck", "/health", "/info/main/workers.html", "/json/identity.json", "/metrics")
+PATHS = ("/", "/healthcheck", "/health", "/info/main/workers.html", "/json/identity.json", "/metrics",
+         "/status", "/profile", "/system", "/sitemap.json")
 BARE_HEALTH = {b"OK", b"ok", b'"OK"'}
+#: distributed's list of a server's routes, when its only route is the health answer: no data
+HEALTH_ONLY_ROUTES = {"/health", "/healthcheck", "/sitemap.json"}
+
+
+def carries_data(body: bytes) -> bool:
+    if body.strip() in BARE_HEALTH:
+        return False
+    try:
+        paths = json.loads(body)["paths"]
+    except (ValueError, KeyError, TypeError):
+        return True
+    return not set(paths) <= HEALTH_ONLY_ROUTES
 
 
 def http_answers(port: int) -> list[str]:
@@ -36,8 +52,8 @@ def http_answers(port: int) -> list[str]:
                     f"{scheme}://127.0.0.1:{port}{path}", timeout=5,
                     context=insecure if scheme == "https" else None,
                 ) as response:
-                    body = response.read(200)
-                    if response.status == 200 and body.strip() not in BARE_HEALTH:
+                    body = response.read(2000)
+                    if response.status == 200 and carries_data(body):
                         found.append(f"{scheme}://127.0.0.1:{port}{path} -> 200 {body[:60]!r}")
             except (urllib.error.URLError, OSError, ssl.SSLError, ValueError):
                 pass
@@ -47,26 +63,39 @@ def http_answers(port: int) -> list[str]:
     return found
 
 
-def dask_connections(port: int) -> list[str]:
-    found = []
-    attempts = [("tcp", None), ("tls", distributed.Security.temporary())]
-    for scheme, security in attempts:
+def dask_connections(address: str) -> list[str]:
+    """Ask the Dask server at ``host:port`` who it is, as a stranger; what answered."""
+    from distributed.comm import connect
+
+    async def identity(url: str, security: distributed.Security | None) -> object:
+        args = security.get_connection_args("client") if security is not None else {}
+        comm = await connect(url, timeout=5, **args)
         try:
-            client = distributed.Client(f"{scheme}://127.0.0.1:{port}", timeout=5, security=security)
+            await comm.write({"op": "identity", "reply": True})
+            return await asyncio.wait_for(comm.read(), 5)
+        finally:
+            comm.abort()
+
+    found = []
+    for scheme, security in (("tcp", None), ("tls", distributed.Security.temporary())):
+        try:
+            answer = asyncio.run(identity(f"{scheme}://{address}", security))
         except Exception:  # refused, reset, TLS failure: what we want
             continue
-        try:
-            found.append(f"{scheme}://127.0.0.1:{port}: connected, ran {client.submit(os.getuid).result(10)}")
-        except Exception as exc:
-            found.append(f"{scheme}://127.0.0.1:{port}: connected ({exc!r})")
-        finally:
-            client.close()
+        found.append(f"{scheme}://{address} answered: {str(answer)[:80]}")
     return found
 
 
 def opened(files: list[str]) -> list[str]:
     found = []
     for name in files:
+        if os.path.isdir(name):
+            try:
+                os.listdir(name)
+                found.append(name + "/ (listed)")
+            except OSError:
+                pass
+            continue
         try:
             with open(name, "rb") as handle:
                 handle.read(1)
@@ -80,7 +109,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("report")
     parser.add_argument("--ports", nargs="*", type=int, default=[])
-    parser.add_argument("--dask", nargs="*", type=int, default=[])
+    parser.add_argument("--dask", nargs="*", default=[])
     parser.add_argument("--files", nargs="*", default=[])
     parser.add_argument("--drop", action="store_true")
     args = parser.parse_args()

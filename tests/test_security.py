@@ -63,13 +63,13 @@ def _nobody_python() -> list[str] | None:
     return None
 
 
-def attack(*, ports: set[int], dask_ports: set[int], files: list[str]) -> dict:
-    """Run tests/attacker.py as uid 65534; return its report."""
+def attack(*, ports: set[int], dask: set[str], files: list[str]) -> dict:
+    """Run tests/attacker.py as uid 65534; return its report. ``dask``: ``host:port`` addresses."""
     fd, report = tempfile.mkstemp(prefix="attack-", suffix=".json")
     os.close(fd)
     os.chmod(report, 0o666)
     try:
-        args = [str(ATTACKER), report, "--ports", *map(str, sorted(ports)), "--dask", *map(str, sorted(dask_ports)),
+        args = [str(ATTACKER), report, "--ports", *map(str, sorted(ports)), "--dask", *sorted(dask),
                 "--files", *files]
         nobody = _nobody_python()
         # the user's own interpreter may sit in a 0700 home (pyenv): then the attacker imports
@@ -116,15 +116,21 @@ def files_under(root: Path) -> list[str]:
 
 
 def assert_no_key_on_command_lines(*homes: Path) -> None:
-    """No process's argv holds key material of these homes' credentials (nor a PEM key)."""
+    """No process's argv or environment holds key material of these homes' credentials (nor a
+    PEM key)."""
     secrets_seen = []
     for home in homes:
         for key in (home / ".seamless" / "tls").rglob("*.key"):
             secrets_seen += [line for line in key.read_text().splitlines() if line and not line.startswith("-----")]
     for proc in psutil.process_iter(["cmdline"]):
         argv = " ".join(proc.info.get("cmdline") or [])
-        assert "PRIVATE KEY" not in argv, f"a private key on a command line: pid {proc.pid}"
-        assert not any(s in argv for s in secrets_seen), f"key material on a command line: pid {proc.pid}"
+        try:
+            environment = " ".join(proc.environ().values())
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            environment = ""
+        for text, where in ((argv, "command line"), (environment, "environment")):
+            assert "PRIVATE KEY" not in text, f"a private key in the {where} of pid {proc.pid}"
+            assert not any(s in text for s in secrets_seen), f"key material in the {where} of pid {proc.pid}"
 
 
 @pytest.fixture
@@ -173,8 +179,11 @@ for address, worker in info["workers"].items():
     if worker.get("nanny"):
         ports.add(int(worker["nanny"].rsplit(":", 1)[1]))
     ports |= {int(p) for p in (worker.get("services") or {}).values()}
+scratch = sorted(set(client.run(lambda dask_worker: dask_worker.local_directory).values()))
 print(json.dumps({"scheduler": client.scheduler.address, "worker_ports": sorted(ports),
-                  "worker_addresses": sorted(info["workers"])}))
+                  "worker_addresses": sorted(info["workers"]),
+                  "nannies": sorted(w["nanny"] for w in info["workers"].values() if w.get("nanny")),
+                  "scratch": scratch}))
 """
 
 
@@ -182,14 +191,31 @@ def _run(script: Path, home: Path) -> dict:
     return ps.last_json(ps.run_script(script, home, timeout=240))
 
 
+def _host_port(address: str) -> str:
+    return address.split("://", 1)[1]
+
+
+def _scratch_files(result: dict) -> list[str]:
+    """The workers' scratch directories (spilled data) and what is in them: private, not /tmp's."""
+    found = []
+    for directory in result["scratch"]:
+        assert "dask-scratch-space" not in directory.split(os.sep)[:3], directory
+        parent = Path(directory).parent
+        assert parent.stat().st_uid == os.getuid() and parent.stat().st_mode & 0o077 == 0, (
+            f"worker scratch space {directory} is in a directory others can enter"
+        )
+        found += [directory, *files_under(Path(directory))]
+    return found
+
+
 def _check_pure(home: Path, result: dict, extra_ports: set[int] = frozenset()) -> None:
     assert result["scheduler"].startswith("tls://"), result
-    assert all(a.startswith("tls://") for a in result["worker_addresses"]), result
+    assert all(a.startswith("tls://") for a in result["worker_addresses"] + result["nannies"]), result
     scheduler_port = int(result["scheduler"].rsplit(":", 1)[1])
     ports = listening_ports(_service_pids(home)) | set(result["worker_ports"]) | set(extra_ports)
     assert scheduler_port in ports
-    dask_ports = {scheduler_port, *result["worker_ports"]}
-    report = attack(ports=ports, dask_ports=dask_ports, files=files_under(home))
+    dask = {_host_port(a) for a in (result["scheduler"], *result["worker_addresses"], *result["nannies"])}
+    report = attack(ports=ports, dask=dask, files=files_under(home) + _scratch_files(result))
     assert_nothing_reached(report)
     assert_no_key_on_command_lines(home)
 
@@ -210,6 +236,23 @@ def _frontend_ports(config: dict, home: Path) -> set[int]:
     client_state = json.loads((home / ".remote-http-launcher" / "client" / f"{config['key']}.json").read_text())
     local = {v for k, v in client_state.items() if k.endswith("port") and not k.startswith("tunneled")}
     return local | listening_ports([launching.server_state(config)["pid"]])
+
+
+def test_the_attacker_gets_in_when_tls_is_off(shared_home):
+    """The control: with the documented opt-out (``tls: false``), the same attacker does reach
+    the scheduler and the workers, and every launch warns. So the checks above can fail."""
+    home, _ = shared_home
+    (home / ".seamless").mkdir(mode=0o700)
+    (home / ".seamless" / "clusters.yaml").write_text("local:\n  type: local\n  tls: false\n")
+    script = _project(home, [{"cluster": "local"}, {"persistent": False}], PURE_SCRIPT)
+    run = ps.run_script(script, home, timeout=240)
+    result = ps.last_json(run)
+    assert "TLS is off" in run.stderr
+    assert result["scheduler"].startswith("tcp://")
+    dask = {_host_port(a) for a in (result["scheduler"], *result["worker_addresses"])}
+    report = attack(ports=set(), dask=dask, files=[])
+    reached = {line.split(" ", 1)[0] for line in report["dask"]}
+    assert {f"tcp://{a}" for a in dask} <= reached, report
 
 
 @pytest.mark.ssh
@@ -256,8 +299,8 @@ def _check_persistent(home: Path, result: dict, remote: str) -> None:
     assert urls["hashserver"].startswith("https://") and urls["database"].startswith("https://")
     assert urls[remote].startswith("https://" if remote == "jobserver" else "tls://")
     ports = listening_ports(_service_pids(home))
-    dask_ports = {int(urls["daskserver"].rsplit(":", 1)[1])} if remote == "daskserver" else set()
-    report = attack(ports=ports, dask_ports=dask_ports, files=files_under(home))
+    dask = {_host_port(urls["daskserver"])} if remote == "daskserver" else set()
+    report = attack(ports=ports, dask=dask, files=files_under(home))
     assert_nothing_reached(report)
     assert_no_key_on_command_lines(home)
 
