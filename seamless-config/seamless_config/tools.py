@@ -37,7 +37,7 @@ def get_tools() -> dict[str, dict[str, Any]]:
         import yaml
 
         text = (Path(__file__).parent / "tools.yaml").read_text()
-        define_tools(yaml.safe_load(text))
+        define_tools(yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))  # libyaml: ~25 ms less
     assert _tools is not None
     return _tools
 

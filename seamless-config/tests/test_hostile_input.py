@@ -183,7 +183,7 @@ def test_ordinary_anchors_and_merges_still_work(tmp_path):
 def test_oversized_file_is_refused(tmp_path):
     path = tmp_path / "seamless.yaml"
     path.write_text("- project: p\n" * (MAX_FILE_BYTES // 13 + 10))
-    with pytest.raises(ConfigurationError, match="larger than 1024 KiB") as info:
+    with pytest.raises(ConfigurationError, match="larger than 128 KiB") as info:
         load_file(path)
     assert info.value.file == str(path)
 
