@@ -54,7 +54,7 @@ def _on_wrapper_event(event: tuple[float, Any]) -> None:
 
 class _EventRelay:
     """Hands each wrapper event to :func:`_on_wrapper_event` once, whether it arrives through
-    the subscription or from the scheduler's event log (:meth:`replay`)."""
+    the subscription or from the scheduler's event log (:meth:`subscribe`)."""
 
     def __init__(self) -> None:
         self._seen: set[tuple[float, str]] = set()
@@ -68,30 +68,32 @@ class _EventRelay:
             self._seen.add(mark)
         _on_wrapper_event(event)
 
-    def replay(self, client: Any, since: float) -> None:
-        """Events logged since ``since`` (epoch seconds): those published before the subscription
-        reached the scheduler (a worker job may fail within a second of the scheduler's start)."""
-        for event in client.get_events(WRAPPER_TOPIC):
-            if event[0] >= since:
-                self(event)
+    def subscribe(self, client: Any, since: float) -> None:
+        """Subscribe to the wrapper's topic and replay what it logged since ``since`` (epoch
+        seconds): a worker job may fail within a second of the scheduler's start, before a
+        subscription could arrive. One request, atomic on the scheduler: nothing is lost between
+        the replay and the subscription."""
+        client.subscribe_topic(WRAPPER_TOPIC, self)  # our handler; the scheduler side is idempotent
+        for event in client.run_on_scheduler(_subscribe_and_read, client_id=client.id, topic=WRAPPER_TOPIC, since=since):
+            self(tuple(event))
 
 
-def _subscribed(dask_scheduler: Any, client_id: str) -> bool:
-    topics = getattr(getattr(dask_scheduler, "_broker", None), "_topics", None)
-    if topics is None:  # another distributed: cannot tell, assume it is
-        return True
-    return WRAPPER_TOPIC in topics and client_id in topics[WRAPPER_TOPIC].subscribers
+def _by_value(source: str) -> Any:
+    """The function defined by ``source``, in a namespace no other process can import: cloudpickle
+    then sends its code (not a reference to this module), so the scheduler runs it without
+    importing Seamless, whatever version it runs."""
+    namespace: dict[str, Any] = {"__name__": "seamless_config_remote_function"}
+    exec(source, namespace)  # noqa: S102 - our own constant source
+    return namespace[source.split("(", 1)[0].split()[-1]]
 
 
-def _wait_until_subscribed(client: Any, timeout: float = 10.0) -> None:
-    """Return once the scheduler has the subscription (it travels on a batched stream, and an
-    event published before it arrives would be lost)."""
-    deadline = time.monotonic() + timeout
-    while not client.run_on_scheduler(_subscribed, client_id=client.id):
-        if time.monotonic() > deadline:
-            logger.debug("the scheduler has not registered the event subscription yet")
-            return
-        time.sleep(0.01)
+#: On the scheduler, in one step of its event loop: subscribe ``client_id`` to ``topic`` (what
+#: ``Client.subscribe_topic`` asks for), then return the events logged since ``since``.
+_subscribe_and_read = _by_value(
+    "def subscribe_and_read(dask_scheduler, client_id, topic, since):\n"
+    "    dask_scheduler.subscribe_topic(topic, client_id)\n"
+    "    return [event for event in dask_scheduler.get_events(topic) if event[0] >= since]\n"
+)
 
 
 def activate(*, queue: str | None = None):
@@ -120,10 +122,7 @@ def activate(*, queue: str | None = None):
     address = f"{client_credentials.scheme(creds, 'dask')}://{host}:{payload['port']}"
     client = client_credentials.connect_dask(address, creds, set_as_default=True)
     try:
-        relay = _EventRelay()
-        client.subscribe_topic(WRAPPER_TOPIC, relay)
-        _wait_until_subscribed(client)
-        relay.replay(client, since=launch_started - 1.0)
+        _EventRelay().subscribe(client, since=launch_started - 1.0)
     except Exception:
         client.close(timeout=2)
         raise
