@@ -116,17 +116,9 @@ def dask_security(creds: Credentials | None) -> Any:
     """
     if creds is None:
         return None
-    from distributed import Security
-    from seamless_service.tls import dask_security_arguments
+    from seamless_service.tls import dask_security_arguments, reused_context_security
 
-    class ReusedContextSecurity(Security):
-        def get_connection_args(self, role: str) -> dict:
-            cache = self.__dict__.setdefault("_connection_args", {})
-            if role not in cache:
-                cache[role] = super().get_connection_args(role)
-            return dict(cache[role])
-
-    return ReusedContextSecurity(**dask_security_arguments(creds, "client"))
+    return reused_context_security(**dask_security_arguments(creds, "client"))
 
 
 def connect_dask(address: str, creds: Credentials | None, *, set_as_default: bool) -> Any:

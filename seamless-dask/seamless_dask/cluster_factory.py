@@ -126,6 +126,7 @@ def _tls_kwargs(cfg: ClusterConfiguration) -> dict[str, Any]:
     from distributed import Security
 
     _require_client_certificates_over_https()
+    # a plain Security (paths from the Dask config): the nannies send it to their workers
     return {"protocol": "tls://", "security": Security()}
 
 
