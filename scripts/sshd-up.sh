@@ -14,7 +14,8 @@
 # Pid file: /run/sshd-loopback.pid   Log: /var/log/sshd-loopback.log   Stop with sshd-down.sh.
 set -euo pipefail
 if [ "$(id -u)" != 0 ]; then echo "sshd-up.sh: must run as root" >&2; exit 1; fi
-cd "$(dirname "$0")/.."
+HERE="$(cd "$(dirname "$0")" && pwd)"
+cd "$HERE/.."
 VENV="${VENV:-$PWD/.venv}"
 VENV="$(cd "$VENV" 2>/dev/null && pwd || echo "$VENV")"
 
@@ -50,7 +51,7 @@ grep -qF "$(cut -d' ' -f2 "$SSHDIR/id_ed25519.pub")" "$SSHDIR/authorized_keys" \
 # 4. an sshd of ours started with another environment (say, another venv) is restarted
 if alive && [ "$(cat "$ENVFILE" 2>/dev/null)" != "$SETENV" ]; then
   echo "sshd-up: restarting sshd for SetEnv $SETENV" >&2
-  "$(dirname "$0")/sshd-down.sh" >&2
+  "$HERE/sshd-down.sh" >&2
 fi
 
 # 5. port
