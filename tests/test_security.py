@@ -155,6 +155,12 @@ def shared_home(monkeypatch):
     shutil.rmtree(top, ignore_errors=True)
 
 
+def _write_clusters(home: Path, definitions: dict) -> None:
+    """``~/.seamless/clusters.yaml`` of the owner (its directory private, as the product makes it)."""
+    (home / ".seamless").mkdir(mode=0o700)
+    (home / ".seamless" / "clusters.yaml").write_text(yaml.safe_dump(definitions))
+
+
 def _project(home: Path, commands: list, script: str) -> Path:
     path = ps.write_project(home.parent / "project", commands, script)
     for p in (path.parent, path):
@@ -242,8 +248,7 @@ def test_the_attacker_gets_in_when_tls_is_off(shared_home):
     """The control: with the documented opt-out (``tls: false``), the same attacker does reach
     the scheduler and the workers, and every launch warns. So the checks above can fail."""
     home, _ = shared_home
-    (home / ".seamless").mkdir(mode=0o700)
-    (home / ".seamless" / "clusters.yaml").write_text("local:\n  type: local\n  tls: false\n")
+    _write_clusters(home, {"local": {"type": "local", "tls": False}})
     script = _project(home, [{"cluster": "local"}, {"persistent": False}], PURE_SCRIPT)
     run = ps.run_script(script, home, timeout=240)
     result = ps.last_json(run)
@@ -260,13 +265,12 @@ def test_the_attacker_gets_in_when_tls_is_off(shared_home):
 def test_pure_dask_with_slurm_workers(shared_home):
     home, ssh_configs = shared_home
     name = f"secslurm{secrets.token_hex(3)}"
-    (home / ".seamless").mkdir(mode=0o700)
-    (home / ".seamless" / "clusters.yaml").write_text(yaml.safe_dump({name: {
+    _write_clusters(home, {name: {
         "type": "slurm",
         "frontends": [{"hostname": "localhost", "daskserver": {"timeout": 120}}],
         "queues": {"debug": {"partition": "debug", "walltime": "00:10:00", "cores": 1, "memory": "1GB",
                              "maximum_jobs": 1}},
-    }}))
+    }})
     script = _project(home, [{"cluster": name}, {"persistent": False}], PURE_SCRIPT.replace(
         "print(json.dumps({", CONFIG_LINE + "\"jobs\": sorted(set(map(str, client.run(__import__('os').getenv, 'SLURM_JOB_ID').values()))), "
     ))
@@ -327,12 +331,11 @@ def test_persistent_with_dask_server(shared_home):
 def test_pure_dask_over_ssh_with_tunnel(shared_home):
     home, ssh_configs = shared_home
     name = f"sectun{secrets.token_hex(3)}"
-    (home / ".seamless").mkdir(mode=0o700)
-    (home / ".seamless" / "clusters.yaml").write_text(yaml.safe_dump({name: {
+    _write_clusters(home, {name: {
         "type": "local", "tunnel": True,
         "frontends": [{"hostname": "localhost", "daskserver": {"timeout": 120}}],
         "queues": {"default": {"cores": 1, "memory": "1GB", "walltime": "00:10:00", "maximum_jobs": 1}},
-    }}))
+    }})
     script = _project(home, [{"cluster": name}, {"persistent": False}], PURE_SCRIPT.replace("print(json.dumps({", CONFIG_LINE))
     result = _run(script, home)
     config = result["config"]

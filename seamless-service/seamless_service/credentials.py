@@ -279,7 +279,7 @@ def check(creds: Credentials, role: str, *, now: _dt.datetime | None = None) -> 
             raise CredentialError(path, f"not valid before {c.not_valid_before_utc:%Y-%m-%d %H:%M} UTC")
     try:
         cert.verify_directly_issued_by(ca)
-    except (ValueError, TypeError, Exception) as exc:  # InvalidSignature has no common base
+    except Exception as exc:  # InvalidSignature, ValueError, TypeError: no common base
         raise CredentialError(cert_path, f"not signed by the CA in {ca_path} (a foreign certificate: {type(exc).__name__})") from None
     try:
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)

@@ -12,10 +12,6 @@ from typing import Any
 
 from .credentials import Credentials
 
-#: Name of the per-cluster key that turns TLS off (documented in COMMAND_LANGUAGE.md).
-OPT_OUT_KEY = "tls"
-
-
 def server_context(creds: Credentials) -> ssl.SSLContext:
     """A server-side context: the service certificate, client certificates required."""
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(creds.ca))
