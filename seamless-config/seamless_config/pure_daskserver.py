@@ -7,7 +7,7 @@ tunnelled) or reconnect to the one running under the same key, and connects a
 ``seamless_remote``, ``seamless_transformer``, ``seamless_dask``) is imported, and no hashserver
 or database is launched.
 
-Top-level imports are stdlib only: the transformer guard finds this module in ``sys.modules`` and
+Top-level imports are stdlib only (and seamless_service, which is): the transformer guard finds this module in ``sys.modules`` and
 calls :func:`is_active`.
 """
 
@@ -19,12 +19,12 @@ import threading
 import time
 from typing import Any
 
+from seamless_service.wrapper_events import WRAPPER_EVENT_TOPIC as WRAPPER_TOPIC
+
 logger = logging.getLogger("seamless_config")
 
 #: Tests set this to True so that nothing is launched.
 DISABLED: bool = False
-#: The Dask event topic on which seamless-dask-wrapper reports worker failures and pending jobs.
-WRAPPER_TOPIC = "seamless-dask-wrapper"
 
 _client: Any = None
 

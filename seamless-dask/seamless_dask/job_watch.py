@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from seamless_service.wrapper_events import WRAPPER_EVENT_TOPIC as EVENT_TOPIC
+
 from .batch_systems import BatchSystem, JobStatusQuery
 
 logger = logging.getLogger("seamless_dask")
 
-EVENT_TOPIC = "seamless-dask-wrapper"
 PENDING_EVERY = 5.0
 STDERR_TAIL_LINES = 20
 QUERY_TIMEOUT = 15.0
