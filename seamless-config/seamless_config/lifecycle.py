@@ -25,7 +25,7 @@ from typing import Any
 from . import select
 from .errors import ConfigurationError
 
-logger = logging.getLogger("seamless_config")
+logger = logging.getLogger(__name__)
 _UNSET: Any = object()
 
 _initialized = False
@@ -79,12 +79,14 @@ def report_execution_requirements() -> None:
         if execution == "remote":
             raise ConfigurationError(
                 "Execution is 'remote' but no cluster was defined; add '- cluster: <name>' "
-                "(e.g. the embedded 'local' cluster) or use 'execution: process'"
+                "(e.g. the embedded 'local' cluster) or use 'execution: process'",
+                setting="execution",
             )
         if select.persistent_was_set_explicitly() and select.get_persistent():
             raise ConfigurationError(
                 "Persistence was explicitly enabled ('persistent: true') but no cluster was defined; "
-                "persistence needs a cluster's hashserver and database: add '- cluster: <name>'"
+                "persistence needs a cluster's hashserver and database: add '- cluster: <name>'",
+                setting="persistent",
             )
         if not select.persistent_was_set_explicitly():
             logger.info("No cluster defined; running without persistence (define a cluster to use 'execution: remote')")
@@ -215,14 +217,6 @@ def _services_alive() -> bool:
     return module.is_healthy()
 
 
-#: For errors raised after loading: the command whose line they concern.
-_ERROR_SETTING = (
-    ("Persistence was explicitly enabled", "persistent"),
-    ("Execution is 'remote' but no cluster", "execution"),
-    ("'remote: ", "remote"),
-)
-
-
 def _with_location(action) -> None:
     """Run ``action``; a ConfigurationError without a file gets the line of the command behind it."""
     try:
@@ -230,7 +224,8 @@ def _with_location(action) -> None:
     except ConfigurationError as exc:
         if exc.file is not None:
             raise
-        settings = [s for text, s in _ERROR_SETTING if text in exc.reason] + ["cluster"]
+        settings = [exc.setting] if exc.setting else []
+        settings.append("cluster")
         file, line, setting = next(
             ((*select.where(s), s) for s in settings if select.where(s)[0] is not None), (None, None, None)
         )

@@ -21,7 +21,7 @@ from typing import Any
 
 from seamless_service.wrapper_events import WRAPPER_EVENT_TOPIC as WRAPPER_TOPIC
 
-logger = logging.getLogger("seamless_config")
+logger = logging.getLogger(__name__)
 
 #: Tests set this to True so that nothing is launched.
 DISABLED: bool = False

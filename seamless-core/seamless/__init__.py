@@ -6,7 +6,7 @@ Importing it is cheap: stdlib only (NumPy is imported when an array is (de)seria
 
 from .buffer import Buffer
 from .checksum import Checksum
-from .errors import CacheMissError, SerializationError
+from .errors import CacheMissError, SeamlessError, SerializationError
 from .serialization import CELLTYPES, deserialize, infer_celltype, is_plain, serialize
 from .worker_role import is_worker
 
@@ -15,6 +15,7 @@ __all__ = [
     "CELLTYPES",
     "CacheMissError",
     "Checksum",
+    "SeamlessError",
     "SerializationError",
     "deserialize",
     "infer_celltype",

@@ -18,7 +18,7 @@ from typing import Any
 from .configuration import ClusterConfiguration, nested
 from .errors import WrapperError
 
-logger = logging.getLogger("seamless_dask")
+logger = logging.getLogger(__name__)
 
 
 def apply_dask_config(cfg: ClusterConfiguration) -> None:

@@ -23,7 +23,7 @@ from seamless_service.wrapper_events import WRAPPER_EVENT_TOPIC as EVENT_TOPIC
 
 from .batch_systems import BatchSystem, JobStatusQuery
 
-logger = logging.getLogger("seamless_dask")
+logger = logging.getLogger(__name__)
 
 PENDING_EVERY = 5.0
 STDERR_TAIL_LINES = 20

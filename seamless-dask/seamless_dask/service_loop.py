@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from .job_watch import EVENT_TOPIC, JobWatcher, describe
 
-logger = logging.getLogger("seamless_dask")
+logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
 #: batch-system queries (squeue...) run less often, to spare the batch controller

@@ -21,11 +21,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from seamless_service.errors import SeamlessError
+
 WAIT_SECONDS = 20.0
 POLL_SECONDS = 0.1
 
 
-class StatusFileError(RuntimeError):
+class StatusFileError(SeamlessError, RuntimeError):
     """The status file did not appear, or does not hold a JSON object."""
 
 

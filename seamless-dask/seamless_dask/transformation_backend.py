@@ -38,7 +38,7 @@ from .transformation_task import (
 if TYPE_CHECKING:
     import distributed
 
-logger = logging.getLogger("seamless_dask")
+logger = logging.getLogger(__name__)
 
 #: Buffers up to this size travel inside the transformation task; larger ones as their own task.
 INLINE_LIMIT = 64 * 1024

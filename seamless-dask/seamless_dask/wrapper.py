@@ -39,7 +39,7 @@ from seamless_service.health import PORT_NAME as HEALTH_PORT_NAME
 from seamless_service.health import HealthServer
 from seamless_service.service_side import NO_TLS_FLAG, make_private, service_credentials
 
-logger = logging.getLogger("seamless_dask")
+logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,16 +11,17 @@ from __future__ import annotations
 import logging
 
 from seamless import Buffer, Checksum
+from seamless.errors import SeamlessError
 from seamless_remote import RemoteClients
 from seamless_transformer import spawn
 from seamless_transformer.code import CodeLocation
 from seamless_transformer.spawn_pool import run_spawned, shutdown
 from seamless_transformer.transformation_dict import TransformationSpec, parse_spec
 
-logger = logging.getLogger("seamless_jobserver")
+logger = logging.getLogger(__name__)
 
 
-class JobRequestError(ValueError):
+class JobRequestError(SeamlessError, ValueError):
     """The request cannot be run as it is (malformed, or names a buffer nobody has)."""
 
 

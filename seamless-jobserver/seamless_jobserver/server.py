@@ -24,7 +24,7 @@ from seamless_transformer import TransformationError
 
 from .runner import JobRequestError, Runner
 
-logger = logging.getLogger("seamless_jobserver")
+logger = logging.getLogger(__name__)
 
 IDLE_CHECK_SECONDS = 1.0
 #: Largest request body accepted (bytes); larger ones get 413 before their body is read.

@@ -26,7 +26,7 @@ from .errors import RemoteError
 from .hashserver_client import HashserverClient
 from .remote_clients import remote_clients_parameters
 
-logger = logging.getLogger("seamless_remote")
+logger = logging.getLogger(__name__)
 
 DISABLED = False
 _ANY_ADDRESS = ("0.0.0.0", "::", "")
@@ -69,10 +69,10 @@ def url_on_frontend(config: Mapping[str, Any], payload: Mapping[str, Any], schem
     return f"{scheme}://{host}:{port}"
 
 
-def _configuration_error(message: str) -> Exception:
+def _configuration_error(message: str, *, setting: str | None = None) -> Exception:
     from seamless_config.errors import ConfigurationError
 
-    return ConfigurationError(message)
+    return ConfigurationError(message, setting=setting)
 
 
 def _launch(config: dict[str, Any], what: str) -> dict[str, Any]:
@@ -169,7 +169,8 @@ def _dask_backend_class(cluster: str) -> type:
             f"Cluster '{cluster}' selects 'remote: daskserver' in persistent mode, which needs "
             f"seamless_dask.transformation_backend.DaskTransformationBackend, not available here ({exc}). "
             "Install seamless-dask with its transformation backend, or use 'remote: jobserver' / "
-            "'execution: process'"
+            "'execution: process'",
+            setting="remote",
         ) from None
     return DaskTransformationBackend
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from .errors import SeamlessError
 from .private_files import private_dir, write_private
 
 #: What users run to create the credentials anew (all certificates; services must be restarted).
@@ -42,7 +43,7 @@ LEAF_DAYS = 365
 CLIENT_FILES = ("ca.pem", "client.pem", "client.key")
 
 
-class CredentialError(RuntimeError):
+class CredentialError(SeamlessError, RuntimeError):
     """A missing, unreadable, expired or foreign credential; the message names file and remedy."""
 
     def __init__(self, path: str | os.PathLike[str], problem: str, *, renew: str = RENEW_COMMAND):

@@ -16,7 +16,7 @@ from .spawn_pool import shutdown as shutdown_workers
 from .spawn_pool import spawn
 from .transformation import Transformation
 
-logging.getLogger("seamless_transformer").addHandler(logging.NullHandler())
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "RemoteBackend",

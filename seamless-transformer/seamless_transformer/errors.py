@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from seamless.errors import SeamlessError
 
-class TransformationError(RuntimeError):
+
+class TransformationError(SeamlessError, RuntimeError):
     """A transformation could not be built, was refused, or its code raised.
 
     When the transformation's own code raised, `traceback` holds the original traceback (as text,

@@ -17,7 +17,7 @@ from .execute import execute_spec
 from .remote_backend import RemoteJob, require_backend
 from .transformation_dict import TransformationSpec
 
-logger = logging.getLogger("seamless_transformer")
+logger = logging.getLogger(__name__)
 
 _override: str | None = None
 

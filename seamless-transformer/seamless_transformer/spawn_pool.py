@@ -17,18 +17,19 @@ import sys
 import threading
 
 from seamless import Buffer, Checksum
+from seamless.errors import SeamlessError
 
 from .code import CodeLocation
 from .errors import TransformationError
 from .pipe_protocol import read_frame, write_frame
 from .transformation_dict import TransformationSpec
 
-logger = logging.getLogger("seamless_transformer")
+logger = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 10.0
 
 
-class WorkerDied(Exception):
+class WorkerDied(SeamlessError):
     pass
 
 
