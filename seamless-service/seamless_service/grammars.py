@@ -23,8 +23,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from .errors import SeamlessError
 
-class GrammarError(ValueError):
+
+class GrammarError(SeamlessError, ValueError):
     """A value outside a grammar; the text completes "Parameter 'x' ...", e.g. "must be positive"."""
 
 
