@@ -1,7 +1,8 @@
 """Watch the batch jobs of a job-queue cluster, so silent worker failures reach the user.
 
 A :class:`JobWatcher` asks the batch system (commands from :mod:`.batch_systems`) about the
-cluster's jobs and turns what it sees into events for the topic :data:`EVENT_TOPIC`:
+cluster's jobs and turns what it sees into events for the wrapper's topic
+(:data:`seamless_service.wrapper_events.WRAPPER_EVENT_TOPIC`):
 
 * ``{"kind": "worker-failed", "job_id", "state", "reason", "exit_status", "stderr_tail"}`` once per job that ended while
   the cluster still wanted it, unless its worker had connected and it merely completed;
@@ -18,8 +19,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
-
-from seamless_service.wrapper_events import WRAPPER_EVENT_TOPIC as EVENT_TOPIC
 
 from .batch_systems import BatchSystem, JobStatusQuery
 

@@ -14,7 +14,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .job_watch import EVENT_TOPIC, JobWatcher, describe
+from seamless_service.wrapper_events import WRAPPER_EVENT_TOPIC
+
+from .job_watch import JobWatcher, describe
 
 logger = logging.getLogger(__name__)
 
@@ -65,11 +67,11 @@ def take_snapshot(cluster: Any) -> Snapshot:
 
 
 def publish(cluster: Any, event: dict[str, Any]) -> None:
-    """Log a job event on the scheduler under :data:`EVENT_TOPIC` (clients can subscribe)."""
+    """Log a job event on the scheduler under :data:`WRAPPER_EVENT_TOPIC` (clients can subscribe)."""
     from distributed.utils import sync
 
     async def log_event() -> None:
-        cluster.scheduler.log_event(EVENT_TOPIC, event)
+        cluster.scheduler.log_event(WRAPPER_EVENT_TOPIC, event)
 
     sync(cluster.loop, log_event)
 
