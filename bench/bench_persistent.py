@@ -29,7 +29,6 @@ import json
 import runpy
 import statistics
 import sys
-from pathlib import Path
 
 import yaml
 

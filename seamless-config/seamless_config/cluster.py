@@ -167,7 +167,7 @@ def _parse_service(kind: str, data: Any, what: str, context: Any) -> Service:
     if (start is None) != (end is None):
         file, line = where(data)
         raise ConfigurationError(f"{what} {kind}: give both port_start and port_end, or neither", file=file, line=line)
-    if start is None:
+    if start is None or end is None:  # both None (checked above)
         start, end = DEFAULT_PORTS[kind]
     if start > end:
         file, line = where(data, "port_start")

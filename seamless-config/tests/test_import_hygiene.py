@@ -54,4 +54,4 @@ def test_unknown_attribute_is_an_attribute_error():
     import pytest
 
     with pytest.raises(AttributeError, match="no attribute 'frobnicate'"):
-        seamless_config.frobnicate
+        _ = seamless_config.frobnicate

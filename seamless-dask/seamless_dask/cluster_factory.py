@@ -154,9 +154,10 @@ def _require_client_certificates_over_https() -> None:
         def initialize(self, *args: Any, ssl_options: Any = None, **kwargs: Any) -> None:
             if isinstance(ssl_options, ssl.SSLContext):
                 ssl_options.verify_mode = ssl.CERT_REQUIRED
-            super().initialize(*args, ssl_options=ssl_options, **kwargs)
+            kwargs["ssl_options"] = ssl_options
+            super().initialize(*args, **kwargs)
 
-    node.HTTPServer = MutualTLSHTTPServer
+    setattr(node, "HTTPServer", MutualTLSHTTPServer)  # noqa: B010 (a class attribute of a module, replaced)
 
 
 def _protect_dashboard(cluster: Any) -> Any:

@@ -114,4 +114,5 @@ def _result(outcome: Any, tf_hex: str) -> Buffer:
         raise TransformationError(
             outcome.error + where, traceback=outcome.traceback, checksum=tf_hex
         )
+    assert outcome.result is not None  # no error: the worker sent the result
     return Buffer(outcome.result)

@@ -173,7 +173,7 @@ def configure(
 PORT_ATTEMPTS = 20
 
 
-def _address_in_use(exc: BaseException) -> bool:
+def _address_in_use(exc: BaseException | None) -> bool:
     """Whether ``exc`` or one of its causes is EADDRINUSE (Dask wraps it in RuntimeErrors)."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:

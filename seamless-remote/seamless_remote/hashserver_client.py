@@ -102,7 +102,7 @@ class HashserverClient(ServiceClient):
         """Store those of ``buffers`` the server does not have yet; return how many were sent."""
         unknown = [cs for cs in buffers if not self._known_present(Checksum(cs))]
         sent = 0
-        for checksum, present in zip(unknown, self.has(unknown)):
+        for checksum, present in zip(unknown, self.has(unknown), strict=False):
             if present:
                 self._remember(Checksum(checksum))
             else:

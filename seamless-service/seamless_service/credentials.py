@@ -286,7 +286,8 @@ def check(creds: Credentials, role: str, *, now: _dt.datetime | None = None) -> 
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     except (ValueError, TypeError) as exc:
         raise CredentialError(key_path, f"not a usable private key ({exc})") from None
-    if key.public_key().public_numbers() != cert.public_key().public_numbers():
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    if key.public_key().public_bytes(*spki) != cert.public_key().public_bytes(*spki):
         raise CredentialError(key_path, f"does not belong to the certificate {cert_path}")
     return min(ca.not_valid_after_utc, cert.not_valid_after_utc)
 

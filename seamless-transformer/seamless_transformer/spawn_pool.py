@@ -188,6 +188,7 @@ def run_spawned(
     if pool is None:
         spawn()
         pool = _pool
+        assert pool is not None  # spawn() started it
     buffers = {cs.hex(): get_buffer(cs).content for cs in spec.checksums()}
     loc = (location.filename, location.lineno) if location else None
     try:

@@ -69,10 +69,12 @@ class Transformation:
                         f"Input {name!r} of {self._code.name}() failed: {dep.exception.message}",
                         traceback=dep.exception.traceback,
                     )
+                assert dep.result is not None  # done without an exception
                 inputs[name] = dep.result
             spec = build_spec(self._code.checksum, inputs)
             self._checksum = spec.buffer().checksum
             self._spec = spec
+        assert self._checksum is not None  # set together with _spec
         return self._spec, self._checksum
 
     @property
@@ -158,6 +160,7 @@ class Transformation:
         if self._result is None:
             return None
         if self._value is _NO_VALUE:
+            assert self._spec is not None  # a result needs a spec
             self._value = self._result.get_value(self._spec.result_celltype)
         return self._value
 
