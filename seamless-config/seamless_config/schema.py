@@ -2,7 +2,9 @@
 
 Each section (cluster, frontend, service, queue) declares its fields once in a table; one
 function checks a user mapping against such a table and gives errors that name the file, the
-line, the section, the field and what would be valid.
+line, the section, the field and what would be valid. Values are read with the grammars that
+seamless-dask-wrapper uses too (:mod:`seamless_service.grammars`); only the keys no wrapper
+parameter has (ports, hosts, paths, sections) have checks of their own here.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from seamless_service.grammars import GRAMMARS, GrammarError
 from .errors import ConfigurationError
 from .located_yaml import where
 from .names import host_problem, path_problem
-
 
 
 def _port(v: Any) -> str | None:
