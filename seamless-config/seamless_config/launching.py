@@ -272,13 +272,11 @@ def records() -> dict[str, dict[str, Any]]:
 
 
 def _write_record(config: Mapping[str, Any]) -> None:
+    from seamless_service.private_files import write_private
+
     path = _record_path(config["key"])
-    tmp = path.with_suffix(".tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(_launch_parameters(config), handle, sort_keys=True)
-        tmp.replace(path)
+        write_private(path, json.dumps(_launch_parameters(config), sort_keys=True))
     except OSError as exc:
         raise state_file_error(path, exc) from None
 
@@ -345,12 +343,9 @@ def service_alive(config: Mapping[str, Any], pid: int) -> bool:
 
 def _mark_stale(key: str, state: dict[str, Any]) -> None:
     """Mark a local server record stale (as ``rhl-stop`` does, without signalling its PID)."""
-    path = _server_state_path(key)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump({**state, "status": "stale"}, handle)
-    tmp.replace(path)
+    from seamless_service.private_files import write_private
+
+    write_private(_server_state_path(key), json.dumps({**state, "status": "stale"}))
 
 
 def wait_while_starting(config: Mapping[str, Any], timeout: float = START_TIMEOUT) -> None:

@@ -32,8 +32,9 @@ from .configuration import ClusterConfiguration, Placement, build_configuration
 from .errors import WrapperError
 from .local_workers import names_local_cluster, start_forkserver
 from .parameters import PARAMETERS, parse_parameters
-from .ports import bind_free_port, pick_free_port
-from .status_file import StatusFile, StatusFileError
+from .ports import pick_free_port
+from seamless_service.ports import bind_free_port
+from seamless_service.status_file import StatusFile, StatusFileError
 from seamless_service.credentials import Credentials, CredentialError
 from seamless_service.health import PORT_NAME as HEALTH_PORT_NAME
 from seamless_service.health import HealthServer
