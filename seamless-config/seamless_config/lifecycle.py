@@ -15,14 +15,13 @@ process    false       nothing
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from . import select
+from . import activators, plan, select
 from .errors import ConfigurationError
 
 logger = logging.getLogger("seamless_config")
@@ -121,47 +120,55 @@ def describe_mode() -> str:
     return f"remote-{remote}"
 
 
+#: What a missing activator means for the user, by activator name ({cluster}, {execution}, {services}).
+_MISSING = {
+    "persistent": (
+        "Cluster '{cluster}' with execution '{execution}' and persistence (the default when a cluster "
+        "is selected) needs the {services} clients of seamless_remote (module seamless_remote.activation), "
+        "which this installation does not provide. For a plain Dask cluster add '- persistent: false' "
+        "(pure Dask mode); for local work without a cluster remove the 'cluster' command."
+    ),
+    "spawn": (
+        "Execution 'spawn' needs the local worker pool of seamless_transformer, which this installation "
+        "does not provide; install seamless-transformer or use 'execution: process'."
+    ),
+}
+_activated: list[activators.Activator] = []
+
+
 def _deactivate_all() -> None:
-    from . import pure_daskserver
+    done = []
+    while _activated:
+        done.append(_activated.pop())
+        done[-1].deactivate()
+    for activator in activators.built_in():  # switched off even when activated elsewhere
+        if activator not in done:
+            activator.deactivate()
 
-    pure_daskserver.deactivate()
-    persistent = sys.modules.get("seamless_remote.activation")  # never imported just to switch off
-    if persistent is not None:
-        persistent.deactivate()
 
-
-def _activate_persistent(cluster: str, execution: str, remote: str | None) -> None:
-    try:
-        activation = importlib.import_module("seamless_remote.activation")
-    except ImportError as exc:
-        if exc.name not in ("seamless_remote", "seamless_remote.activation"):
-            raise  # the module is there but one of its own imports is broken: show that
-        what = {"jobserver": "jobserver", "daskserver": "Seamless Dask server"}.get(remote or "", "")
-        services = "hashserver and database" + (f" and {what}" if execution == "remote" and what else "")
-        raise ConfigurationError(
-            f"Cluster '{cluster}' with execution '{execution}' and persistence (the default when a cluster "
-            f"is selected) needs the {services} clients of seamless_remote (module seamless_remote.activation), "
-            "which this installation does not provide. For a plain Dask cluster add '- persistent: false' "
-            "(pure Dask mode); for local work without a cluster remove the 'cluster' command."
-        ) from None
-    activation.activate(cluster=cluster, execution=execution, remote=remote)
+def _missing_activator(exc: activators.MissingActivator, mode: str) -> ConfigurationError:
+    cluster, execution = select.get_selected_cluster(), select.get_execution()
+    what = {"jobserver": "jobserver", "daskserver": "Seamless Dask server"}
+    services = " and ".join(
+        ["hashserver and database"] + [what[s] for s in plan.MODE_SERVICES.get(mode, ()) if s in what]
+    )
+    hint = _MISSING.get(exc.name, "Mode '{mode}' needs the activator '{name}', which this installation does not provide.")
+    message = hint.format(cluster=cluster, execution=execution, services=services, mode=mode, name=exc.name)
+    installed = ", ".join(exc.installed) or "none"
+    return ConfigurationError(f"{message} Installed activators: {installed}.")
 
 
 def _activate() -> None:
-    from . import pure_daskserver
-
     _deactivate_all()
     mode = describe_mode()
-    if mode == "pure-dask":
-        pure_daskserver.activate()
-    elif mode.endswith("-persistent") or mode.startswith("remote-"):
-        execution = select.get_execution()
-        remote = mode[len("remote-"):] if mode.startswith("remote-") else None
-        _activate_persistent(select.get_selected_cluster(), execution, remote)
-    if select.get_execution() == "spawn":
-        from seamless_transformer import spawn
-
-        spawn()  # the selected cluster's workers, else one per core
+    try:
+        needed = [activators.find(name) for name in plan.MODE_ACTIVATORS[mode]]
+    except activators.MissingActivator as exc:
+        raise _missing_activator(exc, mode) from None
+    cluster = select.get_selected_cluster()
+    for activator in needed:
+        _activated.append(activator)
+        activator.activate(mode=mode, cluster=cluster)
 
 
 # --- public lifecycle ---------------------------------------------------------------------

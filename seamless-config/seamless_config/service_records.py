@@ -9,7 +9,7 @@ Services that speak the status-file protocol through ``seamless_service.status_f
 wrapper, the jobserver) also write their own record, owner-only, once running:
 ``~/.seamless/services/<key>.json`` = ``{"pid", "key", "status_file"}``, removed when they stop.
 It survives garbage in remote-http-launcher's state, so a live service is always found.
-Stdlib and seamless_service only; Linux ``/proc``.
+Stdlib only at import (seamless_service when used); Linux ``/proc``.
 """
 
 from __future__ import annotations
@@ -19,15 +19,21 @@ import os
 from pathlib import Path
 from typing import Any
 
-from seamless_service.launcher_state import server_dir
-from seamless_service.status_file import services_dir
-
 #: Seconds of clock skew tolerated between a process start and the record naming it.
 _SLACK_SECONDS = 1.0
 
 
+def services_dir() -> Path:
+    """Where running services record themselves (:func:`seamless_service.status_file.services_dir`)."""
+    from seamless_service.status_file import services_dir as where
+
+    return where()
+
+
 def launcher_status_file(key: str) -> Path:
     """remote-http-launcher's server record of ``key``: the service's ``--status-file``."""
+    from seamless_service.launcher_state import server_dir
+
     return server_dir() / f"{key}.json"
 
 

@@ -104,9 +104,10 @@ def test_persistent_modes_say_what_is_missing(project_dir: Path, write_yaml, lau
     """An installation without seamless_remote's activation gets an error naming it."""
     monkeypatch.setitem(sys.modules, "seamless_remote.activation", None)  # import raises ImportError
     profile(project_dir, write_yaml, text)
-    with pytest.raises(ConfigurationError, match=r"seamless_remote.*persistent: false"):
+    with pytest.raises(ConfigurationError, match=r"seamless_remote.*persistent: false") as info:
         seamless_config.set_stage(workdir=project_dir)
     assert "activate" not in launches and not lifecycle.is_initialized()
+    assert info.value.reason.endswith("Installed activators: pure-dask, spawn.")  # entry points
 
 
 def test_persistent_remote_checks_redundancy_first(project_dir: Path, write_yaml, launches):

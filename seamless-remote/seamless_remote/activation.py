@@ -1,18 +1,20 @@
 """Persistent mode: launch (or reconnect to) the services of the current project/stage and plug
 their clients into seamless_transformer.
 
-Called by ``seamless_config.set_stage()`` through ``activate(cluster=, execution=, remote=)``:
+The ``persistent`` activator of ``seamless_config.set_stage()`` (entry-point group
+``seamless.activators``): ``activate(mode=, cluster=)`` launches the services that
+``seamless_config.plan.MODE_SERVICES`` lists for the mode:
 
 * always: the read-write hashserver and database of the project/stage (``configure_hashserver``,
   ``configure_database`` + ``seamless_config.launching.launch``), whose clients become buffer
   and result stores of seamless_transformer;
-* ``execution: remote`` + ``remote: jobserver``: the jobserver, told (file parameters) to use that
+* ``jobserver`` (mode ``remote-jobserver``): the jobserver, told (file parameters) to use that
   hashserver and database, and a `JobserverBackend` registered as the remote backend;
-* ``execution: remote`` + ``remote: daskserver``: the Seamless Dask server and
-  ``seamless_dask.transformation_backend.DaskTransformationBackend`` over a Dask client.
+* ``daskserver`` (mode ``remote-daskserver``): the Seamless Dask server and the transformation
+  backend that seamless-dask registers in the entry-point group :data:`BACKENDS`
+  (``DaskTransformationBackend``) over a Dask client.
 
 ``deactivate()`` unregisters and closes all of it; the servers stay up until their idle timeout.
-Set ``DISABLED = True`` (tests) to make ``activate`` do nothing.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from .remote_clients import remote_clients_parameters
 
 logger = logging.getLogger("seamless_remote")
 
-DISABLED = False
+#: Entry-point group of remote transformation backends, by service name (``daskserver``).
+BACKENDS = "seamless.remote_backends"
 _ANY_ADDRESS = ("0.0.0.0", "::", "")
 
 
@@ -88,20 +91,21 @@ def _check_reachable(client: Any, config: Mapping[str, Any]) -> None:
         )
 
 
-def activate(*, cluster: str, execution: str, remote: str | None) -> ActiveServices | None:
-    """Launch/reconnect the services for (cluster, execution, remote) and register their clients.
+def activate(*, mode: str, cluster: str | None) -> ActiveServices | None:
+    """Launch/reconnect the services of ``mode`` (``describe_mode()``) and register their clients.
 
-    ``remote`` is what seamless_config's mode decision resolved (``jobserver``/``daskserver`` for
-    execution ``remote``, else None). Raises ``ConfigurationError`` when the Dask backend is
-    missing and
+    Raises ``ConfigurationError`` when the Dask backend is missing and
     ``seamless_config.launching.LaunchError`` (with the server's log tail) when a service does
     not start. On any failure, nothing stays registered.
     """
     global _active
-    if DISABLED:
-        return None
+    from seamless_config.plan import MODE_SERVICES
+
+    assert cluster is not None, "persistent modes have a cluster"
+    services = MODE_SERVICES[mode]
+    remote = next((s for s in services if s in ("jobserver", "daskserver")), None)
     deactivate()
-    dask_backend = _dask_backend_class(cluster) if execution == "remote" and remote == "daskserver" else None
+    dask_backend = _dask_backend_class(cluster) if remote == "daskserver" else None
     from seamless_config.tools import configure_database, configure_hashserver
 
     from seamless_config import client_credentials
@@ -122,7 +126,7 @@ def activate(*, cluster: str, execution: str, remote: str | None) -> ActiveServi
         _check_reachable(active.hashserver, hs_config)
         active.database.check_protocol()
         active.urls.update(hashserver=active.hashserver.url, database=active.database.url)
-        if execution == "remote" and remote == "jobserver":
+        if remote == "jobserver":
             _activate_jobserver(
                 active, url_on_frontend(hs_config, hs_payload, scheme), url_on_frontend(db_config, db_payload, scheme)
             )
@@ -161,17 +165,22 @@ def _activate_jobserver(active: ActiveServices, hashserver_url: str, database_ur
 
 
 def _dask_backend_class(cluster: str) -> type:
-    """``DaskTransformationBackend``, checked before anything is launched."""
-    try:
-        from seamless_dask.transformation_backend import DaskTransformationBackend
-    except ImportError as exc:
-        raise _configuration_error(
-            f"Cluster '{cluster}' selects 'remote: daskserver' in persistent mode, which needs "
-            f"seamless_dask.transformation_backend.DaskTransformationBackend, not available here ({exc}). "
-            "Install seamless-dask with its transformation backend, or use 'remote: jobserver' / "
-            "'execution: process'"
-        ) from None
-    return DaskTransformationBackend
+    """The ``daskserver`` backend class (``DaskTransformationBackend``), checked before anything
+    is launched."""
+    from importlib.metadata import entry_points
+
+    problem = "no installed package registers it"
+    for entry_point in entry_points(group=BACKENDS, name="daskserver"):
+        try:
+            return entry_point.load()
+        except ImportError as exc:
+            problem = str(exc)
+    raise _configuration_error(
+        f"Cluster '{cluster}' selects 'remote: daskserver' in persistent mode, which needs "
+        f"seamless_dask.backend.transformation_backend.DaskTransformationBackend, not available here ({problem}). "
+        "Install seamless-dask with its transformation backend, or use 'remote: jobserver' / "
+        "'execution: process'"
+    ) from None
 
 
 def _activate_daskserver(active: ActiveServices, backend_class: type) -> None:
