@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from seamless_config import launching
+from seamless_config import launching, rhl_adapter
 from seamless_config.launching import pid_alive, wait_for_exit
 
 # the environment of a user whose venv is not activated (shared with the other end-to-end tests)
@@ -98,7 +98,7 @@ def _wrapper_pids(key: str, home: Path | None) -> list[int]:
     (other tests' schedulers may use the same key under another HOME)."""
     mark = key if home is None else f"{home}/.remote-http-launcher/server/{key}.json"
     return [
-        pid for pid, argv in launching._own_processes()
+        pid for pid, argv in rhl_adapter.own_processes()
         if any(a.endswith("seamless-dask-wrapper") for a in argv[:2]) and any(mark in a for a in argv)
     ]
 
@@ -347,7 +347,7 @@ def test_tunnel_and_relaunch_through_a_stale_tunnel(launched):
     )
     assert client_state["tunneled-port"] != client_state["port"]  # the client talks to a forwarded port
     assert first["scheduler"].endswith(f":{client_state['port']}")
-    old_tunnels = launching._tunnel_processes({client_state["port"], client_state["dashboard_port"]})
+    old_tunnels = rhl_adapter.tunnel_processes({client_state["port"], client_state["dashboard_port"]})
     assert old_tunnels
     # the scheduler dies; the tunnel stays and resets connections (RHL 0.4.5 raises there)
     subprocess.run(["ssh", "localhost", f"kill -9 {first['pid']}"], check=True)

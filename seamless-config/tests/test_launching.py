@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from seamless_config import launching
+from seamless_config import launching, rhl_adapter
 from seamless_config.launching import LaunchError, launch, server_state, stop
 from seamless_config.launching import pid_alive, wait_for_exit
 
@@ -121,7 +121,7 @@ def test_concurrent_launches_start_one_server(service, tmp_path, isolated_home):
     launched = sum("Starting the service" in err for _, err in results)
     assert launched == 1
     running = [
-        pid for pid, argv in launching._own_processes()
+        pid for pid, argv in rhl_adapter.own_processes()
         if any("status-file-service" in a for a in argv) and "--port-range" in argv
     ]
     assert running == [server_state(config)["pid"]]
