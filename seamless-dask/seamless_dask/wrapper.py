@@ -218,7 +218,8 @@ def create_on_free_ports(
     start with EADDRINUSE; a taken dashboard port makes Dask listen on a random port, outside
     the range: both count as a lost race, at most :data:`PORT_ATTEMPTS` times.
     """
-    from .cluster_factory import create_cluster, dashboard_port, reload_jobqueue_config, resolve_cluster_string
+    from .cluster_factory import create_cluster, reload_jobqueue_config, resolve_cluster_string
+    from .distributed_adapter import dashboard_port
 
     spec = resolve_cluster_string(args.cluster)
     lost: list[int] = []
