@@ -49,12 +49,47 @@ class ActiveServices:
     closers: list[Callable[[], Any]] = field(default_factory=list)
 
 
-_active: ActiveServices | None = None
+class PersistentActivator:
+    """The persistent activation of a stage: what :meth:`activate` set up (:attr:`active`)."""
+
+    def __init__(self) -> None:
+        self.active: ActiveServices | None = None
+
+    def activate(self, *, mode: str, cluster: str | None) -> ActiveServices:
+        """Launch/reconnect the services of ``mode`` (``describe_mode()``) and register their clients.
+
+        Raises ``ConfigurationError`` when the Dask backend is missing and
+        ``seamless_config.launching.LaunchError`` (with the server's log tail) when a service does
+        not start. On any failure, nothing stays registered.
+        """
+        self.deactivate()
+        assert cluster is not None, "persistent modes have a cluster"
+        self.active = _start(mode, cluster)
+        return self.active
+
+    def deactivate(self) -> None:
+        """Unregister the backend and stores of the current activation and close their clients."""
+        active, self.active = self.active, None
+        if active is not None:
+            _close(active)
+
+
+_default = PersistentActivator()
+
+
+def activate(*, mode: str, cluster: str | None) -> ActiveServices:
+    """:meth:`PersistentActivator.activate` of the default activation (``set_stage()``'s)."""
+    return _default.activate(mode=mode, cluster=cluster)
+
+
+def deactivate() -> None:
+    """:meth:`PersistentActivator.deactivate` of the default activation."""
+    _default.deactivate()
 
 
 def get_active() -> ActiveServices | None:
     """The services of the current persistent activation, or None."""
-    return _active
+    return _default.active
 
 
 def url_here(payload: Mapping[str, Any], scheme: str = "https") -> str:
@@ -91,20 +126,12 @@ def _check_reachable(client: Any, config: Mapping[str, Any]) -> None:
         )
 
 
-def activate(*, mode: str, cluster: str | None) -> ActiveServices | None:
-    """Launch/reconnect the services of ``mode`` (``describe_mode()``) and register their clients.
-
-    Raises ``ConfigurationError`` when the Dask backend is missing and
-    ``seamless_config.launching.LaunchError`` (with the server's log tail) when a service does
-    not start. On any failure, nothing stays registered.
-    """
-    global _active
+def _start(mode: str, cluster: str) -> ActiveServices:
+    """Launch the services of ``mode`` (``plan.MODE_SERVICES``); their clients, registered."""
     from seamless_config.plan import MODE_SERVICES
 
-    assert cluster is not None, "persistent modes have a cluster"
     services = MODE_SERVICES[mode]
     remote = next((s for s in services if s in ("jobserver", "daskserver")), None)
-    deactivate()
     dask_backend = _dask_backend_class(cluster) if remote == "daskserver" else None
     from seamless_config.tools import configure_database, configure_hashserver
 
@@ -136,7 +163,6 @@ def activate(*, mode: str, cluster: str | None) -> ActiveServices | None:
     except BaseException:
         _close(active)
         raise
-    _active = active
     logger.info(
         "Persistent mode for cluster '%s': hashserver %s, database %s%s",
         cluster, active.urls["hashserver"], active.urls["database"],
@@ -221,11 +247,3 @@ def _close(active: ActiveServices) -> None:
             closer()
         except Exception as exc:  # closing is best effort: the servers stay up anyway
             logger.debug("Closing %r failed: %r", closer, exc)
-
-
-def deactivate() -> None:
-    """Unregister the backend and stores of the current activation and close their clients."""
-    global _active
-    active, _active = _active, None
-    if active is not None:
-        _close(active)
