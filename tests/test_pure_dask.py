@@ -393,6 +393,11 @@ print(json.dumps({{"config": configure_pure_daskserver(), "found": found}}))
 """
 
 
+#: What only the message of a failed worker job contains (on a busy batch system, a job may be
+#: reported pending first: "Waiting for 1 Dask worker job(s) pending ...").
+FAILED_JOB = " failed ("
+
+
 def _wait_for_message(needle: str) -> str:
     """A user script that activates the profile and waits for a log message containing ``needle``."""
     return WAIT_FOR_MESSAGE.replace("NEEDLE", repr(needle))
@@ -405,7 +410,7 @@ def test_failing_slurm_worker_is_reported(launched):
     name = f"slfail{secrets.token_hex(3)}"
     clusters = _ssh_clusters(name, slurm=True) + "      python: /nonexistent/bin/python\n      interactive: true\n"
     launched.write(f"- cluster: {name}\n- persistent: false\n", clusters)
-    result, err = launched.run(code=_wait_for_message("worker job"))
+    result, err = launched.run(code=_wait_for_message(FAILED_JOB))
     assert result["found"], "no worker failure was reported"
     message = result["found"][0]
     assert re.match(r"Dask worker job \d+ failed", message), message
@@ -422,7 +427,7 @@ def test_fast_failing_slurm_worker_is_reported_on_this_machine(launched):
         "      python: /nonexistent/bin/python\n      interactive: true\n"
     )
     launched.write(f"- cluster: {name}\n- persistent: false\n", clusters)
-    result, err = launched.run(code=_wait_for_message("worker job"))
+    result, err = launched.run(code=_wait_for_message(FAILED_JOB))
     assert result["found"], "no worker failure was reported"
     assert re.match(r"Dask worker job \d+ failed", result["found"][0]), result["found"][0]
     assert len(result["found"]) == len(set(result["found"])), "an event was reported twice"

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from . import activators as activators_module
-from . import plan, select
+from . import select
 from .errors import ConfigurationError
 
 logger = logging.getLogger("seamless_config")
@@ -123,6 +123,8 @@ _MISSING = {
     ),
 }
 def _missing_activator(exc: activators_module.MissingActivator, mode: str) -> ConfigurationError:
+    from . import plan
+
     cluster, execution = select.get_selected_cluster(), select.get_execution()
     what = {"jobserver": "jobserver", "daskserver": "Seamless Dask server"}
     services = " and ".join(
@@ -209,6 +211,8 @@ class Stage:
             pure_dask.deactivate()
 
     def _activate(self) -> None:
+        from . import plan  # the launch-dict builders: imported when something is activated
+
         self._deactivate_all()
         mode = describe_mode()
         try:
