@@ -8,8 +8,10 @@ there, not in a user's launch):
 1. :func:`execute` calls the private ``_execute`` to pass an observer (log messages, the fast
    start check of :mod:`.launching`, knowing whether a launch happened); pyproject pins RHL to 0.4.x.
 2. :func:`client_state_path` / :func:`server_state_path` read RHL's state files directly (a local
-   launch needs no helper process), where its library writes them: ``REMOTE_HTTP_LAUNCHER_DIR``
-   is honoured as RHL's library does (:mod:`seamless_service.launcher_state`).
+   launch needs no helper process; a warm reconnect reads the client record's ``hostname``, ports
+   and ``status`` as RHL's own reconnect does, without importing RHL), where its library writes
+   them: ``REMOTE_HTTP_LAUNCHER_DIR`` is honoured as RHL's library does
+   (:mod:`seamless_service.launcher_state`).
 3. :func:`mark_stale` writes RHL's server record (``status: stale``, as ``rhl-stop`` does) without
    signalling the recorded PID, which may be another process's by now.
 4. :func:`close_tunnels` finds RHL's tunnel processes by scanning ``/proc`` (its monitor's
