@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from seamless_service.status_file import StatusFile
 
 WRAPPER = Path(sys.executable).parent / "seamless-dask-wrapper"
 
