@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-
 WRAPPER = Path(sys.executable).parent / "seamless-dask-wrapper"
 
 
