@@ -122,14 +122,13 @@ _MISSING = {
         "does not provide; install seamless-transformer or use 'execution: process'."
     ),
 }
+
+
 def _missing_activator(exc: activators_module.MissingActivator, mode: str) -> ConfigurationError:
     from . import plan
 
     cluster, execution = select.get_selected_cluster(), select.get_execution()
-    what = {"jobserver": "jobserver", "daskserver": "Seamless Dask server"}
-    services = " and ".join(
-        ["hashserver and database"] + [what[s] for s in plan.MODE_SERVICES.get(mode, ()) if s in what]
-    )
+    services = " and ".join(plan.SERVICES[s][0] for s in plan.MODE_SERVICES[mode])
     hint = _MISSING.get(exc.name, "Mode '{mode}' needs the activator '{name}', which this installation does not provide.")
     message = hint.format(cluster=cluster, execution=execution, services=services, mode=mode, name=exc.name)
     installed = ", ".join(exc.installed) or "none"
