@@ -1,8 +1,8 @@
 """Selection state: cluster, project, stage, execution, queue, remote, persistent.
 
-The state lives in a :class:`Selection` (one per :class:`.stage.Stage`); this module's functions
-act on the current one. Every selected value (cluster, project, subproject, execution, queue, remote, persistent) records
-where it came from: ``"command"`` (a command file, with its file and line) or ``"manual"`` (a
+The state lives in a :class:`Selection` (one per :class:`.lifecycle.Stage`); this module's
+functions act on the current one. Every selected value (cluster, project, subproject, execution,
+queue, remote, persistent) records where it came from: ``"command"`` (a command file, with its file and line) or ``"manual"`` (a
 Python call). Before each load of the command files only the command-sourced values are reset,
 so Python choices survive ``set_stage`` reloads and a stage block's choices end with the stage.
 """
@@ -40,7 +40,7 @@ def _check_source(source: str) -> None:
 
 
 class Selection:
-    """The selection of one stage: each value with where it came from. :class:`.stage.Stage`
+    """The selection of one stage: each value with where it came from. A :class:`.lifecycle.Stage`
     holds one; the functions of this module act on the current one (:func:`current`)."""
 
     def __init__(self) -> None:
@@ -323,7 +323,7 @@ def current() -> Selection:
 
 @contextlib.contextmanager
 def using(selection: Selection) -> Iterator[Selection]:
-    """Make ``selection`` the current one for the duration (a :class:`.stage.Stage` at work)."""
+    """Make ``selection`` the current one for the duration (a :class:`.lifecycle.Stage` at work)."""
     global _current
     previous, _current = _current, selection
     try:
@@ -333,7 +333,7 @@ def using(selection: Selection) -> Iterator[Selection]:
 
 
 def make_current(selection: Selection) -> None:
-    """Make ``selection`` the current one from now on (``stage.set_default``)."""
+    """Make ``selection`` the current one from now on (``lifecycle.set_default``)."""
     global _current
     _current = selection
 
