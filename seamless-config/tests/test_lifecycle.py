@@ -267,3 +267,18 @@ def test_errors_after_loading_point_at_the_command(project_dir: Path, write_yaml
     write_yaml(path, "- execution: process\n- persistent: true\n")
     with pytest.raises(ConfigurationError, match=f"{path}:2: command 'persistent': Persistence was explicitly enabled"):
         seamless_config.set_stage()
+
+
+def test_set_default_switches_the_stage_that_module_functions_act_on():
+    """Like distributed's default client: select.* and set_stage() act on the default Stage."""
+    original = lifecycle.default_stage()
+    stage = lifecycle.Stage()
+    lifecycle.set_default(stage)
+    try:
+        select.select_execution("spawn")
+        assert lifecycle.default_stage() is stage
+        assert stage.selection.get_execution() == "spawn"
+        assert original.selection.get_execution() == "process"
+    finally:
+        lifecycle.set_default(original)
+    assert select.get_execution() == "process"
