@@ -215,8 +215,14 @@ def _close(active: ActiveServices) -> None:
 
 
 def deactivate() -> None:
-    """Unregister the backend and stores of the current activation and close their clients."""
+    """Unregister the backend and stores of the current activation and close their clients.
+
+    Results still being stored in the background are written first (a failure among them is
+    raised by the next transformation, as any other)."""
     global _active
     active, _active = _active, None
     if active is not None:
+        from seamless_transformer.write_behind import get_writer
+
+        get_writer().drain()
         _close(active)

@@ -8,13 +8,14 @@ import logging
 
 from .cache import add_store, clear_memory_cache, get_cache_dir, remove_store, set_cache_dir
 from .decorators import delayed, direct
-from .errors import RemoteBackendMissingError, TransformationError
+from .errors import RemoteBackendMissingError, StoreError, TransformationError
 from .execute import execute_transformation
 from .execution import get_execution, set_execution
 from .remote_backend import RemoteBackend, RemoteJob, get_backend, register_backend
 from .spawn_pool import shutdown as shutdown_workers
 from .spawn_pool import spawn
 from .transformation import Transformation
+from .write_behind import flush
 
 logging.getLogger("seamless_transformer").addHandler(logging.NullHandler())
 
@@ -22,6 +23,7 @@ __all__ = [
     "RemoteBackend",
     "RemoteBackendMissingError",
     "RemoteJob",
+    "StoreError",
     "Transformation",
     "TransformationError",
     "add_store",
@@ -29,6 +31,7 @@ __all__ = [
     "delayed",
     "direct",
     "execute_transformation",
+    "flush",
     "get_backend",
     "get_cache_dir",
     "get_execution",
