@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,14 @@ def _job(func, hashserver_url: str, upload: bool = True, **inputs):
     return spec.to_dict(), spec.buffer().checksum, (code.location.filename, code.location.lineno)
 
 
+def stored(get, timeout: float = 60.0):
+    """``get()`` once it is not None: the jobserver answers before its background writes end."""
+    deadline = time.monotonic() + timeout
+    while (value := get()) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return value
+
+
 def test_healthcheck_and_welcome(jobserver):
     client = JobserverClient(jobserver.url, tls=jobserver.tls)
     assert client.healthcheck()
@@ -62,10 +71,10 @@ def test_runs_on_a_worker_and_persists_the_result(jobserver, storage, tmp_path: 
     client = JobserverClient(jobserver.url, tls=jobserver.tls)
 
     result = client.run_transformation(transformation, checksum, location)
-    value = HashserverClient(hashserver.url).get_buffer(result).get_value("mixed")
+    assert stored(lambda: DatabaseClient(database.url).get_result(checksum)) == result
+    value = HashserverClient(hashserver.url).get_buffer(result).get_value("mixed")  # stored before the entry
     assert value["pid"] not in (os.getpid(), jobserver.pid)
     assert value["parent"] == jobserver.pid, "not run by one of the jobserver's own workers"
-    assert DatabaseClient(database.url).get_result(checksum) == result
 
     assert client.run_transformation(transformation, checksum) == result
     assert sidefile.read_text().count("executed") == 1, "a cached transformation was executed again"
@@ -79,6 +88,37 @@ def test_error_reaches_the_caller_with_its_traceback(jobserver, storage):
     assert "explode() raised ValueError: boom at depth 3" in info.value.message
     assert __file__ in info.value.traceback and 'raise ValueError(f"boom at depth {depth}")' in info.value.traceback
     assert DatabaseClient(database.url).get_result(checksum) is None
+
+
+def test_buffers_travel_with_the_request_and_the_result_comes_back(jobserver, storage, tmp_path: Path):
+    hashserver, database = storage
+    sidefile = tmp_path / "side.txt"
+    code = function_code(whoami)
+    argument = Buffer.from_value(str(sidefile), "mixed")
+    spec = build_spec(code.checksum, {"sidefile": argument.checksum})
+    checksum = spec.buffer().checksum
+    client = JobserverClient(jobserver.url, tls=jobserver.tls)
+
+    result = client.run(spec.to_dict(), checksum, buffers={code.checksum: code.buffer, argument.checksum: argument})
+    assert isinstance(result, Buffer), "the computed result was not sent back"
+    assert result.get_value("mixed")["parent"] == jobserver.pid
+    # the jobserver stores what it was sent and the result, in the background, the buffers first
+    assert stored(lambda: DatabaseClient(database.url).get_result(checksum)) == result.checksum
+    assert HashserverClient(hashserver.url).has([code.checksum, argument.checksum, result.checksum]) == [True] * 3
+    # asked again, the result is cached: its checksum, the buffer being on the hashserver
+    assert client.run(spec.to_dict(), checksum) == result.checksum
+    assert sidefile.read_text().count("executed") == 1
+
+
+def test_a_buffer_that_does_not_match_its_checksum_is_refused(jobserver):
+    code = function_code(explode)
+    argument = Buffer.from_value(1, "mixed")
+    spec = build_spec(code.checksum, {"depth": argument.checksum})
+    with pytest.raises(JobFailedError, match=f"refused the job: .*buffer {argument.checksum.hex()} was sent with bytes whose checksum"):
+        JobserverClient(jobserver.url, tls=jobserver.tls).run(
+            spec.to_dict(), spec.buffer().checksum,
+            buffers={code.checksum: code.buffer, argument.checksum: Buffer.from_value(2, "mixed")},
+        )
 
 
 def test_missing_buffer_is_refused(jobserver, storage):

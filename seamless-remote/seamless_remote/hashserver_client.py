@@ -39,6 +39,10 @@ class HashserverClient(ServiceClient):
             while len(self._present) > KNOWN_PRESENT_LIMIT:
                 self._present.popitem(last=False)
 
+    def note_present(self, checksum: Checksum) -> None:
+        """Another party (e.g. the jobserver) stores this buffer: put_buffer need not send it."""
+        self._remember(Checksum(checksum))
+
     def _known_present(self, checksum: Checksum) -> bool:
         with self._present_lock:
             return checksum.hex() in self._present

@@ -88,8 +88,10 @@ class WriteBehind:
         self._lock = threading.Lock()
         self._exit_hook = False
 
-    def submit(self, tf_checksum: Checksum, result: Buffer, stores: list[object]) -> None:
-        """Write ``result`` to the buffer stores, then ``tf_checksum -> result`` to the result stores."""
+    def submit(self, tf_checksum: Checksum, result: Buffer, stores: list[object],
+               inputs: tuple[Buffer, ...] = ()) -> None:
+        """Write ``inputs`` and ``result`` to the buffer stores, then ``tf_checksum -> result`` to
+        the result stores."""
         if not stores:
             return
         self.pending.add(tf_checksum, result)
@@ -100,20 +102,21 @@ class WriteBehind:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(self._writers, thread_name_prefix="seamless-store")
             try:
-                future = self._executor.submit(self._write, tf_checksum, result, stores)
+                future = self._executor.submit(self._write, tf_checksum, result, stores, inputs)
             except RuntimeError:  # the interpreter is shutting down: no new threads, write here
                 future = None
             else:
                 self._futures.add(future)
                 future.add_done_callback(self._futures.discard)
         if future is None:
-            self._write(tf_checksum, result, stores)
+            self._write(tf_checksum, result, stores, inputs)
 
-    def _write(self, tf_checksum: Checksum, result: Buffer, stores: list[object]) -> None:
+    def _write(self, tf_checksum: Checksum, result: Buffer, stores: list[object], inputs: tuple[Buffer, ...]) -> None:
         try:
             for store in stores:
                 if isinstance(store, BufferStore):
-                    store.put_buffer(result)
+                    for buffer in (*inputs, result):
+                        store.put_buffer(buffer)
             for store in stores:
                 if isinstance(store, ResultStore):
                     store.put_result(tf_checksum, result.checksum)
