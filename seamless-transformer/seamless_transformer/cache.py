@@ -3,7 +3,7 @@
 
 A new result is kept in memory and on disk at once; its writes to the added stores (hashserver,
 database) happen in the background (:mod:`seamless_transformer.write_behind`): `flush()` waits
-for them, and a failed one is raised as `StoreError` by the next `compute_result`.
+for them, and a failed one is raised as `StoreError` by the next transformation run.
 
 The cache directory comes from `set_cache_dir()` or, if that was never called, from the
 environment variable ``SEAMLESS_CACHE_DIR`` (read on first use, not at import).
