@@ -119,6 +119,13 @@ if phase == "new":
         per_op(post, "reference")
 else:  # "hit": a second process, the results of the first one come from the database + hashserver
     per_op(lambda x: add(x, 1).run(), "db_hit")
+    # the floor of a hit: one round trip to each service, with the same pooled connections
+    from seamless_remote.activation import get_active
+    active = get_active()
+    db, hs = active.database, active.hashserver
+    def two_gets(x):
+        return x + 1 if db.request("GET", "healthcheck").status_code == hs.request("GET", "healthcheck").status_code == 200 else None
+    per_op(two_gets, "two_gets")
 print(json.dumps(out))
 """
 
@@ -201,6 +208,7 @@ def report(r: dict, runs: int, n: int) -> str:
         row("persistent process: new transformation", "process_new", "plain_new", "plain process"),
         row("persistent process: in-memory cache hit", "process_memory_hit", what="reference"),
         row("persistent process: hit in a second process", "process_db_hit", "process_memory_hit", "in-memory hit"),
+        row("second process: plain GET `/healthcheck` on the database, then on the hashserver", "process_two_gets", what="reference"),
         row("daskserver: plain `Client.submit().result()`, same scheduler", "dask_reference", what="reference"),
         row("daskserver: new transformation", "dask_new", "dask_reference", "plain submit"),
         row("daskserver: hit in a second process", "dask_db_hit", "dask_memory_hit", "in-memory hit"),
@@ -238,15 +246,17 @@ def target_rows(r: dict) -> list[str]:
     med = statistics.median
     rows = []
     dask = med(r["dask_new"]) / med(r["dask_reference"])
-    rows.append(f"| daskserver: new transformation / plain `Client.submit().result()` | {dask:.2f}x | <= 1.5x | "
+    rows.append(f"| daskserver: new transformation / plain `Client.submit().result()` | {dask:.3f}x | <= 1.5x | "
                 f"{'met' if dask <= 1.5 else '**missed**'} |")
     own = med(r["jobserver_reference"]) + med(r["plain_plain_call"])  # the function's own time: a plain call
     job = med(r["jobserver_new"]) / own
-    rows.append(f"| jobserver: new transformation / (plain POST + the function's own time) | {job:.2f}x | <= 1.5x | "
+    rows.append(f"| jobserver: new transformation / (plain POST + the function's own time) | {job:.3f}x | <= 1.5x | "
                 f"{'met' if job <= 1.5 else '**missed**'} |")
     for mode in ("process", "dask", "jobserver"):
         hit = med(r[f"{mode}_db_hit"]) * 1e3
-        rows.append(f"| {mode}: cache hit in a new process, each | {hit:.2f} ms | <= 2 ms | {'met' if hit <= 2 else '**missed**'} |")
+        floor = med(r[f"{mode}_two_gets"]) * 1e3
+        rows.append(f"| {mode}: cache hit in a new process, each (two plain GETs: {floor:.2f} ms) | {hit:.2f} ms "
+                    f"| <= 2 ms | {'met' if hit <= 2 else '**missed**'} |")
     return rows
 
 
@@ -263,23 +273,35 @@ def tls_rows(r: dict) -> list[str]:
 
 
 READING = """\
-Reading: plain process mode costs ~80 µs per new transformation (see Transformations). Persistence
-adds ~4-5 ms, nearly all of it in 3 HTTP requests on loopback, one after the other: one database
-GET (~1.1 ms; a second one, made after claiming the work in case another thread had just finished
-it, now asks only this process's memory), one hashserver PUT of the result buffer (~2.8 ms in a
-one-off trace) and one database PUT of transformation -> result (~1.6 ms), where a bare
-`/healthcheck` on the same servers takes 0.5-0.9 ms. A hit in a second process is one database GET
-plus one hashserver GET of the result buffer: ~3 ms, ~65x an in-memory hit, whatever the backend
-(hits are answered from the database + hashserver before a backend is asked). Dask: a plain
-`Client.submit().result()` round trip costs 10.6 ms here, the same as on an in-process
-`LocalCluster(2 workers x 2 threads)` (checked separately): that is Dask's own latency on this
-machine; a new Seamless transformation costs 1.4-1.8x that, the round trip plus the client's HTTP
-requests and the worker's own work. Jobserver: the plain GET is only a lower bound, not a
-like-for-like job: a transformation is 4 requests from the client, and the POST waits while a
-jobserver worker fetches its inputs from the hashserver, runs it and stores the result in the
-hashserver + database, so ~20 ms is mostly chained HTTP between the services. For real work (seconds
-per transformation) these costs vanish; for many tiny transformations the hashserver/database
-request cost (1-3 ms each, not the network) is what to cut."""
+Reading (2026-12-02, after issue 10 item 4; the machine is shared with other helpers' test runs,
+load average 2-4 during this run, up to 9 in other runs of the day: absolute figures move by 2x
+between runs, the ratios within a run less). A new result is now returned as soon as it is
+known: its hashserver PUT and database PUT run on 2 background threads (buffer first, then the
+database entry), and `flush()` found 0-90 ms of them left per process at the end. In the
+foreground remains one database GET, the lookup every new transformation must make (the
+database has no batch or negative lookup), then the backend's own round trip. Before this
+change (same bench, 2026-12-02 morning, load ~4): persistent process 11.5 ms per new
+transformation, daskserver 29.6 ms = 2.4x its plain submit, jobserver 46.6 ms, hits 9.6-11 ms.
+The service clients now use one urllib3 keep-alive pool per service instead of requests
+sessions: a `/healthcheck` on the hashserver cost 1.0 ms through `http.client`, 1.2-1.4 ms
+through urllib3 and 1.8-2.3 ms through requests (one-off probe, same server, same process).
+Dask: 1.5x its plain `Client.submit().result()`: the database GET of the lookup and Seamless's
+own work (build and hash the dict, ship the buffers, run `execute_transformation` on the
+worker). Jobserver: 2 client requests (the database lookup; one POST carrying the code and
+inputs, whose answer carries the result), where the client used to make 4 and wait for the
+jobserver's own 5 (fetch code and inputs, store the result and the entry). What remains past
+the plain POST: the client's lookup, the jobserver's own database lookup (it serves other
+clients too), the spawn worker round trip, and the CPU its background writes (input, result,
+entry) take on 2 shared cores: ~3 chained round trips at best, so the 1.5x target is out of
+reach without dropping one of the two lookups. Hits in a new process are one database GET and
+one hashserver GET, at ~3x two plain `/healthcheck` GETs on the same connections: the handlers
+themselves cost (seamless-database runs an SQLite query; hashserver 1.1.0 re-verifies the file
+against its checksum and serves it through thread hops: 2.9-5 ms for a 10-byte buffer against
+1-1.8 ms for its healthcheck, in a one-off probe). The 2 ms target needs cheaper handlers in
+those two services or a lookup that returns the buffer with the checksum; neither is in the
+client. TLS: the process-mode new transformation is 1.4x its TLS-off twin (3 TLS requests per
+transformation where the whole costs ~4-5 ms; before this change the same pair was 1.01x of
+11.5 ms); the others are within 1.2x."""
 
 
 def main() -> int:

@@ -30,8 +30,9 @@ from .stores import BufferStore, ResultStore
 
 logger = logging.getLogger("seamless_transformer")
 
-#: how many writes (one result each: its buffer, then its transformation entry) run at once
-WRITERS = 4
+#: how many writes (one result each: its buffer, then its transformation entry) run at once;
+#: each writer may hold a connection (a TLS handshake) per service, and competes for the CPU
+WRITERS = 2
 
 
 class PendingStore:
