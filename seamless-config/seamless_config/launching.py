@@ -451,6 +451,10 @@ def _rhl_execute(config: Mapping[str, Any], observer: _LoggingObserver) -> dict[
     # RHL's internal entry point, to pass our observer (messages through logging, the fast start
     # check, knowing whether a launch happened); pyproject pins remote-http-launcher to 0.4.x.
     cfg = rhl.Configuration.from_mapping(_launch_parameters(config))
+    if ssh_host(config) is None:
+        from . import rhl_local  # its read-only helpers as calls, not processes
+
+        return rhl_local.execute(cfg, observer)
     return rhl._execute(cfg, None, observer=observer)
 
 
