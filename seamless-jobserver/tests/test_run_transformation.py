@@ -183,3 +183,46 @@ def test_too_deep_json_gets_400(jobserver):
     response = JobserverClient(jobserver.url, tls=jobserver.tls).request("POST", "run-transformation", data=body)
     assert response.status_code == 400
     assert "nested too deeply" in response.json()["message"]
+
+
+def test_a_result_it_cannot_store_is_reported_at_the_next_request(tmp_path: Path):
+    """The jobserver answers before storing; when its hashserver is gone, the failed store is
+    answered 502 (naming the transformation) at a following request, and logged."""
+    from seamless_remote.testing import start_database, start_hashserver, start_jobserver
+
+    hashserver = start_hashserver(tmp_path / "buffers", ports=(62500, 62599))
+    database = start_database(tmp_path / "database", ports=(62600, 62699))
+    jobserver = start_jobserver(tmp_path / "jobserver", hashserver.url, database.url, workers=1, ports=(62700, 62799))
+    try:
+        client = JobserverClient(jobserver.url, tls=jobserver.tls)
+        code = function_code(whoami)
+
+        def job(i: int):
+            argument = Buffer.from_value(str(tmp_path / f"side{i}.txt"), "mixed")
+            spec = build_spec(code.checksum, {"sidefile": argument.checksum})
+            return spec.to_dict(), spec.buffer().checksum, {code.checksum: code.buffer, argument.checksum: argument}
+
+        transformation, checksum, buffers = job(0)
+        assert isinstance(client.run(transformation, checksum, buffers=buffers), Buffer)
+        assert stored(lambda: DatabaseClient(database.url).get_result(checksum)) is not None
+        hashserver.stop()  # the stock hashserver exits by its SIGTERM
+
+        transformation, lost, buffers = job(1)
+        assert isinstance(client.run(transformation, lost, buffers=buffers), Buffer)  # answered, then not stored
+        deadline = time.monotonic() + 60
+        error = None
+        for i in range(2, 10_000):
+            try:
+                client.run(*job(i)[:2], buffers=job(i)[2])
+            except JobFailedError as exc:
+                error = exc.message
+                break
+            assert time.monotonic() < deadline, "no failed store was reported"
+        assert error is not None and "could not use its storage" in error
+        assert f"Storing the result of transformation {lost.hex()} failed" in error
+        assert DatabaseClient(database.url).get_result(lost) is None, "the entry was written without its buffer"
+        assert f"Storing the result of transformation {lost.hex()} failed" in jobserver.log.read_text()
+    finally:
+        jobserver.stop()
+        database.stop()
+        hashserver.stop()
