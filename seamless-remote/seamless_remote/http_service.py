@@ -31,8 +31,9 @@ from .errors import RemoteError, ServiceUnavailableError
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 120.0
 RETRY_DELAYS = (0.2, 0.5)
-#: idle keep-alive connections kept per service (more may be open while requests are in flight)
-POOL_SIZE = 16
+#: idle keep-alive connections kept per service (more may be open while requests are in flight;
+#: urllib3 warns when it closes one beyond this, so it is above the usual thread counts)
+POOL_SIZE = 64
 _BODY_EXCERPT = 500
 
 
