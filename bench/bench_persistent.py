@@ -274,10 +274,10 @@ def tls_rows(r: dict) -> list[str]:
 
 READING = """\
 Reading (2026-12-02, after issue 10 item 4; the machine is shared with other helpers' test runs,
-load average 2-4 during this run, up to 9 in other runs of the day: absolute figures move by 2x
+load average ~5 during this run, up to 9 in other runs of the day: absolute figures move by 2x
 between runs, the ratios within a run less). A new result is now returned as soon as it is
 known: its hashserver PUT and database PUT run on 2 background threads (buffer first, then the
-database entry), and `flush()` found 0-90 ms of them left per process at the end. In the
+database entry), and `flush()` found 0-50 ms of them left per process at the end. In the
 foreground remains one database GET, the lookup every new transformation must make (the
 database has no batch or negative lookup), then the backend's own round trip. Before this
 change (same bench, 2026-12-02 morning, load ~4): persistent process 11.5 ms per new
@@ -285,9 +285,9 @@ transformation, daskserver 29.6 ms = 2.4x its plain submit, jobserver 46.6 ms, h
 The service clients now use one urllib3 keep-alive pool per service instead of requests
 sessions: a `/healthcheck` on the hashserver cost 1.0 ms through `http.client`, 1.2-1.4 ms
 through urllib3 and 1.8-2.3 ms through requests (one-off probe, same server, same process).
-Dask: 1.5x its plain `Client.submit().result()`: the database GET of the lookup and Seamless's
-own work (build and hash the dict, ship the buffers, run `execute_transformation` on the
-worker). Jobserver: 2 client requests (the database lookup; one POST carrying the code and
+Dask: 1.52x its plain `Client.submit().result()` (1.505x in a 5-run series just before): the
+database GET of the lookup and Seamless's own work (build and hash the dict, ship the buffers,
+run `execute_transformation` on the worker). Jobserver: 2 client requests (the database lookup; one POST carrying the code and
 inputs, whose answer carries the result), where the client used to make 4 and wait for the
 jobserver's own 5 (fetch code and inputs, store the result and the entry). What remains past
 the plain POST: the client's lookup, the jobserver's own database lookup (it serves other
@@ -299,9 +299,9 @@ themselves cost (seamless-database runs an SQLite query; hashserver 1.1.0 re-ver
 against its checksum and serves it through thread hops: 2.9-5 ms for a 10-byte buffer against
 1-1.8 ms for its healthcheck, in a one-off probe). The 2 ms target needs cheaper handlers in
 those two services or a lookup that returns the buffer with the checksum; neither is in the
-client. TLS: the process-mode new transformation is 1.4x its TLS-off twin (3 TLS requests per
-transformation where the whole costs ~4-5 ms; before this change the same pair was 1.01x of
-11.5 ms); the others are within 1.2x."""
+client. TLS: within 1.2x of TLS off but for the jobserver-mode hit (1.21x), which makes the same
+two requests as the other modes' hits (1.13-1.15x here): run-to-run spread (the 5-run series
+just before had it at 1.13x and the process-mode new transformation at 1.42x)."""
 
 
 def main() -> int:

@@ -124,7 +124,8 @@ def test_tilde_directories_are_the_frontends_home(home: Path, tmp_path: Path):
 
 COMMANDS = [{"cluster": "laptop"}, {"project": "hot"}, {"execution": "process"}]
 
-# computes N new transformations and exits right after the last one returned
+# computes N new transformations (each execution leaves a line in a side file) and exits right
+# after the last one returned
 BURST = """
 import json, sys
 import seamless_config
@@ -133,11 +134,13 @@ from seamless_transformer import delayed
 from seamless_remote.activation import get_active
 
 @delayed
-def triple(x):
+def triple(x, sidefile):
+    with open(sidefile, "a") as f:
+        f.write("executed\\n")
     return 3 * x
 
-first, n = int(sys.argv[1]), int(sys.argv[2])
-tfs = [triple(i) for i in range(first, first + n)]
+first, n, sidefile = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+tfs = [triple(i, sidefile) for i in range(first, first + n)]
 values = [tf.run() for tf in tfs]
 active = get_active()
 print(json.dumps({"values": values, "tfs": [tf.checksum.hex() for tf in tfs],
@@ -182,8 +185,10 @@ def test_results_are_stored_before_the_process_exits(home: Path, tmp_path: Path)
     ps.write_cluster(home, "laptop", tmp_path / "store")
     script = ps.write_project(tmp_path / "proj", COMMANDS, BURST)
 
-    first = ps.last_json(ps.run_script(script, home, "1000", "20"))
+    sidefile = tmp_path / "executions.txt"
+    first = ps.last_json(ps.run_script(script, home, "1000", "20", str(sidefile)))
     assert first["values"] == [3 * i for i in range(1000, 1020)]
+    assert sidefile.read_text().count("executed") == 20
     # the process has exited: every result is in the real database, its buffer on the hashserver
     database = DatabaseClient(first["database"], tls=ps.user_tls(home))
     hashserver = HashserverClient(first["hashserver"], tls=ps.user_tls(home))
@@ -192,9 +197,10 @@ def test_results_are_stored_before_the_process_exits(home: Path, tmp_path: Path)
         assert result is not None, f"transformation {tf} was not stored before the process exited"
         assert hashserver.get_buffer(result).get_value("mixed") == value
 
-    # and a new process gets them as cache hits (a new one would be a different transformation)
-    second = ps.last_json(ps.run_script(script, home, "1000", "20"))
+    # and a new process gets them as cache hits from the database, executing nothing
+    second = ps.last_json(ps.run_script(script, home, "1000", "20", str(sidefile)))
     assert second["tfs"] == first["tfs"] and second["values"] == first["values"]
+    assert sidefile.read_text().count("executed") == 20, "the second process executed them again"
 
 
 @pytest.mark.parametrize("when", ["next-call", "exit"])
