@@ -189,7 +189,7 @@ def report(r: dict, runs: int) -> tuple[str, bool]:
         "scheduler and, for the result, with a worker (~20 ms more on a settled cluster); measured as",
         "here, right after the cold start of the same series while its workers still start, it costs",
         "more. Cold: remote-http-launcher runs its helpers as new interpreters; for a local launch",
-        "`seamless_config.rhl_local` runs the read-only ones (`rhl-inspect` x3, `rhl-verify-port`,",
+        "`seamless_config.rhl_adapter` runs the read-only ones (`rhl-inspect` x3, `rhl-verify-port`,",
         "`rhl-handshake`) as calls, so only `rhl-launch-service` remains a process.",
         "`seamless-dask-wrapper` starts a new interpreter that imports `distributed` (~0.3 s). The rest",
         "overlaps: `seamless_config.launching` checks a starting service every 20 ms and imports",

@@ -97,7 +97,7 @@ def test_missing_dask_backend_is_reported_before_anything_is_launched(home: Path
     script = ps.write_project(
         tmp_path / "proj",
         [{"cluster": "laptop"}, {"project": "demo"}, {"execution": "remote"}, {"remote": "daskserver"}],
-        "import sys\nsys.modules['seamless_dask.transformation_backend'] = None  # as if not installed\n"
+        "import sys\nsys.modules['seamless_dask.backend.transformation_backend'] = None  # as if not installed\n"
         "import seamless_config\nseamless_config.set_stage()\n",
     )
     result = ps.run_script(script, home)
@@ -155,7 +155,7 @@ import seamless_config
 seamless_config.set_stage()
 import seamless_transformer as st
 from seamless_transformer import StoreError, delayed
-from seamless_transformer.write_behind import get_writer
+from seamless_transformer.write_behind import get_write_behind
 from seamless_remote.activation import get_active
 
 @delayed
@@ -172,7 +172,7 @@ while Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/statu
 tf = triple(14)
 out = {"value": tf.run(), "tf": tf.checksum.hex(), "database": get_active().database.url}
 if sys.argv[1] == "next-call":
-    get_writer().drain()  # the failure is known (the client gave up on the stopped hashserver)
+    get_write_behind().drain()  # the failure is known (the client gave up on the stopped hashserver)
     try:
         triple(15).run()
     except StoreError as exc:

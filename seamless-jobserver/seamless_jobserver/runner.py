@@ -15,11 +15,8 @@ import logging
 
 from seamless import Buffer, Checksum
 from seamless_remote import RemoteClients
-from seamless_transformer import spawn
-from seamless_transformer.code import CodeLocation
-from seamless_transformer.spawn_pool import run_spawned, shutdown
-from seamless_transformer.transformation_dict import TransformationSpec, parse_spec
-from seamless_transformer.write_behind import get_writer
+from seamless_transformer import CodeLocation, TransformationSpec, get_write_behind, parse_spec, run_spawned, spawn
+from seamless_transformer import shutdown_workers as shutdown
 
 logger = logging.getLogger("seamless_jobserver")
 
@@ -46,7 +43,7 @@ class Runner:
             raise ValueError("the jobserver needs a writable hashserver and a writable database to store results")
 
     def close(self) -> None:
-        get_writer().drain()
+        get_write_behind().drain()
         shutdown()
         self.clients.close()
 
@@ -68,7 +65,7 @@ class Runner:
         return any(h.has([checksum])[0] for h in self.clients.hashservers)
 
     def cached_result(self, checksum: Checksum) -> Buffer | Checksum | None:
-        pending = get_writer().pending
+        pending = get_write_behind().pending
         result = pending.get_result(checksum)
         if result is not None and pending.get_buffer(result) is not None:
             return pending.get_buffer(result)
@@ -79,7 +76,7 @@ class Runner:
         return None
 
     def _fetch(self, checksum: Checksum) -> Buffer:
-        pending = get_writer().pending.get_buffer(checksum)
+        pending = get_write_behind().pending.get_buffer(checksum)
         if pending is not None:
             return pending
         for hashserver in self.clients.hashservers:
@@ -91,7 +88,7 @@ class Runner:
 
     def _store(self, checksum: Checksum, result: Buffer, inputs: tuple[Buffer, ...]) -> None:
         stores = [*self.clients.writable(self.clients.hashservers), *self.clients.writable(self.clients.databases)]
-        get_writer().submit(checksum, result, stores, inputs)
+        get_write_behind().submit(checksum, result, stores, inputs)
 
     def run(self, transformation: dict, checksum: Checksum | None, location: tuple[str, int] | None,
             buffers: dict[Checksum, Buffer] | None = None) -> Buffer | Checksum:
@@ -102,7 +99,7 @@ class Runner:
         Raises `JobRequestError` for a bad request, ``TransformationError`` if the code failed,
         ``StoreError`` if an earlier result could not be stored.
         """
-        get_writer().raise_failures()
+        get_write_behind().raise_failures()
         spec, checksum = self._spec(transformation, checksum)
         cached = self.cached_result(checksum)
         if cached is not None:

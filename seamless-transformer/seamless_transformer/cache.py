@@ -18,7 +18,7 @@ from pathlib import Path
 from seamless import Buffer, CacheMissError, Checksum
 
 from .stores import BufferStore, DirectoryStore, MemoryStore, ResultStore
-from .write_behind import get_writer
+from .write_behind import get_write_behind
 
 CACHE_DIR_ENV = "SEAMLESS_CACHE_DIR"
 
@@ -77,7 +77,7 @@ def remove_store(store: object) -> None:
 
 
 def _stores(protocol: type) -> list:
-    stores: list[object] = [_memory, get_writer().pending]
+    stores: list[object] = [_memory, get_write_behind().pending]
     directory = _directory_store()
     if directory is not None:
         stores.append(directory)
@@ -142,4 +142,4 @@ def record_result(tf_checksum: Checksum, result: Buffer) -> None:
         directory.put_result(tf_checksum, result.checksum)
     with _lock:
         extra = list(_extra_stores)
-    get_writer().submit(tf_checksum, result, extra)
+    get_write_behind().submit(tf_checksum, result, extra)

@@ -14,7 +14,7 @@ from .compute import compute_result
 from .errors import TransformationError
 from .guard import check_not_pure_dask
 from .transformation_dict import INPUT_CELLTYPE, TransformationSpec, build_spec
-from .write_behind import get_writer
+from .write_behind import get_write_behind
 
 STATUSES = ("pending", "running", "done", "error")
 _NO_VALUE = object()
@@ -122,7 +122,7 @@ class Transformation:
         """Start computing in the background (no-op if already started); return self.
 
         Raises `StoreError` if an earlier result of this process could not be stored."""
-        get_writer().raise_failures()
+        get_write_behind().raise_failures()
         if self._claim():
             threading.Thread(
                 target=self._execute, name=f"seamless-{self._code.name}", daemon=True
@@ -133,7 +133,7 @@ class Transformation:
         """Compute (or wait for a started computation); failures go to `exception`. Return self.
 
         Raises `StoreError` if an earlier result of this process could not be stored."""
-        get_writer().raise_failures()
+        get_write_behind().raise_failures()
         if self._claim():
             self._execute()
         else:

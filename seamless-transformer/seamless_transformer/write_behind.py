@@ -170,7 +170,7 @@ class WriteBehind:
 _writer = WriteBehind()
 
 
-def get_writer() -> WriteBehind:
+def get_write_behind() -> WriteBehind:
     """The write-behind of this process."""
     return _writer
 

@@ -18,7 +18,7 @@ import pytest
 import seamless_transformer as st
 from seamless_transformer import StoreError
 from seamless_transformer.stores import DirectoryStore
-from seamless_transformer.write_behind import get_writer
+from seamless_transformer.write_behind import get_write_behind
 
 
 class GatedStore(DirectoryStore):
@@ -68,7 +68,7 @@ def test_result_is_returned_before_it_is_stored_and_seen_while_pending(fns, tmp_
     tf = fns.add(40, 2, log=str(log))
     assert tf.run() == 42  # returned while the store still waits at its gate
     assert store.get_result(tf.checksum) is None
-    assert get_writer().pending.get_result(tf.checksum) == tf.result
+    assert get_write_behind().pending.get_result(tf.checksum) == tf.result
 
     st.clear_memory_cache()  # not in memory any more, not in the store yet: the pending store has it
     assert fns.add(40, 2, log=str(log)).run() == 42
@@ -78,7 +78,7 @@ def test_result_is_returned_before_it_is_stored_and_seen_while_pending(fns, tmp_
     st.flush()
     assert store.get_result(tf.checksum) == tf.result
     assert store.get_buffer(tf.result).get_value("mixed") == 42
-    assert get_writer().pending.get_result(tf.checksum) is None
+    assert get_write_behind().pending.get_result(tf.checksum) is None
     assert store.calls == ["buffer", "result"], "the result entry was written before its buffer"
 
 
@@ -89,7 +89,7 @@ def test_failed_store_is_raised_at_the_next_call(fns, tmp_path, added):
 
     tf = fns.add(1, 2)
     assert tf.run() == 3  # the result itself is fine
-    get_writer().drain()
+    get_write_behind().drain()
     with pytest.raises(StoreError, match=f"Storing the result of transformation {tf.checksum.hex()} failed") as info:
         fns.add(5, 6).run()
     assert "NotADirectoryError" in str(info.value) and len(info.value.failures) == 1

@@ -1,4 +1,4 @@
-"""The in-process helpers of local launches (seamless_config.rhl_local) against the launcher's own
+"""The in-process helpers of local launches (seamless_config.rhl_adapter, workaround 6) against the launcher's own
 console scripts, on a real launched service: same exit status, same output."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from seamless_config import launching, rhl_local
+from seamless_config import launching, rhl_adapter
 from seamless_config.launching import launch, server_state
 
 BIN = Path(sys.executable).parent
@@ -36,9 +36,9 @@ def test_in_process_helpers_answer_as_their_scripts(service):
         ["rhl-pid-alive", str(pid)],
         ["rhl-pid-alive", "not-a-pid"],
     ]
-    assert {argv[0] for argv in cases} == set(rhl_local.IN_PROCESS)
+    assert {argv[0] for argv in cases} == set(rhl_adapter.IN_PROCESS)
     for argv in cases:
-        mine, theirs = rhl_local.run_helper(argv), _script(argv)
+        mine, theirs = rhl_adapter.run_helper(argv), _script(argv)
         assert (mine.returncode, mine.stdout, mine.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr), argv
     assert sys.argv[0] != "rhl-inspect"  # restored
 
@@ -65,7 +65,7 @@ def test_in_process_helpers_are_safe_from_threads(service):
     results: dict[int, subprocess.CompletedProcess] = {}
 
     def probe(i: int) -> None:
-        results[i] = rhl_local.run_helper(["rhl-inspect", config["key"] if i % 2 else f"missing-{i}"])
+        results[i] = rhl_adapter.run_helper(["rhl-inspect", config["key"] if i % 2 else f"missing-{i}"])
 
     threads = [threading.Thread(target=probe, args=(i,)) for i in range(16)]
     for thread in threads:
