@@ -37,10 +37,13 @@ def count_and_square(x, sidefile):
         f.write("executed\\n")
     return {"square": x * x}
 
-tf = count_and_square(int(sys.argv[1]), sys.argv[2])
-value = tf.run()
-active = get_active()
-print(json.dumps({"value": value, "tf": tf.checksum.hex(), "result": tf.result.hex(),
+# x, x+1, ... (argument 3: how many; default 1); the process exits right after the last one returned
+x, sidefile, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 1
+tfs = [count_and_square(i, sidefile) for i in range(x, x + n)]
+values = [tf.run() for tf in tfs]
+tf, active = tfs[0], get_active()
+print(json.dumps({"value": values[0], "tf": tf.checksum.hex(), "result": tf.result.hex(),
+                  "values": values, "tfs": [t.checksum.hex() for t in tfs],
                   "hashserver": active.hashserver.url, "database": active.database.url}))
 """
 
@@ -124,29 +127,6 @@ def test_tilde_directories_are_the_frontends_home(home: Path, tmp_path: Path):
 
 COMMANDS = [{"cluster": "laptop"}, {"project": "hot"}, {"execution": "process"}]
 
-# computes N new transformations (each execution leaves a line in a side file) and exits right
-# after the last one returned
-BURST = """
-import json, sys
-import seamless_config
-seamless_config.set_stage()
-from seamless_transformer import delayed
-from seamless_remote.activation import get_active
-
-@delayed
-def triple(x, sidefile):
-    with open(sidefile, "a") as f:
-        f.write("executed\\n")
-    return 3 * x
-
-first, n, sidefile = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-tfs = [triple(i, sidefile) for i in range(first, first + n)]
-values = [tf.run() for tf in tfs]
-active = get_active()
-print(json.dumps({"values": values, "tfs": [tf.checksum.hex() for tf in tfs],
-                  "hashserver": active.hashserver.url, "database": active.database.url}))
-"""
-
 # stops its own hashserver (by PID, from the launcher's record), then computes
 UNSTORABLE = """
 import json, os, signal, sys, time
@@ -183,11 +163,11 @@ print(json.dumps(out), flush=True)
 
 def test_results_are_stored_before_the_process_exits(home: Path, tmp_path: Path):
     ps.write_cluster(home, "laptop", tmp_path / "store")
-    script = ps.write_project(tmp_path / "proj", COMMANDS, BURST)
+    script = ps.write_project(tmp_path / "proj", COMMANDS, SCRIPT)
 
     sidefile = tmp_path / "executions.txt"
-    first = ps.last_json(ps.run_script(script, home, "1000", "20", str(sidefile)))
-    assert first["values"] == [3 * i for i in range(1000, 1020)]
+    first = ps.last_json(ps.run_script(script, home, "1000", str(sidefile), "20"))
+    assert first["values"] == [{"square": i * i} for i in range(1000, 1020)]
     assert sidefile.read_text().count("executed") == 20
     # the process has exited: every result is in the real database, its buffer on the hashserver
     database = DatabaseClient(first["database"], tls=ps.user_tls(home))
@@ -198,7 +178,7 @@ def test_results_are_stored_before_the_process_exits(home: Path, tmp_path: Path)
         assert hashserver.get_buffer(result).get_value("mixed") == value
 
     # and a new process gets them as cache hits from the database, executing nothing
-    second = ps.last_json(ps.run_script(script, home, "1000", "20", str(sidefile)))
+    second = ps.last_json(ps.run_script(script, home, "1000", str(sidefile), "20"))
     assert second["tfs"] == first["tfs"] and second["values"] == first["values"]
     assert sidefile.read_text().count("executed") == 20, "the second process executed them again"
 
