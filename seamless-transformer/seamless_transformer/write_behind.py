@@ -11,7 +11,7 @@ background threads. The guarantees:
   cache was cleared meanwhile;
 * **durability**: `flush()` waits for every pending write; the interpreter runs it at exit
   (the writer threads are also joined before ``atexit``), so the process does not exit before its
-  results are stored;
+  results are stored (a forked child does not wait for its parent's writes);
 * **failures**: a failed write is logged at once and raised as `StoreError` by the next
   transformation computed in this process (`raise_failures()`), by `flush()`, or at exit.
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
@@ -99,6 +100,8 @@ class WriteBehind:
         with self._lock:
             if not self._exit_hook:
                 atexit.register(self._at_exit)
+                if hasattr(os, "register_at_fork"):
+                    os.register_at_fork(after_in_child=self._forget_parent_writes)
                 self._exit_hook = True
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(self._writers, thread_name_prefix="seamless-store")
@@ -111,6 +114,14 @@ class WriteBehind:
                 future.add_done_callback(self._futures.discard)
         if future is None:
             self._write(tf_checksum, result, stores, inputs)
+
+    def _forget_parent_writes(self) -> None:
+        """In a forked child: the parent's writes are the parent's to finish and report (the
+        child has none of its threads; waiting for them at exit would never end)."""
+        self._executor = None
+        self._futures = set()
+        self._failures = []
+        self._lock = threading.Lock()
 
     def _write(self, tf_checksum: Checksum, result: Buffer, stores: list[object], inputs: tuple[Buffer, ...]) -> None:
         try:

@@ -134,3 +134,23 @@ def test_process_exit_waits_for_the_stores_and_reports_a_failure(tmp_path):
     # raised by the exit handler (Python prints it; the exit status of a finished script stays 0)
     assert "StoreError: Storing the result of transformation" in failed.stderr, failed.stderr
     assert "NotADirectoryError" in failed.stderr
+
+
+def test_a_forked_child_does_not_wait_for_its_parents_writes(fns, tmp_path, added):
+    store = added(GatedStore(tmp_path / "store"))
+    tf = fns.add(8, 9)
+    assert tf.run() == 17  # its write waits at the gate
+    pid = os.fork()
+    if pid == 0:  # the child: nothing of its own to store, so flush() returns; exit code 0
+        try:
+            st.flush(timeout=30)
+            code = 0
+        except BaseException:
+            code = 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "the child waited for (or failed on) its parent's write"
+    assert get_write_behind().pending.get_result(tf.checksum) == tf.result
+    store.gate.set()
+    st.flush()
+    assert store.get_result(tf.checksum) == tf.result
