@@ -68,9 +68,15 @@ class PersistentActivator:
         return self.active
 
     def deactivate(self) -> None:
-        """Unregister the backend and stores of the current activation and close their clients."""
+        """Unregister the backend and stores of the current activation and close their clients.
+
+        Results still being stored in the background are written first (a failure among them is
+        raised by the next transformation, as any other)."""
         active, self.active = self.active, None
         if active is not None:
+            from seamless_transformer import get_write_behind
+
+            get_write_behind().drain()
             _close(active)
 
 

@@ -22,3 +22,14 @@ class TransformationError(SeamlessError, RuntimeError):
 
 class RemoteBackendMissingError(TransformationError):
     """``execution: remote`` was selected but no remote backend is registered."""
+
+
+class StoreError(RuntimeError):
+    """Storing a result in an added store (hashserver, database) failed in the background.
+
+    The result itself was returned; ``failures`` lists one message per failed write.
+    """
+
+    def __init__(self, message: str, failures: list[str]):
+        super().__init__(message)
+        self.failures = failures

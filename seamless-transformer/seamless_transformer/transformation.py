@@ -14,6 +14,7 @@ from .compute import compute_result
 from .errors import TransformationError
 from .guard import check_not_pure_dask
 from .transformation_dict import INPUT_CELLTYPE, TransformationSpec, build_spec
+from .write_behind import get_write_behind
 
 STATUSES = ("pending", "running", "done", "error")
 _NO_VALUE = object()
@@ -120,7 +121,10 @@ class Transformation:
             self._done.set()
 
     def start(self) -> "Transformation":
-        """Start computing in the background (no-op if already started); return self."""
+        """Start computing in the background (no-op if already started); return self.
+
+        Raises `StoreError` if an earlier result of this process could not be stored."""
+        get_write_behind().raise_failures()
         if self._claim():
             threading.Thread(
                 target=self._execute, name=f"seamless-{self._code.name}", daemon=True
@@ -128,7 +132,10 @@ class Transformation:
         return self
 
     def compute(self) -> "Transformation":
-        """Compute (or wait for a started computation); failures go to `exception`. Return self."""
+        """Compute (or wait for a started computation); failures go to `exception`. Return self.
+
+        Raises `StoreError` if an earlier result of this process could not be stored."""
+        get_write_behind().raise_failures()
         if self._claim():
             self._execute()
         else:
