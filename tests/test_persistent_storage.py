@@ -172,7 +172,7 @@ def test_results_are_stored_before_the_process_exits(home: Path, tmp_path: Path)
     # the process has exited: every result is in the real database, its buffer on the hashserver
     database = DatabaseClient(first["database"], tls=ps.user_tls(home))
     hashserver = HashserverClient(first["hashserver"], tls=ps.user_tls(home))
-    for tf, value in zip(first["tfs"], first["values"]):
+    for tf, value in zip(first["tfs"], first["values"], strict=True):
         result = database.get_result(Checksum(tf))
         assert result is not None, f"transformation {tf} was not stored before the process exited"
         assert hashserver.get_buffer(result).get_value("mixed") == value

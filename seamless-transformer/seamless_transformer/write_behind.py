@@ -23,13 +23,14 @@ import logging
 import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import TypeVar
 
 from seamless import Buffer, Checksum
 
 from .errors import StoreError
 from .stores import BufferStore, ResultStore
 
-logger = logging.getLogger("seamless_transformer")
+logger = logging.getLogger(__name__)
 
 #: how many writes (one result each: its buffer, then its transformation entry) run at once;
 #: each writer may hold a connection (a TLS handshake) per service, and competes for the CPU
@@ -67,15 +68,23 @@ class PendingStore:
 
     def discard(self, tf_checksum: Checksum, result: Buffer) -> None:
         with self._lock:
-            for table, key in ((self._buffers, result.checksum), (self._results, tf_checksum)):
-                value, count = table[key]
-                if count > 1:
-                    table[key] = (value, count - 1)
-                else:
-                    del table[key]
+            _release(self._buffers, result.checksum)
+            _release(self._results, tf_checksum)
 
     def __len__(self) -> int:
         return len(self._results)
+
+
+_V = TypeVar("_V")
+
+
+def _release(table: dict[Checksum, tuple[_V, int]], key: Checksum) -> None:
+    """Count one use of ``table[key]`` off; drop the entry at the last."""
+    value, count = table[key]
+    if count > 1:
+        table[key] = (value, count - 1)
+    else:
+        del table[key]
 
 
 class WriteBehind:
@@ -105,6 +114,7 @@ class WriteBehind:
                 self._exit_hook = True
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(self._writers, thread_name_prefix="seamless-store")
+            future: Future | None
             try:
                 future = self._executor.submit(self._write, tf_checksum, result, stores, inputs)
             except RuntimeError:  # the interpreter is shutting down: no new threads, write here
