@@ -24,7 +24,7 @@ class RemoteBackendMissingError(TransformationError):
     """``execution: remote`` was selected but no remote backend is registered."""
 
 
-class StoreError(RuntimeError):
+class StoreError(SeamlessError, RuntimeError):
     """Storing a result in an added store (hashserver, database) failed in the background.
 
     The result itself was returned; ``failures`` lists one message per failed write.
