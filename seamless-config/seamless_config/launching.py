@@ -35,7 +35,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from . import service_records
 
@@ -131,16 +131,10 @@ def tool_command(config: Mapping[str, Any], *argv: str) -> str:
 @contextlib.contextmanager
 def interpreter_tools_on_path() -> Iterator[None]:
     """Put ``dirname(sys.executable)`` first on PATH for the duration (RHL spawns its helpers)."""
-    bindir = os.path.dirname(sys.executable)
-    old = os.environ.get("PATH", "")
-    if old.split(os.pathsep)[:1] == [bindir]:
+    from .search_path import prepended
+
+    with prepended(os.path.dirname(sys.executable)):
         yield
-        return
-    os.environ["PATH"] = bindir + os.pathsep + old if old else bindir
-    try:
-        yield
-    finally:
-        os.environ["PATH"] = old
 
 
 def run_tool(config: Mapping[str, Any], argv: list[str], *, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -149,7 +143,9 @@ def run_tool(config: Mapping[str, Any], argv: list[str], *, timeout: float = 60)
     if host is None:
         cmd = argv
     else:
-        cmd = ["ssh", "-o", "BatchMode=yes", "--", host, shlex.join(argv)]
+        from .ssh_multiplex import ssh_executable
+
+        cmd = [ssh_executable(), "-o", "BatchMode=yes", "--", host, shlex.join(argv)]
     with interpreter_tools_on_path():
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
@@ -198,10 +194,13 @@ def _own_processes() -> Iterator[tuple[int, list[str]]]:
 
 def _tunnel_processes(local_ports: set[int]) -> list[int]:
     """PIDs of RHL tunnel monitors (``--local-port P``) and their ``ssh -N -L P:...`` children."""
+    from .ssh_multiplex import ssh_argv
+
     pids = []
     for pid, argv in _own_processes():
-        if argv and os.path.basename(argv[0]) == "ssh" and "-N" in argv:
-            forwards = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "-L"]
+        ssh = ssh_argv(argv)
+        if ssh is not None and "-N" in ssh:
+            forwards = [ssh[i + 1] for i, a in enumerate(ssh[:-1]) if a == "-L"]
             if any(f.split(":", 1)[0].isdigit() and int(f.split(":", 1)[0]) in local_ports for f in forwards):
                 pids.append(pid)
         elif "--local-port" in argv and "--remote-pid" in argv:
@@ -226,12 +225,9 @@ def close_tunnels(config: Mapping[str, Any]) -> list[int]:
     }
     if not state.get("tunneled-host") or not ports:
         return []
-    pids = _tunnel_processes(ports)
-    for pid in pids:
-        # SIGKILL: a monitor sleeps 20 s between checks and would only then stop its ssh child
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    return pids
+    from .ssh_multiplex import stop_tunnel_processes
+
+    return stop_tunnel_processes(_tunnel_processes(ports))
 
 
 def _forget_client_state(config: Mapping[str, Any]) -> None:
@@ -526,12 +522,24 @@ def _reconcile_local_state(config: Mapping[str, Any], what: str) -> None:
     run_tool(config, ["rhl-rm", key, "--server"])
 
 
-def launch(config: Mapping[str, Any], *, what: str = "service") -> dict[str, Any]:
+def ssh_connection(config: Mapping[str, Any]) -> contextlib.AbstractContextManager:
+    """For a frontend: every ``ssh`` of the launch goes over the shared master (:mod:`.ssh_multiplex`)."""
+    if ssh_host(config) is None:
+        return contextlib.nullcontext()
+    from .ssh_multiplex import multiplexed
+
+    return multiplexed()
+
+
+def launch(
+    config: Mapping[str, Any], *, what: str = "service", on_start: Callable[[], None] | None = None
+) -> dict[str, Any]:
     """Launch the service of the RHL launch dict ``config``, or reconnect to it; return RHL's payload.
 
     The payload holds ``hostname`` and ``port`` (plus e.g. ``dashboard_port``) as seen from this
     process, tunnelled when the dict says ``tunnel: true``. Raises :class:`LaunchError` with the
     tail of the service's log when it does not start; nothing half-launched is left running.
+    ``on_start`` is called after a successful launch that started the service (not a reconnect).
     """
     import remote_http_launcher as rhl
 
@@ -542,7 +550,7 @@ def launch(config: Mapping[str, Any], *, what: str = "service") -> dict[str, Any
     key = config["key"]
     _make_state_private()
     # umask 077: what remote-http-launcher and a local service create is owner-only
-    with interpreter_tools_on_path(), private_umask(), launch_lock(key, what):
+    with interpreter_tools_on_path(), ssh_connection(config), private_umask(), launch_lock(key, what):
         previous = _read_record(key)
         wanted = _launch_parameters(config)
         if previous is not None and previous != wanted:
@@ -558,6 +566,8 @@ def launch(config: Mapping[str, Any], *, what: str = "service") -> dict[str, Any
             observer = _LoggingObserver(config, what)
             try:
                 payload = _rhl_execute(config, observer)
+                if observer.launched and on_start is not None:
+                    on_start()
                 break
             except ConnectionError as exc:
                 # RHL 0.4.5: a tunnel whose service died still accepts connections and resets

@@ -29,6 +29,7 @@ from .remote_clients import remote_clients_parameters
 logger = logging.getLogger("seamless_remote")
 
 DISABLED = False
+DASKSERVER = "Seamless Dask server"
 _ANY_ADDRESS = ("0.0.0.0", "::", "")
 
 
@@ -81,6 +82,13 @@ def _launch(config: dict[str, Any], what: str) -> dict[str, Any]:
     return launch(config, what=what)
 
 
+def _launch_all(launches: list[tuple[dict[str, Any], str]]) -> list[dict[str, Any]]:
+    """Launch the services side by side (``seamless_config.parallel_launch``); payloads in order."""
+    from seamless_config.parallel_launch import launch_all
+
+    return launch_all(launches)
+
+
 def _check_reachable(client: Any, config: Mapping[str, Any]) -> None:
     if not client.healthcheck():
         raise RemoteError(
@@ -102,7 +110,7 @@ def activate(*, cluster: str, execution: str, remote: str | None) -> ActiveServi
         return None
     deactivate()
     dask_backend = _dask_backend_class(cluster) if execution == "remote" and remote == "daskserver" else None
-    from seamless_config.tools import configure_database, configure_hashserver
+    from seamless_config.tools import configure_daskserver, configure_database, configure_hashserver
 
     from seamless_config import client_credentials
 
@@ -111,8 +119,13 @@ def activate(*, cluster: str, execution: str, remote: str | None) -> ActiveServi
     creds = client_credentials.for_launch(hs_config)  # the same frontend serves all of them
     scheme = client_credentials.scheme(creds, "http")
     tls = (creds, "client") if creds is not None else None
-    hs_payload = _launch(hs_config, "hashserver")
-    db_payload = _launch(db_config, "database")
+    launches = [(hs_config, "hashserver"), (db_config, "database")]
+    if dask_backend is not None:  # independent of the other two: launched side by side with them
+        dask_config = configure_daskserver()
+        launches.append((dask_config, DASKSERVER))
+        dask_creds = client_credentials.for_launch(dask_config)
+    payloads = _launch_all(launches)
+    hs_payload, db_payload = payloads[:2]
     active = ActiveServices(
         cluster, creds, HashserverClient(url_here(hs_payload, scheme), tls=tls),
         DatabaseClient(url_here(db_payload, scheme), tls=tls),
@@ -127,7 +140,7 @@ def activate(*, cluster: str, execution: str, remote: str | None) -> ActiveServi
                 active, url_on_frontend(hs_config, hs_payload, scheme), url_on_frontend(db_config, db_payload, scheme)
             )
         elif dask_backend is not None:
-            _activate_daskserver(active, dask_backend)
+            _activate_daskserver(active, dask_backend, dask_payload=payloads[2], creds=dask_creds)
         _register(active)
     except BaseException:
         _close(active)
@@ -174,13 +187,11 @@ def _dask_backend_class(cluster: str) -> type:
     return DaskTransformationBackend
 
 
-def _activate_daskserver(active: ActiveServices, backend_class: type) -> None:
-    from seamless_config.client_credentials import connect_dask, for_launch, scheme
-    from seamless_config.tools import configure_daskserver
+def _activate_daskserver(active: ActiveServices, backend_class: type, *, dask_payload: Mapping[str, Any], creds: Any) -> None:
+    """Connect the Dask backend to the (already launched) Seamless Dask server."""
+    from seamless_config.client_credentials import connect_dask, scheme
 
-    config = configure_daskserver()
-    creds = for_launch(config)
-    payload = _launch(config, "Seamless Dask server")
+    payload = dask_payload
     address = f"{scheme(creds, 'dask')}://{payload['hostname']}:{payload['port']}"
     client = connect_dask(address, creds, set_as_default=False)
     active.closers.append(client.close)
