@@ -66,7 +66,11 @@ def launch_all(launches: Sequence[tuple[Mapping[str, Any], str]]) -> list[dict[s
         return launching.launch(config, what=what, on_start=on_start)
 
     remote = [config for config in configs if launching.ssh_host(config) is not None]
-    with launching.interpreter_tools_on_path(), launching.ssh_connection(remote[0] if remote else {}):
+    from seamless_service.private_files import private_umask
+
+    # held here for the whole time: the umask is per process, so each launch's own private_umask()
+    # then finds 077 and restores 077, whatever the order in which the threads finish
+    with launching.interpreter_tools_on_path(), launching.ssh_connection(remote[0] if remote else {}), private_umask():
         _open_masters(configs)
         with ThreadPoolExecutor(max_workers=len(launches), thread_name_prefix="launch") as pool:
             futures = [pool.submit(one, i) for i in range(len(launches))]

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import stat
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -74,13 +75,16 @@ def tighten_tree(root: str | os.PathLike[str]) -> int:
 
 
 def write_private(path: str | os.PathLike[str], data: bytes | str) -> None:
-    """Write ``data`` to ``path`` atomically (``<path>.tmp`` + rename), owner-only (0600)."""
+    """Write ``data`` to ``path`` atomically (a temporary file + rename), owner-only (0600).
+
+    The temporary name is unique per process and thread: services launched side by side write
+    the same files (e.g. the credentials' verification cache) at the same moment.
+    """
     target = Path(path)
-    tmp = target.with_name(target.name + ".tmp")
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data.encode() if isinstance(data, str) else data)
-    os.chmod(tmp, 0o600)  # an older .tmp may have had another mode
     os.replace(tmp, target)
 
 
