@@ -390,6 +390,9 @@ class _LoggingObserver:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.launched = False
+        from .ssh_batching import HelperResults
+
+        self.batched = HelperResults()  # over SSH: helper results fetched ahead (ssh_batching)
 
     def on_phase(self, phase: Any, result: str) -> None:
         name = getattr(phase, "name", str(phase))
@@ -399,7 +402,8 @@ class _LoggingObserver:
             logger.info("Starting the %s '%s' %s", self.what, self.key, self.target)
         elif name == "WAIT_FOR_START":
             self._start_heartbeat()
-            wait_while_starting(self.config)
+            if not self.batched.settled():
+                wait_while_starting(self.config)
         elif name == "TUNNEL_SETUP":
             logger.info("Opening an SSH tunnel for '%s': %s", self.key, result)
         elif name == "STALE_CLEANUP" and not self.launched:
@@ -447,6 +451,10 @@ def _rhl_execute(config: Mapping[str, Any], observer: _LoggingObserver) -> dict[
     # RHL's internal entry point, to pass our observer (messages through logging, the fast start
     # check, knowing whether a launch happened); pyproject pins remote-http-launcher to 0.4.x.
     cfg = rhl.Configuration.from_mapping(_launch_parameters(config))
+    if ssh_host(config) is not None:  # the same steps in fewer SSH sessions
+        from .ssh_batching import execute
+
+        return execute(cfg, observer, observer.batched)
     return rhl._execute(cfg, None, observer=observer)
 
 
