@@ -76,9 +76,12 @@ slurmhere:
     debug: {partition: debug, cores: 1, memory: 1GB, walltime: "00:10:00", maximum_jobs: 1, interactive: true}
 slurmssh:
   type: slurm
+  tunnel: true
   frontends:
     - hostname: localhost
       daskserver: {timeout: 120}
+      hashserver: {timeout: 120, bufferdir: STORE/ssh-buffers}
+      database: {timeout: 120, database_dir: STORE/ssh-database}
   default_queue: debug
   queues:
     debug: {partition: debug, cores: 1, memory: 1GB, walltime: "00:10:00", maximum_jobs: 1, interactive: true}
@@ -105,6 +108,26 @@ import json, sys
 import seamless_config
 t_call = time.perf_counter()
 seamless_config.set_stage()
+t = time.perf_counter()
+print(json.dumps({"call": t - t_call}))
+"""
+
+TRANSFORMATION = """
+import time
+t_script = time.perf_counter()
+import json, sys
+import seamless_config
+t_call = time.perf_counter()
+seamless_config.set_stage()
+from seamless_transformer import delayed
+
+@delayed
+def add(a, b):
+    return a + b
+
+from seamless_remote.activation import get_active
+assert get_active() is not None and get_active().backend is not None, "persistent mode is not active"
+assert add(int(sys.argv[1]), 1).run() == int(sys.argv[1]) + 1
 t = time.perf_counter()
 print(json.dumps({"call": t - t_call}))
 """
@@ -157,6 +180,8 @@ class Bench(Sandbox):
         self.write("pure.py", PURE)
         self.write("persistent.py", PERSISTENT)
         self.write("single.py", SINGLE)
+        self.write("transformation.py", TRANSFORMATION)
+        self.offset = int(time.time())  # new inputs in every run: the transformation is computed
         self.write("stop.py", STOP)
 
     def project(self, name: str, profile: str) -> Path:
@@ -166,6 +191,7 @@ class Bench(Sandbox):
             (path / "seamless.profile.yaml").write_text(profile)
             shutil.copy(self.tmp / "pure.py", path / "pure.py")
             shutil.copy(self.tmp / "persistent.py", path / "persistent.py")
+            shutil.copy(self.tmp / "transformation.py", path / "transformation.py")
         return path
 
     def stop(self, project: Path, *services: str) -> None:
@@ -186,6 +212,16 @@ class Bench(Sandbox):
         project = self.project("persistent", "- cluster: here\n- project: benchlaunch\n- remote: daskserver\n")
         try:
             return json.loads(self.python(str(project / "persistent.py"), cwd=project))
+        finally:
+            self.stop(project, "hashserver", "database", "daskserver")
+
+    def persistent_slurm(self) -> dict:
+        """Persistent mode on the SLURM queue behind the SSH frontend (with tunnel): cold start to
+        the first (new) transformation's result."""
+        project = self.project("persistent-slurm", "- cluster: slurmssh\n- project: benchlaunch\n- remote: daskserver\n")
+        self.offset += 1
+        try:
+            return json.loads(self.python(str(project / "transformation.py"), str(self.offset), cwd=project))
         finally:
             self.stop(project, "hashserver", "database", "daskserver")
 
@@ -214,6 +250,7 @@ def run(runs: int, slurm: bool) -> dict[str, list[float]]:
             if slurm:
                 add("slurm_here", bench.pure("slurmhere")["call"])
                 add("slurm_ssh", bench.pure("slurmssh")["call"])
+                add("slurm_ssh_persistent", bench.persistent_slurm()["call"])
             for service in ("hashserver", "database", "daskserver"):
                 add(f"single_{service}", bench.single(service)["call"])
             add("persistent", bench.persistent()["call"])
@@ -241,8 +278,10 @@ def report(r: dict[str, list[float]], runs: int, load: tuple[float, float], slur
     if "slurm_here" in r:
         rows += [
             ("SLURM, frontend here: `set_stage()` to first result", "slurm_here", "reference"),
-            ("SLURM, frontend over SSH: `set_stage()` to first result", "slurm_ssh",
+            ("SLURM, frontend over SSH + tunnel: `set_stage()` to first result", "slurm_ssh",
              f"{ratio('slurm_ssh', 'slurm_here')} (target <= 1.3x)"),
+            ("persistent on that SLURM queue: `set_stage()` to first new transformation", "slurm_ssh_persistent",
+             f"{ratio('slurm_ssh_persistent', 'slurm_ssh')} the pure-Dask first result (target <= 1.5x)"),
         ]
     rows += [
         ("hashserver alone, cold launch", "single_hashserver", ""),
@@ -290,6 +329,7 @@ def main() -> int:
     slurm = slurm_problem()
     before = os.getloadavg()[0]
     results = run(args.runs, slurm is None)
+    print(f"bench_launch: raw results {json.dumps(results)}", file=sys.stderr)
     publish(NAME, report(results, args.runs, (before, os.getloadavg()[0]), slurm), args.write)
     return 0
 

@@ -32,6 +32,7 @@ import signal
 import stat
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -53,11 +54,12 @@ case "$("$real" -G "$@" 2>/dev/null | sed -n 's/^controlpath //p')" in
   ''|none) ;;
   *) exec "$real" "$@" ;;  # the user's configuration multiplexes this destination its own way
 esac
+tunnel=  # -N among ssh's own options (not in the remote command): a tunnel
+while getopts :46AaCfGgKkMNnqsTtVvXxYyB:b:c:D:E:e:F:I:i:J:L:l:m:O:o:P:p:Q:R:S:W:w: option; do
+  [ "$option" = N ] && tunnel=1
+done
 set -- -o ControlMaster=auto -o {control_path} -o ControlPersist={persist} "$@"
-case " $* " in
-  *" -N "*) ;;
-  *) exec "$real" "$@" ;;
-esac
+[ -n "$tunnel" ] || exec "$real" "$@"
 # A tunnel: the master opens the forwarding and this client exits at once. Stand in for it:
 # stay alive while the master lives, and cancel the forwarding when terminated.
 "$real" "$@" || exit $?
@@ -121,7 +123,7 @@ def shim() -> Path | None:
     with contextlib.suppress(OSError):
         if path.read_text() == text:
             return path
-    tmp = path.with_name(f".ssh.{os.getpid()}.{id(text)}.tmp")
+    tmp = path.with_name(f".ssh.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)

@@ -67,6 +67,13 @@ def test_launcher_subprocesses_find_the_shim_as_ssh():
     assert str(ssh_multiplex.shim().parent) not in os.environ["PATH"].split(os.pathsep)  # removed again
 
 
+def test_a_remote_command_with_dash_n_is_no_tunnel():
+    """Only ssh's own ``-N`` makes a tunnel; the same word in the remote command does not."""
+    shim = str(ssh_multiplex.shim())
+    result = subprocess.run([shim, "-o", "BatchMode=yes", HOST, "echo -N done"], capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout.strip()) == (0, "-N done"), result.stderr
+
+
 def _user_config(tmp_path: Path, extra: str) -> Path:
     path = tmp_path / "user_ssh_config"
     path.write_text(f"Host {HOST}\n    BatchMode yes\n{extra}")
