@@ -37,56 +37,31 @@ from benchlib import Sandbox, machine, markers, min_median, publish
 NAME = "bench_launch"
 BEGIN, END = markers(NAME)
 
-CLUSTERS = """\
-local_cluster: here
-here:
-  type: local
-  frontends:
-    - hostname: localhost
-      daskserver: {timeout: 120}
-      hashserver: {timeout: 120, bufferdir: STORE/buffers}
-      database: {timeout: 120, database_dir: STORE/database}
-  default_queue: default
-  queues:
-    default: {cores: 1, memory: 1GB, walltime: "00:10:00", maximum_jobs: 2}
-ssh:
-  type: local
-  frontends:
-    - hostname: localhost
-      daskserver: {timeout: 120}
-  default_queue: default
-  queues:
-    default: {cores: 1, memory: 1GB, walltime: "00:10:00", maximum_jobs: 2}
-tunnel:
-  type: local
-  tunnel: true
-  frontends:
-    - hostname: localhost
-      daskserver: {timeout: 120}
-  default_queue: default
-  queues:
-    default: {cores: 1, memory: 1GB, walltime: "00:10:00", maximum_jobs: 2}
-slurmhere:
-  type: slurm
-  frontends:
-    - hostname: localhost
-      daskserver: {timeout: 120}
-  default_queue: debug
-  queues:
-    debug: {partition: debug, cores: 1, memory: 1GB, walltime: "00:10:00", maximum_jobs: 1, interactive: true}
-slurmssh:
-  type: slurm
-  tunnel: true
-  frontends:
-    - hostname: localhost
-      daskserver: {timeout: 120}
-      hashserver: {timeout: 120, bufferdir: STORE/ssh-buffers}
-      database: {timeout: 120, database_dir: STORE/ssh-database}
-  default_queue: debug
-  queues:
-    debug: {partition: debug, cores: 1, memory: 1GB, walltime: "00:10:00", maximum_jobs: 1, interactive: true}
-"""
-# ``local_cluster`` names the one cluster whose frontend is this machine: the others go over SSH
+
+def clusters(store: Path) -> dict:
+    """The cluster definitions; ``local_cluster`` names the one whose frontend is this machine,
+    the others are reached over SSH (all of them on ``localhost``)."""
+    local = {"default": {"cores": 1, "memory": "1GB", "walltime": "00:10:00", "maximum_jobs": 2}}
+    slurm = {"debug": {"partition": "debug", "cores": 1, "memory": "1GB", "walltime": "00:10:00",
+                       "maximum_jobs": 1, "interactive": True}}
+
+    def cluster(kind: str, queues: dict, *, tunnel: bool = False, storage: str | None = None) -> dict:
+        frontend: dict = {"hostname": "localhost", "daskserver": {"timeout": 120}}
+        if storage is not None:
+            frontend["hashserver"] = {"timeout": 120, "bufferdir": str(store / f"{storage}-buffers")}
+            frontend["database"] = {"timeout": 120, "database_dir": str(store / f"{storage}-database")}
+        definition = {"type": kind, "frontends": [frontend], "default_queue": next(iter(queues)), "queues": queues}
+        return {**definition, "tunnel": True} if tunnel else definition
+
+    return {
+        "local_cluster": "here",
+        "here": cluster("local", local, storage="here"),
+        "ssh": cluster("local", local),
+        "tunnel": cluster("local", local, tunnel=True),
+        "slurmhere": cluster("slurm", slurm),
+        "slurmssh": cluster("slurm", slurm, tunnel=True, storage="ssh"),
+    }
+
 
 PURE = """
 import time
@@ -176,7 +151,7 @@ class Bench(Sandbox):
     def __init__(self) -> None:
         super().__init__("bench-launch-")
         (self.home / ".seamless").mkdir()
-        (self.home / ".seamless" / "clusters.yaml").write_text(CLUSTERS.replace("STORE", str(self.tmp / "store")))
+        (self.home / ".seamless" / "clusters.yaml").write_text(json.dumps(clusters(self.tmp / "store"), indent=1))
         self.write("pure.py", PURE)
         self.write("persistent.py", PERSISTENT)
         self.write("single.py", SINGLE)
