@@ -8,6 +8,7 @@ this module as ``benchlib``.
 
 from __future__ import annotations
 
+import compileall
 import os
 import platform
 import shutil
@@ -31,7 +32,12 @@ class Sandbox:
         self.tmp = Path(tempfile.mkdtemp(prefix=prefix))
         self.home = self.tmp / "home"
         self.home.mkdir()
-        self.env = {**os.environ, "HOME": str(self.home)}
+        # Byte-code as a user has it: pip compiles an installed package's modules, and an editable
+        # install's are compiled on first import, unless PYTHONDONTWRITEBYTECODE (set in some
+        # shells and CI images) forbids it; then every interpreter would compile them anew.
+        self.env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        self.env["HOME"] = str(self.home)
+        compile_packages()
 
     def write(self, name: str, code: str) -> Path:
         path = self.tmp / name
@@ -62,6 +68,13 @@ class Sandbox:
 
     def remove(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def compile_packages() -> None:
+    """Write the byte-code of the project's packages (what ``pip install`` does for an installed
+    package), so that no measured interpreter spends its time compiling them."""
+    for package in sorted(ROOT.glob("seamless-*/")):
+        compileall.compile_dir(str(package), quiet=1, legacy=False)
 
 
 def machine(*packages: str) -> str:

@@ -549,14 +549,11 @@ def launch(
     tail of the service's log when it does not start; nothing half-launched is left running.
     ``on_start`` is called after a successful launch that started the service (not a reconnect).
     """
-    import remote_http_launcher as rhl
-
     from seamless_service.private_files import private_umask
 
     ensure_user_messages()
     config = dict(config)
     key = config["key"]
-    _make_state_private()
     # umask 077: what remote-http-launcher and a local service create is owner-only
     with interpreter_tools_on_path(), ssh_connection(config), private_umask(), launch_lock(key, what):
         previous = _read_record(key)
@@ -570,27 +567,67 @@ def launch(
         if ssh_host(config) is None:
             _reconcile_local_state(config, what)
             _forget_dead_server(config)
-        for attempt in (1, 2):
-            observer = _LoggingObserver(config, what)
-            try:
-                payload = _rhl_execute(config, observer)
-                if observer.launched and on_start is not None:
-                    on_start()
-                break
-            except ConnectionError as exc:
-                # RHL 0.4.5: a tunnel whose service died still accepts connections and resets
-                # them; its reconnect check lets the reset escape instead of relaunching.
-                if attempt == 2:
-                    raise LaunchError(f"The {what} '{key}' is unreachable {describe_target(config)}: {exc!r}") from None
-                logger.info("The tunnel to the %s '%s' leads nowhere (%r); closing it and relaunching", what, key, exc)
-                _forget_client_state(config)
-                _forget_dead_server(config)
-            except rhl.LauncherError as exc:
-                raise _launch_failure(config, what, exc, observer.launched) from None
-            finally:
-                observer.close()
-        if previous != wanted:  # a warm reconnect leaves the record as it is
-            _write_record(config)
+        if previous == wanted:
+            running = _running_payload(config)
+            if running is not None:
+                logger.debug("%s: reconnecting to the running %s", key, what)
+                return running
+        return _launch_with_rhl(config, what, record=previous != wanted, on_start=on_start)
+
+
+def _running_payload(config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The launcher's client record of ``config``'s service when the service answers its health
+    check; else None.
+
+    This is remote-http-launcher's own reconnect (read the client record, one handshake GET), done
+    without importing the launcher and urllib: a warm ``set_stage()`` costs a file read and one
+    request. Anything else (no record, a stale one, no answer) goes through the launcher.
+    """
+    from seamless_service.health_probe import answers
+
+    state = _read_json_file(_client_state_path(config["key"]))
+    if not isinstance(state, dict) or state.get("status") == "stale":
+        return None
+    handshake = config.get("handshake")
+    if not isinstance(handshake, Mapping):
+        return None
+    port = state.get(handshake.get("port_name") or "port")
+    host = state.get("hostname")
+    if not isinstance(port, int) or not isinstance(host, str):
+        return None
+    return state if answers(host, port, str(handshake.get("path") or "")) else None
+
+
+def _launch_with_rhl(
+    config: dict[str, Any], what: str, *, record: bool, on_start: Callable[[], None] | None = None
+) -> dict[str, Any]:
+    """Launch or reconnect through remote-http-launcher; ``record``: write the launch record;
+    ``on_start`` is called when the service was started (not reconnected to)."""
+    import remote_http_launcher as rhl
+
+    key = config["key"]
+    _make_state_private()
+    for attempt in (1, 2):
+        observer = _LoggingObserver(config, what)
+        try:
+            payload = _rhl_execute(config, observer)
+            if observer.launched and on_start is not None:
+                on_start()
+            break
+        except ConnectionError as exc:
+            # RHL 0.4.5: a tunnel whose service died still accepts connections and resets
+            # them; its reconnect check lets the reset escape instead of relaunching.
+            if attempt == 2:
+                raise LaunchError(f"The {what} '{key}' is unreachable {describe_target(config)}: {exc!r}") from None
+            logger.info("The tunnel to the %s '%s' leads nowhere (%r); closing it and relaunching", what, key, exc)
+            _forget_client_state(config)
+            _forget_dead_server(config)
+        except rhl.LauncherError as exc:
+            raise _launch_failure(config, what, exc, observer.launched) from None
+        finally:
+            observer.close()
+    if record:  # a warm reconnect leaves the record as it is
+        _write_record(config)
     return payload
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from seamless_config import launching
-from seamless_config.launching import LaunchError, launch, server_state, stop
+from seamless_config.launching import LaunchError, launch, server_log_tail, server_state, stop
 from seamless_config.launching import pid_alive, wait_for_exit
 
 
@@ -42,6 +42,39 @@ def test_launch_then_reconnect_without_relaunch(service):
     assert stop(config) is True
     assert wait_for_exit(pid)
     assert server_state(config) is None
+
+
+def test_warm_reconnect_is_one_health_request(service, monkeypatch: pytest.MonkeyPatch):
+    """A running service is reused with one handshake GET: no launcher call, no helper process."""
+    config = service("test-service", "--log-requests")
+    payload = launch(config)
+    before = server_log_tail(config, 1000).count("request: ")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a warm reconnect started a process or called the launcher: {args[:1]}")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(launching, "_rhl_execute", refuse)
+        patched.setattr(subprocess, "Popen", refuse)
+        again = launch(config)
+    assert again == payload
+    requests = [line for line in server_log_tail(config, 1000).splitlines() if line.startswith("request: ")]
+    assert len(requests) == before + 1 and '"GET /health HTTP/1.0" 200' in requests[-1]
+
+
+def test_unanswered_handshake_goes_through_the_launcher(service):
+    """A record whose port does not answer is not trusted: the launcher relaunches."""
+    config = service()
+    launch(config)
+    pid = server_state(config)["pid"]
+    record = launching._client_state_path(config["key"])
+    state = json.loads(record.read_text())
+    os.kill(pid, signal.SIGKILL)
+    assert wait_for_exit(pid)
+    record.write_text(json.dumps(state))  # the client record still names the dead service
+    payload = launch(config)
+    assert server_state(config)["pid"] != pid
+    assert _health(payload)["ok"] is True
 
 
 def test_tools_found_without_activated_venv(service, monkeypatch):

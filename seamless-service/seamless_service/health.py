@@ -3,7 +3,8 @@
 remote-http-launcher checks a started service with a plain HTTP GET (its ``handshake``). The
 service's own port speaks TLS and requires a client certificate, so every service also listens
 on a second port of its range where ``GET /healthcheck`` (or ``/health``) answers ``OK`` and every
-other request 404: it tells whether the process is alive and nothing else.
+other request 404: it tells whether the process is alive and nothing else. The client side
+is :func:`.health_probe.answers`.
 """
 
 from __future__ import annotations
