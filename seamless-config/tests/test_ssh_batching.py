@@ -1,36 +1,64 @@
-"""The batch scripts of seamless_config.ssh_batching, run by a real ``sh`` on this machine (over
-SSH the same script runs on the frontend; tests/test_pure_dask.py launches through it)."""
+"""The batch script of seamless_config.ssh_batching, run by a real ``sh`` on this machine with the
+real ``rhl-*`` helpers and the small real daemon of ``status_file_service.py`` (over SSH the same
+script runs on the frontend; tests/test_pure_dask.py launches through it)."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+import sys
 
-from seamless_config.ssh_batching import HelperResults, _parse, _script
+import remote_http_launcher as rhl
 
-
-def _run(commands: list[list[str]], *, stop_on_failure: bool) -> list[subprocess.CompletedProcess]:
-    script = _script(commands, stop_on_failure=stop_on_failure)
-    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60)
-    return _parse(out.stdout, commands)
+from seamless_config import launching
+from seamless_config.ssh_batching import HelperResults, _parse, _script, planned_check, planned_launch
 
 
-def test_each_command_gets_its_own_output_error_and_exit_code():
-    commands = [["echo", "a  'b'"], ["sh", "-c", "printf partial; echo oops >&2; exit 3"], ["true"]]
-    first, second, third = _run(commands, stop_on_failure=False)
-    assert (first.args, first.returncode, first.stdout, first.stderr) == (commands[0], 0, "a  'b'\n", "")
-    assert (second.returncode, second.stdout, second.stderr.strip()) == (3, "partial", "oops")  # exactly what it printed
-    assert third.returncode == 0 and third.stdout == ""
+def _run(script: str) -> dict[str, subprocess.CompletedProcess]:
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
+    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    return _parse(out.stdout)
 
 
-def test_a_failure_stops_the_rest_when_asked():
-    results = _run([["false"], ["echo", "not run"]], stop_on_failure=True)
-    assert [r.returncode for r in results] == [1]
+def _cfg(config: dict):
+    return rhl.Configuration.from_mapping(launching._launch_parameters(config))
 
 
-def test_wait_for_an_unknown_key_returns_at_once():
-    (waited, inspected) = _run([["wait_started", "no-such-key-here"], ["rhl-inspect", "no-such-key-here"]],
-                               stop_on_failure=False)
-    assert waited.returncode == 0 and inspected.returncode != 0
+def test_cold_sequence_in_one_run_matches_what_the_launcher_asks(service):
+    config = service("batch-cold", "--delay", "0.3")
+    cfg = _cfg(config)
+    launch = planned_launch(cfg)
+    assert launch[:3] == ["rhl-launch-service", "--key", "batch-cold"]
+    ran = _run(_script(cfg.key, launch, planned_check(cfg)))
+    assert list(ran) == ["first", "launch", "state", "verify", "handshake"]
+    assert ran["first"].returncode == 1 and "no state file" in ran["first"].stderr
+    assert ran["launch"].returncode == 0
+    state = json.loads(ran["state"].stdout)
+    assert state["status"] == "running"  # waited for on the "frontend"
+    assert ran["verify"].args == ["rhl-verify-port", "127.0.0.1", str(state["port"])]
+    url = rhl.build_handshake_url("127.0.0.1", state["dashboard_port"], cfg.handshake)
+    assert ran["handshake"].args == ["rhl-handshake", url] and ran["handshake"].returncode == 0
+    # the launcher, run after it, finds exactly that service and reuses it
+    payload = launching.launch(config)
+    assert launching.server_state(config)["pid"] == state["pid"] and payload["dashboard_port"] == state["dashboard_port"]
+
+
+def test_a_running_service_is_checked_without_a_launch(service):
+    config = service("batch-running")
+    launching.launch(config)
+    cfg = _cfg(config)
+    ran = _run(_script(cfg.key, planned_launch(cfg), planned_check(cfg)))
+    assert list(ran) == ["first", "verify", "handshake"]
+    assert json.loads(ran["first"].stdout)["pid"] == launching.server_state(config)["pid"]
+
+
+def test_a_failed_launch_stops_the_sequence(service):
+    config = service("batch-bad", command="/nonexistent/service --status-file {status_file}")
+    cfg = _cfg(config)
+    ran = _run(_script(cfg.key, planned_launch(cfg), planned_check(cfg)))
+    assert ran["first"].returncode == 1
+    assert "state" not in ran and "verify" not in ran  # nothing run after what failed
 
 
 def test_results_are_handed_out_once_and_in_order():
