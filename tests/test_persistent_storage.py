@@ -94,7 +94,7 @@ def test_missing_dask_backend_is_reported_before_anything_is_launched(home: Path
     script = ps.write_project(
         tmp_path / "proj",
         [{"cluster": "laptop"}, {"project": "demo"}, {"execution": "remote"}, {"remote": "daskserver"}],
-        "import sys\nsys.modules['seamless_dask.transformation_backend'] = None  # as if not installed\n"
+        "import sys\nsys.modules['seamless_dask.backend.transformation_backend'] = None  # as if not installed\n"
         "import seamless_config\nseamless_config.set_stage()\n",
     )
     result = ps.run_script(script, home)

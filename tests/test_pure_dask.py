@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from seamless_config import launching
+from seamless_config import launching, rhl_adapter
 from seamless_config.launching import pid_alive, wait_for_exit
 
 # the environment of a user whose venv is not activated (shared with the other end-to-end tests)
@@ -98,7 +98,7 @@ def _wrapper_pids(key: str, home: Path | None) -> list[int]:
     (other tests' schedulers may use the same key under another HOME)."""
     mark = key if home is None else f"{home}/.remote-http-launcher/server/{key}.json"
     return [
-        pid for pid, argv in launching._own_processes()
+        pid for pid, argv in rhl_adapter.own_processes()
         if any(a.endswith("seamless-dask-wrapper") for a in argv[:2]) and any(mark in a for a in argv)
     ]
 
@@ -347,7 +347,7 @@ def test_tunnel_and_relaunch_through_a_stale_tunnel(launched):
     )
     assert client_state["tunneled-port"] != client_state["port"]  # the client talks to a forwarded port
     assert first["scheduler"].endswith(f":{client_state['port']}")
-    old_tunnels = launching._tunnel_processes({client_state["port"], client_state["dashboard_port"]})
+    old_tunnels = rhl_adapter.tunnel_processes({client_state["port"], client_state["dashboard_port"]})
     assert old_tunnels
     # the scheduler dies; the tunnel stays and resets connections (RHL 0.4.5 raises there)
     subprocess.run(["ssh", "localhost", f"kill -9 {first['pid']}"], check=True)
@@ -393,6 +393,11 @@ print(json.dumps({{"config": configure_pure_daskserver(), "found": found}}))
 """
 
 
+#: What only the message of a failed worker job contains (on a busy batch system, a job may be
+#: reported pending first: "Waiting for 1 Dask worker job(s) pending ...").
+FAILED_JOB = " failed ("
+
+
 def _wait_for_message(needle: str) -> str:
     """A user script that activates the profile and waits for a log message containing ``needle``."""
     return WAIT_FOR_MESSAGE.replace("NEEDLE", repr(needle))
@@ -405,7 +410,7 @@ def test_failing_slurm_worker_is_reported(launched):
     name = f"slfail{secrets.token_hex(3)}"
     clusters = _ssh_clusters(name, slurm=True) + "      python: /nonexistent/bin/python\n      interactive: true\n"
     launched.write(f"- cluster: {name}\n- persistent: false\n", clusters)
-    result, err = launched.run(code=_wait_for_message("worker job"))
+    result, err = launched.run(code=_wait_for_message(FAILED_JOB))
     assert result["found"], "no worker failure was reported"
     message = result["found"][0]
     assert re.match(r"Dask worker job \d+ failed", message), message
@@ -422,7 +427,7 @@ def test_fast_failing_slurm_worker_is_reported_on_this_machine(launched):
         "      python: /nonexistent/bin/python\n      interactive: true\n"
     )
     launched.write(f"- cluster: {name}\n- persistent: false\n", clusters)
-    result, err = launched.run(code=_wait_for_message("worker job"))
+    result, err = launched.run(code=_wait_for_message(FAILED_JOB))
     assert result["found"], "no worker failure was reported"
     assert re.match(r"Dask worker job \d+ failed", result["found"][0]), result["found"][0]
     assert len(result["found"]) == len(set(result["found"])), "an event was reported twice"

@@ -1,7 +1,8 @@
 """Launch a service through remote-http-launcher (RHL), or reconnect to it, robustly.
 
 Generic over the launch dicts of ``configure_*`` (the pure-Dask scheduler; hashserver, database,
-jobserver and daskserver of persistent mode). On top of ``remote_http_launcher`` 0.4.5 this module:
+jobserver and daskserver of persistent mode). On top of ``remote_http_launcher`` 0.4.5 (what it
+takes beyond RHL's public API is in :mod:`.rhl_adapter`) this module:
 
 * puts the interpreter's ``bin/`` first on PATH, so the ``rhl-*`` helpers and the service command
   are found when the virtualenv is not activated (``.venv/bin/python script.py``);
@@ -37,7 +38,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from . import service_records
+from . import rhl_adapter, service_records
 
 logger = logging.getLogger("seamless_config")
 
@@ -97,13 +98,9 @@ def _make_state_private() -> None:
 
     try:
         private_dir(Path.home() / ".seamless")
-        tighten_tree(private_dir(Path.home() / ".remote-http-launcher"))
+        tighten_tree(private_dir(rhl_adapter.state_root()))
     except OSError as exc:
         raise state_file_error(Path(exc.filename or Path.home() / ".seamless"), exc) from None
-
-
-def _client_state_path(key: str) -> Path:
-    return Path.home() / ".remote-http-launcher" / "client" / f"{key}.json"
 
 
 def ssh_host(config: Mapping[str, Any]) -> str | None:
@@ -174,66 +171,10 @@ def server_log_tail(config: Mapping[str, Any], lines: int = _LOG_TAIL_LINES) -> 
     return result.stdout.strip() if result.returncode == 0 else ""
 
 
-# --- tunnels ----------------------------------------------------------------------------------
-
-
-def _own_processes() -> Iterator[tuple[int, list[str]]]:
-    uid = os.getuid()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if entry.stat().st_uid != uid:
-                continue
-            raw = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if raw:
-            yield int(entry.name), raw.rstrip(b"\0").decode(errors="replace").split("\0")
-
-
-def _tunnel_processes(local_ports: set[int]) -> list[int]:
-    """PIDs of RHL tunnel monitors (``--local-port P``) and their ``ssh -N -L P:...`` children."""
-    from .ssh_multiplex import ssh_argv
-
-    pids = []
-    for pid, argv in _own_processes():
-        ssh = ssh_argv(argv)
-        if ssh is not None and "-N" in ssh:
-            forwards = [ssh[i + 1] for i, a in enumerate(ssh[:-1]) if a == "-L"]
-            if any(f.split(":", 1)[0].isdigit() and int(f.split(":", 1)[0]) in local_ports for f in forwards):
-                pids.append(pid)
-        elif "--local-port" in argv and "--remote-pid" in argv:
-            i = argv.index("--local-port")
-            if i + 1 < len(argv) and argv[i + 1].isdigit() and int(argv[i + 1]) in local_ports:
-                pids.append(pid)
-    return pids
-
-
-def close_tunnels(config: Mapping[str, Any]) -> list[int]:
-    """Close the SSH tunnels recorded in the client state of ``config``'s key; return their PIDs."""
-    try:
-        state = json.loads(_client_state_path(config["key"]).read_text())
-    except (OSError, json.JSONDecodeError):
-        return []
-    ports = {
-        int(v)
-        for k, v in state.items()
-        if (k == "port" or k.endswith("_port") or k.endswith("-port"))
-        and not k.startswith("tunneled-")
-        and isinstance(v, int)
-    }
-    if not state.get("tunneled-host") or not ports:
-        return []
-    from .ssh_multiplex import stop_tunnel_processes
-
-    return stop_tunnel_processes(_tunnel_processes(ports))
-
-
 def _forget_client_state(config: Mapping[str, Any]) -> None:
-    close_tunnels(config)
+    rhl_adapter.close_tunnels(config)
     with contextlib.suppress(FileNotFoundError):
-        _client_state_path(config["key"]).unlink()
+        rhl_adapter.client_state_path(config["key"]).unlink()
 
 
 # --- the launch record (what each key was launched with) --------------------------------------
@@ -268,13 +209,11 @@ def records() -> dict[str, dict[str, Any]]:
 
 
 def _write_record(config: Mapping[str, Any]) -> None:
+    from seamless_service.private_files import write_private
+
     path = _record_path(config["key"])
-    tmp = path.with_suffix(".tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(_launch_parameters(config), handle, sort_keys=True)
-        tmp.replace(path)
+        write_private(path, json.dumps(_launch_parameters(config), sort_keys=True))
     except OSError as exc:
         raise state_file_error(path, exc) from None
 
@@ -312,16 +251,12 @@ def launch_lock(key: str, what: str = "service") -> Iterator[None]:
         os.close(fd)
 
 
-def _server_state_path(key: str) -> Path:
-    return Path.home() / ".remote-http-launcher" / "server" / f"{key}.json"
-
-
 def _server_record(config: Mapping[str, Any]) -> dict[str, Any] | None:
     """:func:`server_state`, read from the file for a local launch (no helper process)."""
     if ssh_host(config) is not None:
         return server_state(config)
     try:
-        data = json.loads(_server_state_path(config["key"]).read_text())
+        data = json.loads(rhl_adapter.server_state_path(config["key"]).read_text())
     except (OSError, json.JSONDecodeError):
         return None
     return data if isinstance(data, dict) else None
@@ -337,16 +272,6 @@ def service_alive(config: Mapping[str, Any], pid: int) -> bool:
         return result.returncode == 0
     result = run_tool(config, ["rhl-pid-alive", str(pid)])
     return result.returncode != 1  # 0 alive, 1 gone; anything else: cannot tell, assume alive
-
-
-def _mark_stale(key: str, state: dict[str, Any]) -> None:
-    """Mark a local server record stale (as ``rhl-stop`` does, without signalling its PID)."""
-    path = _server_state_path(key)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump({**state, "status": "stale"}, handle)
-    tmp.replace(path)
 
 
 def wait_while_starting(config: Mapping[str, Any], timeout: float = START_TIMEOUT) -> None:
@@ -368,7 +293,7 @@ def wait_while_starting(config: Mapping[str, Any], timeout: float = START_TIMEOU
             if state is not None and state.get("status") == "starting":
                 logger.debug("%s: process %s died while starting", config["key"], pid)
                 if ssh_host(config) is None:
-                    _mark_stale(config["key"], state)  # no signal: the PID may be another process's now
+                    rhl_adapter.mark_stale(config["key"], state)  # no signal: the PID may be another process's now
                 else:
                     run_tool(config, ["rhl-stop", config["key"]])
             return
@@ -445,19 +370,6 @@ class _LoggingObserver:
         self._stop.set()
 
 
-def _rhl_execute(config: Mapping[str, Any], observer: _LoggingObserver) -> dict[str, Any]:
-    import remote_http_launcher as rhl
-
-    # RHL's internal entry point, to pass our observer (messages through logging, the fast start
-    # check, knowing whether a launch happened); pyproject pins remote-http-launcher to 0.4.x.
-    cfg = rhl.Configuration.from_mapping(_launch_parameters(config))
-    if ssh_host(config) is not None:  # the same steps in fewer SSH sessions
-        from .ssh_batching import execute
-
-        return execute(cfg, observer, observer.batched)
-    return rhl._execute(cfg, None, observer=observer)
-
-
 # --- the public entry points ------------------------------------------------------------------
 
 
@@ -505,12 +417,12 @@ def _reconcile_local_state(config: Mapping[str, Any], what: str) -> None:
     state does not name is stopped, so that the launch that follows leaves exactly one.
     """
     key = config["key"]
-    client = _client_state_path(key)
+    client = rhl_adapter.client_state_path(key)
     if _read_json_file(client) is _UNREADABLE:
         logger.warning("The launcher's client state of '%s' (%s) is unreadable; removing it", key, client)
         with contextlib.suppress(FileNotFoundError):
             client.unlink()
-    server = _read_json_file(_server_state_path(key))
+    server = _read_json_file(rhl_adapter.server_state_path(key))
     live = service_records.live_service_pid(key)
     if live is None:
         return
@@ -585,7 +497,7 @@ def _running_payload(config: Mapping[str, Any]) -> dict[str, Any] | None:
     """
     from seamless_service.health_probe import answers
 
-    state = _read_json_file(_client_state_path(config["key"]))
+    state = _read_json_file(rhl_adapter.client_state_path(config["key"]))
     if not isinstance(state, dict) or state.get("status") == "stale":
         return None
     handshake = config.get("handshake")
@@ -610,7 +522,7 @@ def _launch_with_rhl(
     for attempt in (1, 2):
         observer = _LoggingObserver(config, what)
         try:
-            payload = _rhl_execute(config, observer)
+            payload = rhl_adapter.execute(_launch_parameters(config), observer)
             if observer.launched and on_start is not None:
                 on_start()
             break
@@ -631,17 +543,10 @@ def _launch_with_rhl(
     return payload
 
 
-#: RHL 0.4.5's words for a service that died while starting, in the user's terms.
-_RHL_REASONS = {
-    "Remote launch already attempted and failed.": "it stopped while starting",
-    "Remote process did not finish starting after relaunch.": "it exited before it was running",
-}
-
-
 def _launch_failure(config: Mapping[str, Any], what: str, exc: Exception, launched: bool) -> LaunchError:
     """Build the error for a failed launch (with the log tail) and stop what was half launched."""
     tail = server_log_tail(config)
-    reason = _RHL_REASONS.get(str(exc), str(exc))
+    reason = rhl_adapter.reason(exc)
     message = f"The {what} '{config['key']}' could not be started {describe_target(config)}: {reason}"
     if tail:
         from .services_cli import logs_command

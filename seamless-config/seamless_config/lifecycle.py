@@ -1,5 +1,9 @@
 """``set_stage`` / ``init``: load the command files, decide the mode, activate what it needs.
 
+The state (the selection, the workdir, what is activated) lives in a :class:`Stage`;
+``set_stage()`` and the other functions here act on the default one (:func:`default_stage`),
+like distributed's default client. Tests make their own ``Stage(activators=...)``.
+
 Modes, for a selected cluster:
 
 =========  ==========  ===========================================================
@@ -15,27 +19,27 @@ process    false       nothing
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
+from . import activators as activators_module
 from . import select
 from .errors import ConfigurationError
 
 logger = logging.getLogger("seamless_config")
 _UNSET: Any = object()
 
-_initialized = False
-_workdir: str | None = None
-_activated_for: tuple | None = None  # the selection the current activation was made for
-
-
 # --- workdir --------------------------------------------------------------------------------
 def _caller_dir() -> str | None:
-    """Directory of the first calling file outside this package (None when interactive)."""
+    """Directory of the first calling file outside this package (None when interactive).
+
+    The one place that inspects the call stack: ``set_stage()`` without ``workdir`` reads the
+    command files next to the script that calls it, also when that script is imported from
+    elsewhere (``sys.argv[0]`` / ``__main__`` would name another directory then).
+    """
     frame = sys._getframe(1)
     try:
         while frame is not None:
@@ -47,22 +51,6 @@ def _caller_dir() -> str | None:
         return None
     finally:
         del frame
-
-
-def set_workdir(path: str | os.PathLike | None = _UNSET) -> None:
-    """Set the directory where the command-file search starts.
-
-    Without an argument: the directory of the calling script. ``None`` clears it (then the
-    current directory is used).
-    """
-    global _workdir
-    if path is _UNSET:
-        path = _caller_dir()
-    _workdir = None if path is None else str(Path(path).resolve())
-
-
-def get_workdir() -> str:
-    return _workdir or os.getcwd()
 
 
 # --- report ---------------------------------------------------------------------------------
@@ -121,98 +109,30 @@ def describe_mode() -> str:
     return f"remote-{remote}"
 
 
-def _deactivate_all() -> None:
-    from . import pure_daskserver
-
-    pure_daskserver.deactivate()
-    persistent = sys.modules.get("seamless_remote.activation")  # never imported just to switch off
-    if persistent is not None:
-        persistent.deactivate()
-
-
-def _activate_persistent(cluster: str, execution: str, remote: str | None) -> None:
-    try:
-        activation = importlib.import_module("seamless_remote.activation")
-    except ImportError as exc:
-        if exc.name not in ("seamless_remote", "seamless_remote.activation"):
-            raise  # the module is there but one of its own imports is broken: show that
-        what = {"jobserver": "jobserver", "daskserver": "Seamless Dask server"}.get(remote or "", "")
-        services = "hashserver and database" + (f" and {what}" if execution == "remote" and what else "")
-        raise ConfigurationError(
-            f"Cluster '{cluster}' with execution '{execution}' and persistence (the default when a cluster "
-            f"is selected) needs the {services} clients of seamless_remote (module seamless_remote.activation), "
-            "which this installation does not provide. For a plain Dask cluster add '- persistent: false' "
-            "(pure Dask mode); for local work without a cluster remove the 'cluster' command."
-        ) from None
-    activation.activate(cluster=cluster, execution=execution, remote=remote)
+#: What a missing activator means for the user, by activator name ({cluster}, {execution}, {services}).
+_MISSING = {
+    "persistent": (
+        "Cluster '{cluster}' with execution '{execution}' and persistence (the default when a cluster "
+        "is selected) needs the {services} clients of seamless_remote (module seamless_remote.activation), "
+        "which this installation does not provide. For a plain Dask cluster add '- persistent: false' "
+        "(pure Dask mode); for local work without a cluster remove the 'cluster' command."
+    ),
+    "spawn": (
+        "Execution 'spawn' needs the local worker pool of seamless_transformer, which this installation "
+        "does not provide; install seamless-transformer or use 'execution: process'."
+    ),
+}
 
 
-def _activate() -> None:
-    from . import pure_daskserver
+def _missing_activator(exc: activators_module.MissingActivator, mode: str) -> ConfigurationError:
+    from . import plan
 
-    _deactivate_all()
-    mode = describe_mode()
-    if mode == "pure-dask":
-        pure_daskserver.activate()
-    elif mode.endswith("-persistent") or mode.startswith("remote-"):
-        execution = select.get_execution()
-        remote = mode[len("remote-"):] if mode.startswith("remote-") else None
-        _activate_persistent(select.get_selected_cluster(), execution, remote)
-    if select.get_execution() == "spawn":
-        from seamless_transformer import spawn
-
-        spawn()  # the selected cluster's workers, else one per core
-
-
-# --- public lifecycle ---------------------------------------------------------------------
-def set_stage(stage: str | None = None, substage: str | None = None, *, workdir: str | os.PathLike | None = None):
-    """Select a stage, (re)load the command files and (re)activate when needed.
-
-    Activation happens on a stage change, when the loaded selection differs from the one the
-    current activation was made for (an edited profile), and when the pure-Dask scheduler is gone.
-
-    Returns the ``distributed.Client`` in pure Dask mode (also the default client), else None.
-    """
-    global _initialized, _activated_for
-    if workdir is not None:
-        set_workdir(workdir)
-    elif _workdir is None:
-        set_workdir(_caller_dir())
-    stage_changed = not _initialized or stage != select.get_stage()
-    select.select_stage(stage)
-    select.select_substage(substage)
-    from .command_files import load_config_files
-
-    load_config_files(get_workdir())
-    _with_location(report_execution_requirements)
-    if stage_changed or _selection() != _activated_for or not _services_alive():
-        if not stage_changed:
-            logger.info("The configuration changed, or its Dask scheduler is gone: activating again")
-        _initialized = False
-        _with_location(_activate)
-        _activated_for = _selection()
-        _initialized = True
-    return get_dask_client()
-
-
-def _selection() -> tuple:
-    """Everything an activation depends on: reactivate when it changes, even in the same stage."""
-    from .cluster import get_clusters
-
-    cluster = select.get_selected_cluster()
-    definition = get_clusters().get(cluster) if cluster is not None else None
-    return (
-        cluster, repr(definition), select.get_execution(), select.get_persistent(), select.get_remote(),
-        select.get_queue(), select.get_project(), select.get_subproject(), select.get_stage(),
-    )
-
-
-def _services_alive() -> bool:
-    """False when the pure-Dask client lost its scheduler (then the next set_stage relaunches)."""
-    module = sys.modules.get("seamless_config.pure_daskserver")
-    if module is None or module.get_client() is None:
-        return True
-    return module.is_healthy()
+    cluster, execution = select.get_selected_cluster(), select.get_execution()
+    services = " and ".join(plan.SERVICES[s][0] for s in plan.MODE_SERVICES[mode])
+    hint = _MISSING.get(exc.name, "Mode '{mode}' needs the activator '{name}', which this installation does not provide.")
+    message = hint.format(cluster=cluster, execution=execution, services=services, mode=mode, name=exc.name)
+    installed = ", ".join(exc.installed) or "none"
+    return ConfigurationError(f"{message} Installed activators: {installed}.")
 
 
 #: For errors raised after loading: the command whose line they concern.
@@ -239,36 +159,198 @@ def _with_location(action) -> None:
         raise ConfigurationError(exc.reason, file=file, line=line, command=setting) from None
 
 
+# --- the stage ------------------------------------------------------------------------------
+class Stage:
+    """One selection (:class:`.select.Selection`), its work directory and what is activated for it.
+
+    ``activators``: name -> activator (:mod:`.activators`) to use instead of those installed.
+    """
+
+    def __init__(self, activators: Mapping[str, activators_module.Activator] | None = None,
+                 selection: select.Selection | None = None):
+        self.selection = selection if selection is not None else select.Selection()
+        self._activators = activators
+        self.workdir: str | None = None
+        self.initialized = False
+        self.activated_for: tuple | None = None  # the selection the current activation was made for
+        self.activated: list[activators_module.Activator] = []
+
+    def activator(self, name: str) -> activators_module.Activator:
+        if self._activators is None:
+            return activators_module.find(name)
+        if name not in self._activators:
+            raise activators_module.MissingActivator(name, sorted(self._activators))
+        return self._activators[name]
+
+    # --- workdir
+    def set_workdir(self, path: str | os.PathLike | None = _UNSET) -> None:
+        """Set the directory where the command-file search starts.
+
+        Without an argument: the directory of the calling script. ``None`` clears it (then the
+        current directory is used).
+        """
+        if path is _UNSET:
+            path = _caller_dir()
+        self.workdir = None if path is None else str(Path(path).resolve())
+
+    def get_workdir(self) -> str:
+        return self.workdir or os.getcwd()
+
+    # --- activation
+    def _deactivate_all(self) -> None:
+        done = []
+        while self.activated:
+            done.append(self.activated.pop())
+            done[-1].deactivate()
+        try:
+            pure_dask = self.activator(activators_module.PURE_DASK)
+        except activators_module.MissingActivator:
+            return
+        if pure_dask not in done:  # switched off even when activated elsewhere
+            pure_dask.deactivate()
+
+    def _activate(self) -> None:
+        from . import plan  # the launch-dict builders: imported when something is activated
+
+        self._deactivate_all()
+        mode = describe_mode()
+        try:
+            needed = [self.activator(name) for name in plan.MODE_ACTIVATORS[mode]]
+        except activators_module.MissingActivator as exc:
+            raise _missing_activator(exc, mode) from None
+        cluster = select.get_selected_cluster()
+        for activator in needed:
+            self.activated.append(activator)
+            activator.activate(mode=mode, cluster=cluster)
+
+    def _fingerprint(self) -> tuple:
+        """Everything an activation depends on: reactivate when it changes, even in the same stage."""
+        from .cluster import get_clusters
+
+        cluster = select.get_selected_cluster()
+        definition = get_clusters().get(cluster) if cluster is not None else None
+        return (
+            cluster, repr(definition), select.get_execution(), select.get_persistent(), select.get_remote(),
+            select.get_queue(), select.get_project(), select.get_subproject(), select.get_stage(),
+        )
+
+    def _services_alive(self) -> bool:
+        """False when the pure-Dask client lost its scheduler (then the next set_stage relaunches)."""
+        module = sys.modules.get("seamless_config.pure_daskserver")
+        if module is None or module.get_client() is None:
+            return True
+        return module.is_healthy()
+
+    # --- public lifecycle
+    def set_stage(self, stage: str | None = None, substage: str | None = None, *,
+                  workdir: str | os.PathLike | None = None) -> Any:
+        """Select a stage, (re)load the command files and (re)activate when needed.
+
+        Activation happens on a stage change, when the loaded selection differs from the one the
+        current activation was made for (an edited profile), and when the pure-Dask scheduler is gone.
+
+        Returns the ``distributed.Client`` in pure Dask mode (also the default client), else None.
+        """
+        if workdir is not None:
+            self.set_workdir(workdir)
+        elif self.workdir is None:
+            self.set_workdir(_caller_dir())
+        with select.using(self.selection):
+            stage_changed = not self.initialized or stage != select.get_stage()
+            select.select_stage(stage)
+            select.select_substage(substage)
+            from .command_files import load_config_files
+
+            load_config_files(self.get_workdir())
+            _with_location(report_execution_requirements)
+            if stage_changed or self._fingerprint() != self.activated_for or not self._services_alive():
+                if not stage_changed:
+                    logger.info("The configuration changed, or its Dask scheduler is gone: activating again")
+                self.initialized = False
+                _with_location(self._activate)
+                self.activated_for = self._fingerprint()
+                self.initialized = True
+        return self.get_dask_client()
+
+    def set_substage(self, substage: str | None = None) -> Any:
+        return self.set_stage(self.selection.get_stage(), substage)
+
+    def init(self, *, workdir: str | os.PathLike | None = None) -> Any:
+        """Load the configuration once (``set_stage()`` with no stage); idempotent."""
+        seamless = sys.modules.get("seamless")
+        if seamless is not None and getattr(seamless, "is_worker", lambda: False)():
+            return None
+        if self.initialized:
+            return self.get_dask_client()
+        if workdir is None and self.workdir is None:
+            workdir = _caller_dir()
+        return self.set_stage(workdir=workdir)
+
+    def get_dask_client(self) -> Any:
+        """The pure-Dask ``distributed.Client`` of the stage, or None."""
+        module = sys.modules.get("seamless_config.pure_daskserver")
+        return module.get_client() if module is not None else None
+
+    def reset(self) -> None:
+        """Forget selection, workdir and initialisation; active clients are closed."""
+        if "seamless_config.pure_daskserver" in sys.modules or self.activated:
+            with select.using(self.selection):
+                self._deactivate_all()
+        self.selection.clear()
+        self.initialized, self.workdir, self.activated_for = False, None, None
+
+
+_default: Stage | None = None
+
+
+def default_stage() -> Stage:
+    """The stage that ``set_stage()`` and the other functions of this module act on."""
+    global _default
+    if _default is None:
+        _default = Stage(selection=select.current())
+    return _default
+
+
+def set_default(stage: Stage) -> None:
+    """Make ``stage`` the default (its selection becomes the current one of :mod:`.select`)."""
+    global _default
+    _default = stage
+    select.make_current(stage.selection)
+
+
+# --- the default stage's lifecycle -------------------------------------------------------------
+def set_workdir(path: str | os.PathLike | None = _UNSET) -> None:
+    """:meth:`Stage.set_workdir` of the default stage."""
+    default_stage().set_workdir(path)
+
+
+def get_workdir() -> str:
+    return default_stage().get_workdir()
+
+
+def set_stage(stage: str | None = None, substage: str | None = None, *, workdir: str | os.PathLike | None = None):
+    """:meth:`Stage.set_stage` of the default stage."""
+    return default_stage().set_stage(stage, substage, workdir=workdir)
+
+
 def set_substage(substage: str | None = None):
-    return set_stage(select.get_stage(), substage)
+    return default_stage().set_substage(substage)
 
 
 def init(*, workdir: str | os.PathLike | None = None):
     """Load the configuration once per process (``set_stage()`` with no stage); idempotent."""
-    seamless = sys.modules.get("seamless")
-    if seamless is not None and getattr(seamless, "is_worker", lambda: False)():
-        return None
-    if _initialized:
-        return get_dask_client()
-    if workdir is None and _workdir is None:
-        workdir = _caller_dir()
-    return set_stage(workdir=workdir)
+    return default_stage().init(workdir=workdir)
 
 
 def is_initialized() -> bool:
-    return _initialized
+    return default_stage().initialized
 
 
 def get_dask_client():
     """The pure-Dask ``distributed.Client`` of the current stage, or None."""
-    module = sys.modules.get("seamless_config.pure_daskserver")
-    return module.get_client() if module is not None else None
+    return default_stage().get_dask_client()
 
 
 def reset() -> None:
     """Forget selection, workdir and initialisation (tests); active clients are closed."""
-    global _initialized, _workdir, _activated_for
-    if "seamless_config.pure_daskserver" in sys.modules:
-        _deactivate_all()
-    select.reset_all()
-    _initialized, _workdir, _activated_for = False, None, None
+    default_stage().reset()

@@ -1,4 +1,7 @@
-"""What each mode launches: the services of ``lifecycle.describe_mode()``'s modes as launch dicts.
+"""What each mode launches and activates: the one home of the mode -> services decision.
+
+``MODE_SERVICES`` is read by the activators (``seamless_remote.activation`` launches exactly
+those services) and by ``seamless-config explain``; ``MODE_ACTIVATORS`` by ``set_stage()``.
 
 Nothing here launches: the launch dicts come from the ``tools.configure_*`` builders, for the
 current selection, exactly as the activators pass them to the launcher (the jobserver's
@@ -30,6 +33,17 @@ MODE_SERVICES: dict[str, tuple[str, ...]] = {
     "spawn-persistent": _STORAGE,
     "remote-jobserver": (*_STORAGE, "jobserver"),
     "remote-daskserver": (*_STORAGE, "daskserver"),
+}
+
+#: mode -> its activators (:mod:`.activators`), in activation order
+MODE_ACTIVATORS: dict[str, tuple[str, ...]] = {
+    "process": (),
+    "spawn": ("spawn",),
+    "pure-dask": ("pure-dask",),
+    "process-persistent": ("persistent",),
+    "spawn-persistent": ("persistent", "spawn"),
+    "remote-jobserver": ("persistent",),
+    "remote-daskserver": ("persistent",),
 }
 
 #: The parameters that the activator fills in at launch time, per service.

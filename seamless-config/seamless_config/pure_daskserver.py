@@ -21,12 +21,8 @@ from typing import Any
 
 logger = logging.getLogger("seamless_config")
 
-#: Tests set this to True so that nothing is launched.
-DISABLED: bool = False
 #: The Dask event topic on which seamless-dask-wrapper reports worker failures and pending jobs.
 WRAPPER_TOPIC = "seamless-dask-wrapper"
-
-_client: Any = None
 
 
 def _on_wrapper_event(event: tuple[float, Any]) -> None:
@@ -96,83 +92,112 @@ _subscribe_and_read = _by_value(
 )
 
 
-def activate(*, queue: str | None = None):
-    """Launch (or reconnect to) the scheduler of the selected cluster and ``queue``; return the client.
+class PureDask:
+    """The pure-Dask connection of a process: the client of the scheduler launched for (cluster,
+    queue). The module functions below act on one default instance."""
 
-    Returns None when :data:`DISABLED`. Raises ``ConfigurationError("No cluster defined...")``
-    without a selected cluster and :class:`.launching.LaunchError` when the scheduler does not start.
-    """
-    if DISABLED:
-        return None
-    from . import client_credentials
-    from .launching import launch
-    from .services_cli import stop_command
-    from .tools import configure_pure_daskserver
+    def __init__(self) -> None:
+        self.client: Any = None
 
-    config = configure_pure_daskserver(queue=queue)
-    deactivate()
-    creds = client_credentials.for_launch(config)
-    launch_started = time.time()
-    # importing distributed takes ~0.4 s: let it overlap with the launch (which mostly waits)
-    importer = threading.Thread(target=importlib.import_module, args=("distributed",), daemon=True)
-    importer.start()
-    payload = launch(config, what="Dask scheduler")
-    importer.join()
-    host = payload.get("hostname") or "localhost"
-    address = f"{client_credentials.scheme(creds, 'dask')}://{host}:{payload['port']}"
-    client = client_credentials.connect_dask(address, creds, set_as_default=True)
-    try:
-        _EventRelay().subscribe(client, since=launch_started - 1.0)
-    except Exception:
-        client.close(timeout=2)
-        raise
-    global _client
-    _client = client
-    logger.info(
-        "Dask dashboard: %s://%s:%s/status%s", client_credentials.scheme(creds, "http"), host,
-        payload.get("dashboard_port"),
-        f" (open it with your client certificate {creds.directory / 'client.pem'}, see README 'Security')" if creds else "",
-    )
-    logger.info(
-        "The Dask scheduler '%s' stays up until it has been idle for %s s; stop it now with: %s",
-        config["key"], config.get("timeout"), stop_command(config["key"]),
-    )
-    return client
+    def activate(self, *, queue: str | None = None):
+        """Launch (or reconnect to) the scheduler of the selected cluster and ``queue``; return the client.
+
+        Raises ``ConfigurationError("No cluster defined...")``
+        without a selected cluster and :class:`.launching.LaunchError` when the scheduler does not start.
+        """
+        from . import client_credentials
+        from .launching import launch
+        from .services_cli import stop_command
+        from .tools import configure_pure_daskserver
+
+        config = configure_pure_daskserver(queue=queue)
+        self.deactivate()
+        creds = client_credentials.for_launch(config)
+        launch_started = time.time()
+        # importing distributed takes ~0.4 s: let it overlap with the launch (which mostly waits)
+        importer = threading.Thread(target=importlib.import_module, args=("distributed",), daemon=True)
+        importer.start()
+        payload = launch(config, what="Dask scheduler")
+        importer.join()
+        host = payload.get("hostname") or "localhost"
+        address = f"{client_credentials.scheme(creds, 'dask')}://{host}:{payload['port']}"
+        client = client_credentials.connect_dask(address, creds, set_as_default=True)
+        try:
+            _EventRelay().subscribe(client, since=launch_started - 1.0)
+        except Exception:
+            client.close(timeout=2)
+            raise
+        self.client = client
+        logger.info(
+            "Dask dashboard: %s://%s:%s/status%s", client_credentials.scheme(creds, "http"), host,
+            payload.get("dashboard_port"),
+            f" (open it with your client certificate {creds.directory / 'client.pem'}, see README 'Security')" if creds else "",
+        )
+        logger.info(
+            "The Dask scheduler '%s' stays up until it has been idle for %s s; stop it now with: %s",
+            config["key"], config.get("timeout"), stop_command(config["key"]),
+        )
+        return client
+
+
+    def deactivate(self) -> None:
+        """Close the client (the scheduler stays up until its idle timeout)."""
+        client, self.client = self.client, None
+        if client is None:
+            return
+        try:
+            client.unsubscribe_topic(WRAPPER_TOPIC)
+        except Exception:  # already closed or the scheduler is gone: nothing to unsubscribe
+            pass
+        try:
+            client.close(timeout=2)
+        except Exception as exc:  # a dead scheduler must not make a stage change fail
+            logger.debug("closing the Dask client failed: %r", exc)
+
+
+    def get_client(self):
+        """The pure-Dask client, or None."""
+        return self.client
+
+
+    def is_healthy(self, timeout: float = 10.0) -> bool:
+        """True while the client is connected and its scheduler answers (within ``timeout`` s)."""
+        client = self.client
+        if client is None or client.status != "running":
+            return False
+        try:
+            client.sync(client.scheduler.identity, callback_timeout=timeout)
+        except Exception:  # the scheduler died or is unreachable: the caller relaunches
+            return False
+        return True
+
+
+    def is_active(self) -> bool:
+        """True while a pure-Dask client is active (transformers are refused then)."""
+        return self.client is not None
+
+
+_default = PureDask()
+
+
+def activate(*, queue: str | None = None) -> Any:
+    """:meth:`PureDask.activate` of the default connection."""
+    return _default.activate(queue=queue)
 
 
 def deactivate() -> None:
-    """Close the client (the scheduler stays up until its idle timeout)."""
-    global _client
-    client, _client = _client, None
-    if client is None:
-        return
-    try:
-        client.unsubscribe_topic(WRAPPER_TOPIC)
-    except Exception:  # already closed or the scheduler is gone: nothing to unsubscribe
-        pass
-    try:
-        client.close(timeout=2)
-    except Exception as exc:  # a dead scheduler must not make a stage change fail
-        logger.debug("closing the Dask client failed: %r", exc)
+    _default.deactivate()
 
 
-def get_client():
+def get_client() -> Any:
     """The pure-Dask client, or None."""
-    return _client
+    return _default.get_client()
 
 
 def is_healthy(timeout: float = 10.0) -> bool:
-    """True while the client is connected and its scheduler answers (within ``timeout`` s)."""
-    client = _client
-    if client is None or client.status != "running":
-        return False
-    try:
-        client.sync(client.scheduler.identity, callback_timeout=timeout)
-    except Exception:  # the scheduler died or is unreachable: the caller relaunches
-        return False
-    return True
+    return _default.is_healthy(timeout)
 
 
 def is_active() -> bool:
     """True while a pure-Dask client is active (transformers are refused then)."""
-    return _client is not None
+    return _default.is_active()

@@ -5,11 +5,11 @@ or reported as running, :func:`is_service_process` checks that the process is th
 its key: its command line names the key's status file, and it started before the record that
 names it was written (start time from ``/proc/PID/stat``). Otherwise the record is stale.
 
-Services that speak the status-file protocol through ``seamless_dask.status_file`` (the Dask
+Services that speak the status-file protocol through ``seamless_service.status_file`` (the Dask
 wrapper, the jobserver) also write their own record, owner-only, once running:
 ``~/.seamless/services/<key>.json`` = ``{"pid", "key", "status_file"}``, removed when they stop.
 It survives garbage in remote-http-launcher's state, so a live service is always found.
-Stdlib only; Linux ``/proc``.
+Stdlib only at import (seamless_service when used); Linux ``/proc``.
 """
 
 from __future__ import annotations
@@ -24,12 +24,17 @@ _SLACK_SECONDS = 1.0
 
 
 def services_dir() -> Path:
-    return Path.home() / ".seamless" / "services"
+    """Where running services record themselves (:func:`seamless_service.status_file.services_dir`)."""
+    from seamless_service.status_file import services_dir as where
+
+    return where()
 
 
 def launcher_status_file(key: str) -> Path:
     """remote-http-launcher's server record of ``key``: the service's ``--status-file``."""
-    return Path.home() / ".remote-http-launcher" / "server" / f"{key}.json"
+    from seamless_service.launcher_state import server_dir
+
+    return server_dir() / f"{key}.json"
 
 
 def _boot_time() -> float:

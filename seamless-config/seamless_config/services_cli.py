@@ -20,7 +20,6 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Mapping, Sequence, TextIO
 
 from . import launching, service_records
@@ -106,7 +105,9 @@ def _state_text(state: Mapping[str, Any]) -> str:
 
 def _client_payload(key: str) -> dict[str, Any]:
     """RHL's client record of ``key``: the service's address as seen from this machine."""
-    path = Path.home() / ".remote-http-launcher" / "client" / f"{key}.json"
+    from .rhl_adapter import client_state_path
+
+    path = client_state_path(key)
     try:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):

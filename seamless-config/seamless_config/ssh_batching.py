@@ -237,29 +237,3 @@ def _build_executor_class() -> type:
             return result
 
     return BatchingSSHExecutor
-
-
-def execute(cfg: Any, observer: Any, results: HelperResults) -> dict[str, Any]:
-    """RHL 0.4.5's ``_execute`` for a frontend, with the batching executor (same phases, same
-    state files, same payload)."""
-    import remote_http_launcher as rhl
-
-    local_state = rhl.LocalState.build(cfg, None)
-    try:
-        local_result = rhl.handle_local(cfg, local_state, observer)
-        if local_result:
-            observer.on_phase(rhl.Phase.DONE, "reused-local")
-            return local_result
-    except rhl.LauncherError:
-        pass
-    executor = executor_class()(cfg, observer, results)
-    observer.on_phase(rhl.Phase.CONNECT, executor.host)
-    if cfg.conda_env:
-        executor.ensure_conda_setup()
-    remote = rhl.RemoteState(executor, cfg, rhl._default_server_directory().as_posix())
-    remote_result, done_result = rhl.handle_remote(cfg, remote)
-    payload = rhl.create_local_file(cfg, local_state, remote_result, observer)
-    observer.on_phase(rhl.Phase.DONE, done_result)
-    return payload
-
-

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from seamless_config import launching
+from seamless_config import launching, rhl_adapter
 from seamless_config.launching import LaunchError, launch, server_log_tail, server_state, stop
 from seamless_config.launching import pid_alive, wait_for_exit
 
@@ -54,7 +54,7 @@ def test_warm_reconnect_is_one_health_request(service, monkeypatch: pytest.Monke
         raise AssertionError(f"a warm reconnect started a process or called the launcher: {args[:1]}")
 
     with monkeypatch.context() as patched:
-        patched.setattr(launching, "_rhl_execute", refuse)
+        patched.setattr(rhl_adapter, "execute", refuse)
         patched.setattr(subprocess, "Popen", refuse)
         again = launch(config)
     assert again == payload
@@ -67,7 +67,7 @@ def test_unanswered_handshake_goes_through_the_launcher(service):
     config = service()
     launch(config)
     pid = server_state(config)["pid"]
-    record = launching._client_state_path(config["key"])
+    record = rhl_adapter.client_state_path(config["key"])
     state = json.loads(record.read_text())
     os.kill(pid, signal.SIGKILL)
     assert wait_for_exit(pid)
@@ -154,7 +154,7 @@ def test_concurrent_launches_start_one_server(service, tmp_path, isolated_home):
     launched = sum("Starting the service" in err for _, err in results)
     assert launched == 1
     running = [
-        pid for pid, argv in launching._own_processes()
+        pid for pid, argv in rhl_adapter.own_processes()
         if any("status-file-service" in a for a in argv) and "--port-range" in argv
     ]
     assert running == [server_state(config)["pid"]]

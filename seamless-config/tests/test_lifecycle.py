@@ -104,9 +104,10 @@ def test_persistent_modes_say_what_is_missing(project_dir: Path, write_yaml, lau
     """An installation without seamless_remote's activation gets an error naming it."""
     monkeypatch.setitem(sys.modules, "seamless_remote.activation", None)  # import raises ImportError
     profile(project_dir, write_yaml, text)
-    with pytest.raises(ConfigurationError, match=r"seamless_remote.*persistent: false"):
+    with pytest.raises(ConfigurationError, match=r"seamless_remote.*persistent: false") as info:
         seamless_config.set_stage(workdir=project_dir)
     assert "activate" not in launches and not lifecycle.is_initialized()
+    assert info.value.reason.endswith("Installed activators: pure-dask, spawn.")  # entry points
 
 
 def test_persistent_remote_checks_redundancy_first(project_dir: Path, write_yaml, launches):
@@ -266,3 +267,18 @@ def test_errors_after_loading_point_at_the_command(project_dir: Path, write_yaml
     write_yaml(path, "- execution: process\n- persistent: true\n")
     with pytest.raises(ConfigurationError, match=f"{path}:2: command 'persistent': Persistence was explicitly enabled"):
         seamless_config.set_stage()
+
+
+def test_set_default_switches_the_stage_that_module_functions_act_on():
+    """Like distributed's default client: select.* and set_stage() act on the default Stage."""
+    original = lifecycle.default_stage()
+    stage = lifecycle.Stage()
+    lifecycle.set_default(stage)
+    try:
+        select.select_execution("spawn")
+        assert lifecycle.default_stage() is stage
+        assert stage.selection.get_execution() == "spawn"
+        assert original.selection.get_execution() == "process"
+    finally:
+        lifecycle.set_default(original)
+    assert select.get_execution() == "process"

@@ -12,13 +12,31 @@ import seamless_config
 from seamless_config import ConfigurationError, pure_daskserver
 
 
-def test_disabled_launches_nothing(project_dir, isolated_home, monkeypatch):
+def test_a_stage_of_its_own_launches_nothing(project_dir, isolated_home):
+    """A test makes its own Stage with its own activators (no switch in production code): the
+    mode goes to them, nothing is launched and the default stage stays as it was."""
+    from seamless_config import lifecycle, select
+
+    calls = []
+
+    class Recorder:
+        def activate(self, *, mode, cluster):
+            calls.append(("activate", mode, cluster))
+
+        def deactivate(self):
+            calls.append(("deactivate",))
+
     (project_dir / "seamless.profile.yaml").write_text("- cluster: local\n- persistent: false\n")
-    monkeypatch.setattr(pure_daskserver, "DISABLED", True)
-    assert seamless_config.set_stage(workdir=project_dir) is None
+    stage = lifecycle.Stage(activators={"pure-dask": Recorder()})
+    assert stage.set_stage(workdir=project_dir) is None
+    assert calls == [("deactivate",), ("activate", "pure-dask", "local")]
+    assert stage.initialized and stage.selection.get_selected_cluster() == "local"
+    assert not lifecycle.is_initialized() and select.get_selected_cluster() is None
     assert not pure_daskserver.is_active() and pure_daskserver.get_client() is None
     assert not (isolated_home / ".remote-http-launcher").exists()
     assert not (isolated_home / ".seamless" / "locks").exists()
+    stage.reset()
+    assert calls[-1] == ("deactivate",) and not stage.initialized
 
 
 def test_no_cluster_is_a_configuration_error():

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from seamless_config import launching, ssh_multiplex
+from seamless_config import launching, rhl_adapter, ssh_multiplex
 
 pytestmark = pytest.mark.ssh
 
@@ -139,7 +139,7 @@ def test_tunnel_lives_as_long_as_its_process(tmp_path):
         with urllib.request.urlopen(f"http://127.0.0.1:{local}/", timeout=10) as response:
             assert response.status == 200
         assert tunnel.poll() is None  # stands in for the forwarding the master holds
-        assert tunnel.pid in launching._tunnel_processes({local})  # found, as RHL's ssh was
+        assert tunnel.pid in rhl_adapter.tunnel_processes({local})  # found, as RHL's ssh was
         ssh_multiplex.stop_tunnel_processes([tunnel.pid])
         assert tunnel.wait(timeout=10) is not None
         assert not _port_open(local), "the forwarding outlived its process"

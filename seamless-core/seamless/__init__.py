@@ -1,7 +1,8 @@
 """Seamless core: checksums, buffers and deterministic (de)serialisation of values.
 
 Importing it is cheap: stdlib only (NumPy is imported when an array is (de)serialised).
-``seamless.config`` and ``seamless.transformer`` are facades, imported only when asked for.
+``seamless.config`` and ``seamless.transformer`` are facades (:mod:`seamless.facades`), imported
+only when asked for.
 """
 
 from .buffer import Buffer

@@ -3,10 +3,7 @@
 If seamless-config is not installed, this module exports nothing.
 """
 
-try:
-    from seamless_config import *  # noqa: F401,F403
-    from seamless_config import __all__  # noqa: F401
-except ModuleNotFoundError as exc:
-    if exc.name != "seamless_config":
-        raise
+from .facades import export
+
+if not export(globals(), "config"):
     __all__: list[str] = []

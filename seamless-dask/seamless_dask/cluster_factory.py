@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .configuration import ClusterConfiguration, nested
+from .distributed_adapter import protect_dashboard, require_client_certificates_over_https
 from .errors import WrapperError
 
 logger = logging.getLogger("seamless_dask")
@@ -38,13 +39,6 @@ def reload_jobqueue_config(cfg: ClusterConfiguration) -> None:
     import dask.config
 
     dask.config.update(dask.config.config, {"jobqueue": cfg.jobqueue}, priority="new")
-
-
-def dashboard_port(cluster: Any) -> int | None:
-    """The port the cluster's dashboard really listens on (Dask moves to a random port when the
-    one asked for is taken), or None when there is no dashboard."""
-    server = getattr(getattr(cluster, "scheduler", None), "http_server", None)
-    return getattr(server, "port", None)
 
 
 @dataclass
@@ -96,10 +90,10 @@ def create_cluster(spec: ClusterSpec, cfg: ClusterConfiguration) -> Any:
             start_forkserver()  # already running when main() saw a LocalCluster string
             dask.config.set({"distributed.worker.multiprocessing-method": START_METHOD})
             # workers are added by start_scaling, in the background (see there)
-            return _protect_dashboard(target(**cfg.local_cluster_kwargs, **_tls_kwargs(cfg)))
+            return protect_dashboard(target(**cfg.local_cluster_kwargs, **_tls_kwargs(cfg)))
         _check_job_parameters(cfg, getattr(getattr(target, "job_cls", None), "config_name", None))
         _check_oar(target)
-        return _protect_dashboard(target(**_tls_kwargs(cfg)))
+        return protect_dashboard(target(**_tls_kwargs(cfg)))
     if isinstance(target, Cluster):
         cluster = target
     elif callable(target) and not inspect.isclass(target):
@@ -125,50 +119,9 @@ def _tls_kwargs(cfg: ClusterConfiguration) -> dict[str, Any]:
         return {}
     from distributed import Security
 
-    _require_client_certificates_over_https()
+    require_client_certificates_over_https()
     # a plain Security (paths from the Dask config): the nannies send it to their workers
     return {"protocol": "tls://", "security": Security()}
-
-
-def _require_client_certificates_over_https() -> None:
-    """Make every HTTPS server of this process (the scheduler's dashboard) require a client
-    certificate signed by the CA, from its first connection on.
-
-    distributed serves the dashboard over TLS from ``distributed.scheduler.dashboard.tls.*``
-    but asks for no client certificate ("encryption only"). This adapter of its internals gives
-    ``distributed.node`` an ``HTTPServer`` that sets ``CERT_REQUIRED`` on the SSL context it is
-    handed, before it listens; :func:`_protect_dashboard` checks that it took effect, and
-    tests/test_security.py that no port answers without a certificate.
-    """
-    import ssl
-
-    import distributed.node as node
-    from tornado.httpserver import HTTPServer
-
-    if getattr(node.HTTPServer, "requires_client_certificates", False):
-        return
-
-    class MutualTLSHTTPServer(HTTPServer):
-        requires_client_certificates = True
-
-        def initialize(self, *args: Any, ssl_options: Any = None, **kwargs: Any) -> None:
-            if isinstance(ssl_options, ssl.SSLContext):
-                ssl_options.verify_mode = ssl.CERT_REQUIRED
-            super().initialize(*args, ssl_options=ssl_options, **kwargs)
-
-    node.HTTPServer = MutualTLSHTTPServer
-
-
-def _protect_dashboard(cluster: Any) -> Any:
-    """With TLS, check that the scheduler's dashboard requires client certificates."""
-    import ssl
-
-    server = getattr(getattr(cluster, "scheduler", None), "http_server", None)
-    context = getattr(server, "ssl_options", None)
-    if context is not None and not (isinstance(context, ssl.SSLContext) and context.verify_mode == ssl.CERT_REQUIRED):
-        cluster.close(timeout=30)
-        raise WrapperError("the Dask dashboard does not require client certificates; refusing to run it")
-    return cluster
 
 
 def _check_job_parameters(cfg: ClusterConfiguration, system: str | None) -> None:

@@ -1,8 +1,8 @@
 """Keep the cluster alive while it is used; return once it has been idle for ``timeout`` s.
 
-Every :data:`POLL_SECONDS` the loop takes a snapshot of the in-process scheduler (on the
-cluster's event loop): connected clients, tasks not yet released, workers, and the jobs the
-cluster wants. Activity is a connected client or any task that is not released/forgotten
+Every :data:`POLL_SECONDS` the loop takes a snapshot of the in-process scheduler
+(:func:`.distributed_adapter.take_snapshot`): connected clients, tasks not yet released,
+workers, and the jobs the cluster wants. Activity is a connected client or any task that is not released/forgotten
 (processing, queued, waiting, no-worker or held in memory). Job events from the
 :class:`~.job_watch.JobWatcher` are logged and published as Dask events.
 """
@@ -11,69 +11,16 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any, Callable
 
-from .job_watch import EVENT_TOPIC, JobWatcher, describe
+from .distributed_adapter import publish, take_snapshot
+from .job_watch import JobWatcher, describe
 
 logger = logging.getLogger("seamless_dask")
 
 POLL_SECONDS = 1.0
 #: batch-system queries (squeue...) run less often, to spare the batch controller
 JOB_POLL_SECONDS = 3.0
-#: the scheduler's built-in pseudo-client of fire_and_forget futures
-PSEUDO_CLIENTS = frozenset({"fire-and-forget"})
-IDLE_TASK_STATES = frozenset({"released", "forgotten"})
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    clients: int
-    active_tasks: int
-    worker_names: frozenset[str]
-    #: job id -> worker name, for the jobs the cluster currently wants
-    planned_jobs: dict[str, str]
-
-    @property
-    def active(self) -> bool:
-        return self.clients > 0 or self.active_tasks > 0
-
-
-def take_snapshot(cluster: Any) -> Snapshot:
-    """Read the scheduler and job state on the cluster's own event loop."""
-    from distributed.utils import sync
-
-    async def read() -> Snapshot:
-        scheduler = cluster.scheduler
-        planned = {
-            str(job.job_id): str(name)
-            for name, job in list(getattr(cluster, "workers", {}).items())
-            if name in getattr(cluster, "worker_spec", {}) and getattr(job, "job_id", None)
-        }
-        return Snapshot(
-            clients=sum(1 for c in scheduler.clients if c not in PSEUDO_CLIENTS),
-            # per task group counts: a few groups, not every task, once a second on this loop
-            active_tasks=sum(
-                n for tg in scheduler.task_groups.values()
-                for state, n in tg.states.items() if state not in IDLE_TASK_STATES
-            ),
-            worker_names=frozenset(str(ws.name) for ws in scheduler.workers.values()),
-            planned_jobs=planned,
-        )
-
-    return sync(cluster.loop, read)
-
-
-def publish(cluster: Any, event: dict[str, Any]) -> None:
-    """Log a job event on the scheduler under :data:`EVENT_TOPIC` (clients can subscribe)."""
-    from distributed.utils import sync
-
-    async def log_event() -> None:
-        cluster.scheduler.log_event(EVENT_TOPIC, event)
-
-    sync(cluster.loop, log_event)
-
-
 def _tell(on_idle: Callable[[float | None], None], since: float | None) -> None:
     try:
         on_idle(since)

@@ -32,8 +32,9 @@ from .configuration import ClusterConfiguration, Placement, build_configuration
 from .errors import WrapperError
 from .local_workers import names_local_cluster, start_forkserver
 from .parameters import PARAMETERS, parse_parameters
-from .ports import bind_free_port, pick_free_port
-from .status_file import StatusFile, StatusFileError
+from .ports import pick_free_port
+from seamless_service.ports import bind_free_port
+from seamless_service.status_file import StatusFile, StatusFileError
 from seamless_service.credentials import Credentials, CredentialError
 from seamless_service.health import PORT_NAME as HEALTH_PORT_NAME
 from seamless_service.health import HealthServer
@@ -217,7 +218,8 @@ def create_on_free_ports(
     start with EADDRINUSE; a taken dashboard port makes Dask listen on a random port, outside
     the range: both count as a lost race, at most :data:`PORT_ATTEMPTS` times.
     """
-    from .cluster_factory import create_cluster, dashboard_port, reload_jobqueue_config, resolve_cluster_string
+    from .cluster_factory import create_cluster, reload_jobqueue_config, resolve_cluster_string
+    from .distributed_adapter import dashboard_port
 
     spec = resolve_cluster_string(args.cluster)
     lost: list[int] = []

@@ -1,4 +1,4 @@
-"""Status-file protocol: the StatusFile class, and the real wrapper's failure reports."""
+"""The wrapper side of the status-file protocol: what the real wrapper reports in it."""
 
 from __future__ import annotations
 
@@ -7,60 +7,12 @@ import shlex
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from seamless_dask.status_file import StatusFile, StatusFileError
-
 WRAPPER = Path(sys.executable).parent / "seamless-dask-wrapper"
-
-
-def test_waits_for_the_file_then_keeps_the_launchers_keys(tmp_path):
-    path = tmp_path / "s.json"
-    status = StatusFile(path)
-    original = {"status": "starting", "parameters": {"cores": 1}, "workdir": "/w", "pid": 1}
-    timer = threading.Timer(0.3, lambda: path.write_text(json.dumps(original)))
-    timer.start()
-    assert status.wait_and_read(5) == original
-    status.write_running(41001, dashboard_port=41002)
-    written = json.loads(path.read_text())
-    since = written.pop("running_since")
-    assert written == {**original, "status": "running", "port": 41001, "dashboard_port": 41002}
-    assert abs(since - time.time()) < 3600  # epoch seconds
-    assert oct(path.stat().st_mode & 0o777) == "0o600"
-    assert not path.with_name("s.json.tmp").exists()
-    status.finish()
-    assert not path.exists()
-
-
-def test_failure_reason_is_one_line(tmp_path):
-    path = tmp_path / "s.json"
-    path.write_text(json.dumps({"status": "starting", "parameters": {}}))
-    status = StatusFile(path)
-    status.write_failed("first line\n  second line")
-    assert json.loads(path.read_text())["reason"] == "first line second line"
-    assert json.loads(path.read_text())["status"] == "failed"
-
-
-def test_exit_before_running_marks_failed(tmp_path):
-    path = tmp_path / "s.json"
-    path.write_text(json.dumps({"status": "starting"}))
-    StatusFile(path).finish()
-    assert json.loads(path.read_text())["status"] == "failed"
-
-
-def test_missing_and_bad_files(tmp_path):
-    with pytest.raises(StatusFileError, match="did not appear within 0.3 s"):
-        StatusFile(tmp_path / "none.json").wait_and_read(0.3)
-    (tmp_path / "list.json").write_text("[1]")
-    with pytest.raises(StatusFileError, match="must hold a JSON object"):
-        StatusFile(tmp_path / "list.json").wait_and_read(0.3)
-    (tmp_path / "bad.json").write_text("{")
-    with pytest.raises(StatusFileError, match="not valid JSON"):
-        StatusFile(tmp_path / "bad.json").wait_and_read(0.3)
 
 
 GOOD = {"walltime": "00:10:00", "cores": 1, "memory": "1GB", "pure_dask": True}
@@ -129,7 +81,8 @@ def test_bad_timeout_is_a_startup_error(start_wrapper):
 
 def test_status_file_that_never_appears(tmp_path, monkeypatch, caplog):
     """In-process, with the 20 s wait shortened: the wrapper exits 1 and says why."""
-    from seamless_dask import status_file, wrapper
+    from seamless_dask import wrapper
+    from seamless_service import status_file
 
     monkeypatch.setattr(status_file, "WAIT_SECONDS", 0.3)
     code = wrapper.main(["dask_jobqueue::SLURMCluster", "--port-range", "40000", "40010",
@@ -174,7 +127,7 @@ import dataclasses, json, logging, socket, sys
 from seamless_dask import wrapper
 from seamless_dask.configuration import build_configuration
 from seamless_dask.parameters import parse_parameters
-from seamless_dask.status_file import StatusFile
+from seamless_service.status_file import StatusFile
 from seamless_dask.cluster_factory import apply_dask_config
 
 logging.basicConfig(level=logging.INFO, stream=sys.stderr)

@@ -20,8 +20,8 @@ from distributed import Client, LocalCluster
 import seamless_transformer as st
 from seamless import Buffer
 from seamless_dask.configuration import THROTTLE_ENV
-from seamless_dask.transformation_backend import DaskTransformationBackend
-from seamless_dask.transformation_task import (
+from seamless_dask.backend.transformation_backend import DaskTransformationBackend
+from seamless_dask.backend.transformation_task import (
     BUFFER_KEY_PREFIX,
     CORES_ENV,
     ThrottleError,

@@ -25,7 +25,7 @@ from seamless_config.command_files import load_config_files
 from seamless_config import client_credentials
 from seamless_config.tools import configure_daskserver
 from seamless_dask.configuration import DEFAULT_THROTTLE, THROTTLE_ENV
-from seamless_dask.transformation_backend import DaskTransformationBackend
+from seamless_dask.backend.transformation_backend import DaskTransformationBackend
 from seamless_transformer import RemoteJob, TransformationError
 from seamless_transformer import cache as st_cache
 

@@ -19,7 +19,7 @@ import json
 import logging
 import sys
 
-from seamless_dask.status_file import StatusFile, StatusFileError
+from seamless_service.status_file import StatusFile, StatusFileError
 from seamless_service.credentials import CredentialError
 from seamless_service.health import PORT_NAME as HEALTH_PORT_NAME
 from seamless_service.service_side import NO_TLS_FLAG

@@ -12,10 +12,8 @@ import logging
 
 from seamless import Buffer, Checksum
 from seamless_remote import RemoteClients
-from seamless_transformer import spawn
-from seamless_transformer.code import CodeLocation
-from seamless_transformer.spawn_pool import run_spawned, shutdown
-from seamless_transformer.transformation_dict import TransformationSpec, parse_spec
+from seamless_transformer import CodeLocation, TransformationSpec, parse_spec, run_spawned, spawn
+from seamless_transformer import shutdown_workers as shutdown
 
 logger = logging.getLogger("seamless_jobserver")
 

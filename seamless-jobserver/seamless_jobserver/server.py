@@ -33,7 +33,7 @@ DEFAULT_MAX_REQUEST_BYTES = 64 * 1024**2
 
 def bind_socket(host: str, ports: range) -> socket.socket:
     """A listening TCP socket on ``host`` and a free port of ``ports`` (tried in random order)."""
-    from seamless_dask.ports import bind_free_port
+    from seamless_service.ports import bind_free_port
 
     sock = bind_free_port(host, ports.start, ports.stop - 1)
     sock.listen(128)

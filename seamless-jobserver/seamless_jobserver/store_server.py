@@ -38,7 +38,7 @@ import threading
 import time
 from typing import Any
 
-from seamless_dask.status_file import StatusFile, StatusFileError
+from seamless_service.status_file import StatusFile, StatusFileError
 from seamless_service.credentials import CredentialError
 from seamless_service.health import PORT_NAME as HEALTH_PORT_NAME
 from seamless_service.health import HealthServer

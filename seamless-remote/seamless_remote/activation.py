@@ -1,18 +1,20 @@
 """Persistent mode: launch (or reconnect to) the services of the current project/stage and plug
 their clients into seamless_transformer.
 
-Called by ``seamless_config.set_stage()`` through ``activate(cluster=, execution=, remote=)``:
+The ``persistent`` activator of ``seamless_config.set_stage()`` (entry-point group
+``seamless.activators``): ``activate(mode=, cluster=)`` launches the services that
+``seamless_config.plan.MODE_SERVICES`` lists for the mode:
 
 * always: the read-write hashserver and database of the project/stage (``configure_hashserver``,
   ``configure_database`` + ``seamless_config.launching.launch``), whose clients become buffer
   and result stores of seamless_transformer;
-* ``execution: remote`` + ``remote: jobserver``: the jobserver, told (file parameters) to use that
+* ``jobserver`` (mode ``remote-jobserver``): the jobserver, told (file parameters) to use that
   hashserver and database, and a `JobserverBackend` registered as the remote backend;
-* ``execution: remote`` + ``remote: daskserver``: the Seamless Dask server and
-  ``seamless_dask.transformation_backend.DaskTransformationBackend`` over a Dask client.
+* ``daskserver`` (mode ``remote-daskserver``): the Seamless Dask server and the transformation
+  backend that seamless-dask registers in the entry-point group :data:`BACKENDS`
+  (``DaskTransformationBackend``) over a Dask client.
 
 ``deactivate()`` unregisters and closes all of it; the servers stay up until their idle timeout.
-Set ``DISABLED = True`` (tests) to make ``activate`` do nothing.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from .remote_clients import remote_clients_parameters
 
 logger = logging.getLogger("seamless_remote")
 
-DISABLED = False
+#: Entry-point group of remote transformation backends, by service name (``daskserver``).
+BACKENDS = "seamless.remote_backends"
 DASKSERVER = "Seamless Dask server"
 _ANY_ADDRESS = ("0.0.0.0", "::", "")
 
@@ -47,12 +50,47 @@ class ActiveServices:
     closers: list[Callable[[], Any]] = field(default_factory=list)
 
 
-_active: ActiveServices | None = None
+class PersistentActivator:
+    """The persistent activation of a stage: what :meth:`activate` set up (:attr:`active`)."""
+
+    def __init__(self) -> None:
+        self.active: ActiveServices | None = None
+
+    def activate(self, *, mode: str, cluster: str | None) -> ActiveServices:
+        """Launch/reconnect the services of ``mode`` (``describe_mode()``) and register their clients.
+
+        Raises ``ConfigurationError`` when the Dask backend is missing and
+        ``seamless_config.launching.LaunchError`` (with the server's log tail) when a service does
+        not start. On any failure, nothing stays registered.
+        """
+        self.deactivate()
+        assert cluster is not None, "persistent modes have a cluster"
+        self.active = _start(mode, cluster)
+        return self.active
+
+    def deactivate(self) -> None:
+        """Unregister the backend and stores of the current activation and close their clients."""
+        active, self.active = self.active, None
+        if active is not None:
+            _close(active)
+
+
+_default = PersistentActivator()
+
+
+def activate(*, mode: str, cluster: str | None) -> ActiveServices:
+    """:meth:`PersistentActivator.activate` of the default activation (``set_stage()``'s)."""
+    return _default.activate(mode=mode, cluster=cluster)
+
+
+def deactivate() -> None:
+    """:meth:`PersistentActivator.deactivate` of the default activation."""
+    _default.deactivate()
 
 
 def get_active() -> ActiveServices | None:
     """The services of the current persistent activation, or None."""
-    return _active
+    return _default.active
 
 
 def url_here(payload: Mapping[str, Any], scheme: str = "https") -> str:
@@ -96,20 +134,13 @@ def _check_reachable(client: Any, config: Mapping[str, Any]) -> None:
         )
 
 
-def activate(*, cluster: str, execution: str, remote: str | None) -> ActiveServices | None:
-    """Launch/reconnect the services for (cluster, execution, remote) and register their clients.
+def _start(mode: str, cluster: str) -> ActiveServices:
+    """Launch the services of ``mode`` (``plan.MODE_SERVICES``); their clients, registered."""
+    from seamless_config.plan import MODE_SERVICES
 
-    ``remote`` is what seamless_config's mode decision resolved (``jobserver``/``daskserver`` for
-    execution ``remote``, else None). Raises ``ConfigurationError`` when the Dask backend is
-    missing and
-    ``seamless_config.launching.LaunchError`` (with the server's log tail) when a service does
-    not start. On any failure, nothing stays registered.
-    """
-    global _active
-    if DISABLED:
-        return None
-    deactivate()
-    dask_backend = _dask_backend_class(cluster) if execution == "remote" and remote == "daskserver" else None
+    services = MODE_SERVICES[mode]
+    remote = next((s for s in services if s in ("jobserver", "daskserver")), None)
+    dask_backend = _dask_backend_class(cluster) if remote == "daskserver" else None
     from seamless_config.tools import configure_daskserver, configure_database, configure_hashserver
 
     from seamless_config import client_credentials
@@ -135,7 +166,7 @@ def activate(*, cluster: str, execution: str, remote: str | None) -> ActiveServi
         _check_reachable(active.hashserver, hs_config)
         active.database.check_protocol()
         active.urls.update(hashserver=active.hashserver.url, database=active.database.url)
-        if execution == "remote" and remote == "jobserver":
+        if remote == "jobserver":
             _activate_jobserver(
                 active, url_on_frontend(hs_config, hs_payload, scheme), url_on_frontend(db_config, db_payload, scheme)
             )
@@ -145,7 +176,6 @@ def activate(*, cluster: str, execution: str, remote: str | None) -> ActiveServi
     except BaseException:
         _close(active)
         raise
-    _active = active
     logger.info(
         "Persistent mode for cluster '%s': hashserver %s, database %s%s",
         cluster, active.urls["hashserver"], active.urls["database"],
@@ -174,17 +204,22 @@ def _activate_jobserver(active: ActiveServices, hashserver_url: str, database_ur
 
 
 def _dask_backend_class(cluster: str) -> type:
-    """``DaskTransformationBackend``, checked before anything is launched."""
-    try:
-        from seamless_dask.transformation_backend import DaskTransformationBackend
-    except ImportError as exc:
-        raise _configuration_error(
-            f"Cluster '{cluster}' selects 'remote: daskserver' in persistent mode, which needs "
-            f"seamless_dask.transformation_backend.DaskTransformationBackend, not available here ({exc}). "
-            "Install seamless-dask with its transformation backend, or use 'remote: jobserver' / "
-            "'execution: process'"
-        ) from None
-    return DaskTransformationBackend
+    """The ``daskserver`` backend class (``DaskTransformationBackend``), checked before anything
+    is launched."""
+    from importlib.metadata import entry_points
+
+    problem = "no installed package registers it"
+    for entry_point in entry_points(group=BACKENDS, name="daskserver"):
+        try:
+            return entry_point.load()
+        except ImportError as exc:
+            problem = str(exc)
+    raise _configuration_error(
+        f"Cluster '{cluster}' selects 'remote: daskserver' in persistent mode, which needs "
+        f"seamless_dask.backend.transformation_backend.DaskTransformationBackend, not available here ({problem}). "
+        "Install seamless-dask with its transformation backend, or use 'remote: jobserver' / "
+        "'execution: process'"
+    ) from None
 
 
 def _activate_daskserver(active: ActiveServices, backend_class: type, *, dask_payload: Mapping[str, Any], creds: Any) -> None:
@@ -223,11 +258,3 @@ def _close(active: ActiveServices) -> None:
             closer()
         except Exception as exc:  # closing is best effort: the servers stay up anyway
             logger.debug("Closing %r failed: %r", closer, exc)
-
-
-def deactivate() -> None:
-    """Unregister the backend and stores of the current activation and close their clients."""
-    global _active
-    active, _active = _active, None
-    if active is not None:
-        _close(active)

@@ -11,11 +11,10 @@ import argparse
 import json
 import sys
 
-from pathlib import Path
 
 from . import credentials
+from .launcher_state import launcher_root
 from .private_files import private_dir
-from .service_side import LAUNCHER_DIRECTORY
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.action == "export":
             # run before the first launch on a frontend: the launcher's state directory (logs,
             # status files) is private before remote-http-launcher creates anything in it
-            private_dir(Path.home() / LAUNCHER_DIRECTORY)
+            private_dir(launcher_root())
             json.dump(credentials.export_for_client(creds), sys.stdout)
         else:
             print(f"TLS credentials in {creds.directory}: ok", file=sys.stderr)

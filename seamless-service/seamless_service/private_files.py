@@ -11,7 +11,7 @@ import contextlib
 import logging
 import os
 import stat
-import threading
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -75,17 +75,21 @@ def tighten_tree(root: str | os.PathLike[str]) -> int:
 
 
 def write_private(path: str | os.PathLike[str], data: bytes | str) -> None:
-    """Write ``data`` to ``path`` atomically (a temporary file + rename), owner-only (0600).
+    """Write ``data`` to ``path`` atomically, owner-only (0600): the one atomic write of Seamless.
 
-    The temporary name is unique per process and thread: services launched side by side write
-    the same files (e.g. the credentials' verification cache) at the same moment.
+    The data goes to a temporary file of its own in the same directory (concurrent writers of
+    one path do not meet), which then replaces ``path``; readers see the old or the new content.
     """
     target = Path(path)
-    tmp = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, target)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")  # 0600
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 @contextlib.contextmanager

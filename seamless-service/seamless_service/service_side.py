@@ -11,12 +11,11 @@ import os
 from pathlib import Path
 
 from .credentials import Credentials, ensure
+from .launcher_state import launcher_root
 from .private_files import PRIVATE_UMASK, tighten_tree
 
 logger = logging.getLogger(__name__)
 
-#: remote-http-launcher's state directory name (its server records, logs and status files).
-LAUNCHER_DIRECTORY = ".remote-http-launcher"
 #: The command-line flag of our services that turns TLS off (cluster key ``tls: false``).
 NO_TLS_FLAG = "--no-tls"
 
@@ -32,8 +31,8 @@ def make_private(*paths: str | os.PathLike[str] | None) -> None:
         if not path:
             continue
         target = Path(path)
-        launcher_root = next((p for p in target.parents if p.name == LAUNCHER_DIRECTORY), None)
-        tighten_tree(launcher_root or target)
+        root = launcher_root()
+        tighten_tree(root if root in target.absolute().parents else target)
 
 
 def service_credentials(tls: bool, service: str) -> Credentials | None:

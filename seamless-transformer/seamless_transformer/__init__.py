@@ -7,22 +7,26 @@ Importing it imports no Dask, distributed or seamless_remote.
 import logging
 
 from .cache import add_store, clear_memory_cache, get_cache_dir, remove_store, set_cache_dir
+from .code import CodeLocation
 from .decorators import delayed, direct
 from .errors import RemoteBackendMissingError, TransformationError
 from .execute import execute_transformation
 from .execution import get_execution, set_execution
 from .remote_backend import RemoteBackend, RemoteJob, get_backend, register_backend
 from .spawn_pool import shutdown as shutdown_workers
-from .spawn_pool import spawn
+from .spawn_pool import run_spawned, spawn
 from .transformation import Transformation
+from .transformation_dict import TransformationSpec, parse_spec
 
 logging.getLogger("seamless_transformer").addHandler(logging.NullHandler())
 
 __all__ = [
+    "CodeLocation",
     "RemoteBackend",
     "RemoteBackendMissingError",
     "RemoteJob",
     "Transformation",
+    "TransformationSpec",
     "TransformationError",
     "add_store",
     "clear_memory_cache",
@@ -32,8 +36,10 @@ __all__ = [
     "get_backend",
     "get_cache_dir",
     "get_execution",
+    "parse_spec",
     "register_backend",
     "remove_store",
+    "run_spawned",
     "set_cache_dir",
     "set_execution",
     "shutdown_workers",

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from seamless import Buffer, Checksum
+from seamless_service.private_files import write_private
 
 logger = logging.getLogger("seamless_transformer")
 
@@ -80,14 +80,7 @@ class DirectoryStore:
 
     def _write(self, path: Path, data: bytes) -> None:
         path.parent.mkdir(mode=0o700, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_private(path, data)
 
     def _read(self, path: Path) -> bytes | None:
         try:

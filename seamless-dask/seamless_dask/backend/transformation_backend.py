@@ -3,7 +3,7 @@
 `DaskTransformationBackend` implements seamless_transformer's `RemoteBackend` protocol over a
 ``distributed.Client``. ``seamless_remote.activation`` registers it (``remote: daskserver``) with
 ``seamless_transformer.register_backend()``; from then on every transformation that is not
-cached runs as one Dask task (see :mod:`seamless_dask.transformation_task`):
+cached runs as one Dask task (see :mod:`seamless_dask.backend.transformation_task`):
 
 * its key is ``seamless-transformation-<checksum>``: the scheduler holds one task per key, so
   equal transformations submitted at the same time by several clients (or threads) run once;

@@ -17,7 +17,8 @@ limit; the per-process semaphore here enforces it also when ``worker_threads`` g
 threads. Without the throttle variable (a Dask cluster not started in persistent mode) only
 Dask's thread count limits concurrency.
 
-Importing this module imports only the standard library and seamless_dask.configuration.
+Importing this module imports only the standard library and seamless_dask.configuration (the
+wrapper computes the variables it reads).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
-from .configuration import CORES_ENV, THROTTLE_ENV
+from ..configuration import CORES_ENV, THROTTLE_ENV
 
 TRANSFORMATION_KEY_PREFIX = "seamless-transformation-"
 BUFFER_KEY_PREFIX = "seamless-buffer-"

@@ -2,17 +2,17 @@
 
 The launcher starts the service *before* it writes ``{"status": "starting", "parameters": ...}``
 into the status file, so the service waits for the file, reads it, and later adds its ports and
-``status: running`` (or ``status: failed`` and a one-line ``reason``). Writes are atomic
-(``<file>.tmp`` + rename, owner-only) and keep the launcher's keys. After a clean run the file is
-removed. The client side of the protocol is :mod:`seamless_config.launching`. Stdlib only, and
-``seamless_dask/__init__`` imports nothing, so the jobserver can use it without Dask.
+``status: running`` (or ``status: failed`` and a one-line ``reason``). Writes are atomic and
+owner-only (:func:`.private_files.write_private`) and keep the launcher's keys. After a clean run
+the file is removed. The client side of the protocol is :mod:`seamless_config.launching`. Stdlib
+only, so the jobserver and the wrapper use it without importing each other.
 
-A service launched by remote-http-launcher (status file ``~/.remote-http-launcher/server/<key>.json``)
-also records itself, owner-only, in ``~/.seamless/services/<key>.json`` (``pid``, ``key``,
-``status_file``) while it runs: the record that :mod:`seamless_config.service_records` reads to
-find the live service of a key even when the launcher's state is unreadable.
+A service launched by remote-http-launcher (status file ``<key>.json`` in
+:func:`.launcher_state.server_dir`) also records itself, owner-only, in
+:func:`services_dir` ``/<key>.json`` (``pid``, ``key``, ``status_file``) while it runs: the
+record that :mod:`seamless_config.service_records` reads to find the live service of a key even
+when the launcher's state is unreadable.
 """
-
 from __future__ import annotations
 
 import json
@@ -21,8 +21,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .launcher_state import server_dir
+from .private_files import private_dir, write_private
+
 WAIT_SECONDS = 20.0
 POLL_SECONDS = 0.1
+
+
+def services_dir() -> Path:
+    """Where running services record themselves: ``~/.seamless/services``."""
+    return Path.home() / ".seamless" / "services"
 
 
 class StatusFileError(RuntimeError):
@@ -39,21 +47,14 @@ class StatusFile:
 
     def _key(self) -> str | None:
         """The launcher key, when the file is remote-http-launcher's server record."""
-        launcher_dir = Path.home() / ".remote-http-launcher" / "server"
-        return self.path.stem if self.path.parent == launcher_dir else None
+        return self.path.stem if self.path.parent == server_dir() else None
 
     def _write_record(self) -> None:
         key = self._key()
         if key is None:
             return
-        directory = Path.home() / ".seamless" / "services"
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path = directory / f"{key}.json"
-        tmp = directory / f".{key}.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump({"pid": os.getpid(), "key": key, "status_file": str(self.path)}, f)
-        os.replace(tmp, path)
+        path = private_dir(services_dir()) / f"{key}.json"
+        write_private(path, json.dumps({"pid": os.getpid(), "key": key, "status_file": str(self.path)}))
         self.record = path
 
     def _remove_record(self) -> None:
@@ -113,11 +114,7 @@ class StatusFile:
     def _update(self, **items: Any) -> None:
         content = self._read()
         content.update(items)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(content, f, indent=2)
-        os.replace(tmp, self.path)
+        write_private(self.path, json.dumps(content, indent=2))
 
     def write_running(self, port: int, **other_ports: int) -> None:
         """Publish the ports (``port`` plus e.g. ``dashboard_port``): clients may connect from now on.

@@ -1,0 +1,84 @@
+"""Activators: what switches a mode on, found by name in the entry-point group :data:`GROUP`.
+
+seamless-config decides the mode (:func:`.lifecycle.describe_mode`) but never imports the
+packages above it: seamless-remote registers ``persistent`` (hashserver, database, jobserver or
+Seamless Dask server) and seamless-transformer ``spawn`` (the local worker pool), in their
+pyproject under ``[project.entry-points."seamless.activators"]``. Pure Dask is seamless-config's
+own (:mod:`.pure_daskserver`). A new mode: a row of :data:`.plan.MODE_ACTIVATORS` and, when its
+package sits above seamless-config, an entry point there.
+
+An activator is a module or object with ``activate(*, mode, cluster)`` (``mode`` from
+``describe_mode()``, the selected ``cluster``) and ``deactivate()``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Protocol
+
+GROUP = "seamless.activators"
+PURE_DASK = "pure-dask"
+
+
+class Activator(Protocol):
+    def activate(self, *, mode: str, cluster: str | None) -> Any: ...
+
+    def deactivate(self) -> None: ...
+
+
+class MissingActivator(LookupError):
+    """No installed package provides the activator ``name``; ``installed`` lists those that are."""
+
+    def __init__(self, name: str, installed: list[str]):
+        super().__init__(name)
+        self.name = name
+        self.installed = installed
+
+
+class _PureDask:
+    """seamless-config's own activator: :mod:`.pure_daskserver` (imported when activated)."""
+
+    def activate(self, *, mode: str, cluster: str | None) -> Any:
+        from . import pure_daskserver
+
+        return pure_daskserver.activate()
+
+    def deactivate(self) -> None:
+        module = sys.modules.get("seamless_config.pure_daskserver")  # never imported just to switch off
+        if module is not None:
+            module.deactivate()
+
+
+_BUILT_IN: dict[str, Activator] = {PURE_DASK: _PureDask()}
+
+
+def built_in() -> list[Activator]:
+    """seamless-config's own activators."""
+    return list(_BUILT_IN.values())
+
+
+def installed() -> list[str]:
+    """The names of every activator this installation provides."""
+    from importlib.metadata import entry_points
+
+    return sorted({*_BUILT_IN, *(ep.name for ep in entry_points(group=GROUP))})
+
+
+def find(name: str) -> Activator:
+    """The activator ``name``; :class:`MissingActivator` when no installed package provides it.
+
+    An entry point whose module is missing counts as not installed; an error inside an
+    installed module is raised as it is.
+    """
+    if name in _BUILT_IN:
+        return _BUILT_IN[name]
+    from importlib.metadata import entry_points
+
+    for entry_point in entry_points(group=GROUP, name=name):
+        try:
+            return entry_point.load()
+        except ImportError as exc:
+            module = entry_point.value.split(":")[0]
+            if exc.name is None or not (module == exc.name or module.startswith(exc.name + ".")):
+                raise  # the module is there but one of its own imports is broken: show that
+    raise MissingActivator(name, [n for n in installed() if n != name])
