@@ -229,7 +229,8 @@ def run(runs: int, slurm: bool) -> dict[str, list[float]]:
             for service in ("hashserver", "database", "daskserver"):
                 add(f"single_{service}", bench.single(service)["call"])
             add("persistent", bench.persistent()["call"])
-            print(f"bench_launch: run done, load {os.getloadavg()[0]:.1f}", file=sys.stderr)
+            # after each run, so that a failing run leaves the readings of the earlier ones
+            print(f"bench_launch: run done, load {os.getloadavg()[0]:.1f}; so far {json.dumps(r)}", file=sys.stderr)
     finally:
         bench.close_masters()
         bench.remove()
@@ -304,7 +305,6 @@ def main() -> int:
     slurm = slurm_problem()
     before = os.getloadavg()[0]
     results = run(args.runs, slurm is None)
-    print(f"bench_launch: raw results {json.dumps(results)}", file=sys.stderr)
     publish(NAME, report(results, args.runs, (before, os.getloadavg()[0]), slurm), args.write)
     return 0
 
