@@ -15,7 +15,7 @@ import contextlib
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from . import launching
 
@@ -45,11 +45,17 @@ def _open_masters(configs: Sequence[Mapping[str, Any]]) -> None:
         list(pool.map(open_master, sorted(hosts)))  # a failure shows up in the launches themselves
 
 
-def launch_all(launches: Sequence[tuple[Mapping[str, Any], str]]) -> list[dict[str, Any]]:
+def launch_all(
+    launches: Sequence[tuple[Mapping[str, Any], str]], *, meanwhile: Callable[[], Any] | None = None
+) -> list[dict[str, Any]]:
     """Launch (or reconnect to) each ``(launch dict, what)`` concurrently; return their payloads
     in the same order. Raises the one error when one launch fails, a :class:`ParallelLaunchError`
-    naming each when several do; either way nothing this call started is left running."""
-    if len(launches) <= 1:
+    naming each when several do; either way nothing this call started is left running.
+
+    ``meanwhile`` runs in the calling thread while the services start (e.g. importing the client
+    library that connects to them); its own error is raised after the launches, as theirs are.
+    """
+    if len(launches) <= 1 and meanwhile is None:
         return [launching.launch(config, what=what) for config, what in launches]
     launching.ensure_user_messages()
     configs = [config for config, _ in launches]
@@ -74,9 +80,17 @@ def launch_all(launches: Sequence[tuple[Mapping[str, Any], str]]) -> list[dict[s
         _open_masters(configs)
         with ThreadPoolExecutor(max_workers=len(launches), thread_name_prefix="launch") as pool:
             futures = [pool.submit(one, i) for i in range(len(launches))]
+            meanwhile_error: BaseException | None = None
+            if meanwhile is not None:
+                try:
+                    meanwhile()
+                except BaseException as exc:  # raised once the launches are done (or failed)
+                    meanwhile_error = exc
             outcomes = [(future.result() if future.exception() is None else future.exception()) for future in futures]
         failures = [(i, o) for i, o in enumerate(outcomes) if isinstance(o, BaseException)]
         if not failures:
+            if meanwhile_error is not None:
+                raise meanwhile_error
             return outcomes  # type: ignore[return-value]
         stopped = []
         for index in started:

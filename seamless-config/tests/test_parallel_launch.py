@@ -46,3 +46,19 @@ def test_a_service_that_was_already_running_stays_up(service):
         launch_all([(running, "hashserver"), (bad, "database")])
     assert "no such port" in str(info.value) and "par-bad" in str(info.value)
     assert pid_alive(pid) and server_state(running)["pid"] == pid  # reused, not ours to stop
+
+
+def test_meanwhile_runs_in_the_caller_and_its_error_comes_after_the_launches(service):
+    import threading
+
+    configs = [service(f"par-mw-{i}", "--delay", "0.3") for i in range(2)]
+    seen = []
+
+    def meanwhile():
+        seen.append(threading.current_thread() is threading.main_thread())
+        raise ValueError("the client library is broken")
+
+    with pytest.raises(ValueError, match="client library is broken"):
+        launch_all([(config, "service") for config in configs], meanwhile=meanwhile)
+    assert seen == [True]
+    assert all(server_state(config)["status"] == "running" for config in configs)  # launched all the same

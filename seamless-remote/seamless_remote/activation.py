@@ -120,11 +120,15 @@ def _launch(config: dict[str, Any], what: str) -> dict[str, Any]:
     return launch(config, what=what)
 
 
-def _launch_all(launches: list[tuple[dict[str, Any], str]]) -> list[dict[str, Any]]:
+def _launch_all(launches: list[tuple[dict[str, Any], str]], *, meanwhile: Any = None) -> list[dict[str, Any]]:
     """Launch the services side by side (``seamless_config.parallel_launch``); payloads in order."""
     from seamless_config.parallel_launch import launch_all
 
-    return launch_all(launches)
+    return launch_all(launches, meanwhile=meanwhile)
+
+
+def _import_dask_client() -> None:
+    import distributed  # noqa: F401  (connect_dask needs it once the Seamless Dask server is up)
 
 
 def _check_reachable(client: Any, config: Mapping[str, Any]) -> None:
@@ -155,7 +159,8 @@ def _start(mode: str, cluster: str) -> ActiveServices:
         dask_config = configure_daskserver()
         launches.append((dask_config, DASKSERVER))
         dask_creds = client_credentials.for_launch(dask_config)
-    payloads = _launch_all(launches)
+    # the Dask client library (~0.3-0.8 s to import) loads while the services start
+    payloads = _launch_all(launches, meanwhile=_import_dask_client if dask_backend is not None else None)
     hs_payload, db_payload = payloads[:2]
     active = ActiveServices(
         cluster, creds, HashserverClient(url_here(hs_payload, scheme), tls=tls),
