@@ -11,7 +11,9 @@ like on a shared machine. The frontend is ``localhost`` reached over the loopbac
   open* (a later process reuses the connection an earlier one left).
 * pure Dask, ``type: slurm`` cluster, queue ``debug`` with ``interactive: true`` (one job
   submitted when the scheduler starts): ``set_stage()`` to the first result, frontend here /
-  over SSH (master open). Needs ``scripts/slurm-up.sh``; skipped without SLURM.
+  over SSH with ``tunnel: true`` (master open); and persistent mode (``remote: daskserver``) on
+  that queue behind SSH, cold start to the first new transformation's result. Needs
+  ``scripts/slurm-up.sh``; skipped without SLURM.
 * persistent, ``type: local`` cluster with ``remote: daskserver``: cold ``set_stage()`` (the
   hashserver, database and Seamless Dask server, launched side by side) against each service
   launched alone, cold, in its own process.
