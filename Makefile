@@ -1,5 +1,6 @@
 # Entry points: `make demo` (pure-Dask demo on the embedded local cluster) and `make test`
-# (every package's tests, with a real SLURM and sshd started when run as root);
+# (`make lint`, then every package's tests, with a real SLURM and sshd started when run as root);
+# `make lint` runs ruff and mypy (configured in pyproject.toml);
 # `make demo-persistent` runs the persistent-mode demo twice (computed, then from the database).
 # Each target first installs what it needs into $(VENV) from the project's own files.
 
@@ -8,7 +9,7 @@ VENV ?= .venv
 PACKAGES := seamless-service seamless-core seamless-config seamless-remote seamless-dask seamless-transformer seamless-jobserver
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-persistent test bench install services-up services-down clean
+.PHONY: demo demo-persistent test lint bench install services-up services-down clean
 
 install: $(STAMP)
 
@@ -30,6 +31,9 @@ demo-persistent: $(STAMP)
 
 test: $(STAMP)
 	VENV=$(VENV) scripts/run-tests.sh
+
+lint: $(STAMP)
+	VENV=$(VENV) scripts/lint.sh
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/run_all.py

@@ -29,7 +29,6 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from benchlib import Sandbox, machine, markers, min_median, publish
 
@@ -162,7 +161,7 @@ class Bench(Sandbox):
         r: dict = {key: [] for key in ("sbatch_submit", "sbatch_start", "sbatch_gone")}
         try:
             for _ in range(self.runs):
-                for key, value in zip(("sbatch_submit", "sbatch_start", "sbatch_gone"), self.sbatch()):
+                for key, value in zip(("sbatch_submit", "sbatch_start", "sbatch_gone"), self.sbatch(), strict=True):
                     r[key].append(value)
                 for queue in QUEUES:
                     for key, value in self.first_worker(queue).items():

@@ -2,11 +2,14 @@
 
 ``execution: process`` on a ``type: local`` cluster: results land in the database and their
 buffers on the hashserver, so a second process with the same profile gets them without running
-the transformation again. Every user run is a fresh process; servers are stopped by PID after.
+the transformation again. A new result is returned before it is stored: the services still get
+it before the process exits, and a failure to store surfaces. Every user run is a fresh
+process; servers are stopped by PID after.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -34,10 +37,13 @@ def count_and_square(x, sidefile):
         f.write("executed\\n")
     return {"square": x * x}
 
-tf = count_and_square(int(sys.argv[1]), sys.argv[2])
-value = tf.run()
-active = get_active()
-print(json.dumps({"value": value, "tf": tf.checksum.hex(), "result": tf.result.hex(),
+# x, x+1, ... (argument 3: how many; default 1); the process exits right after the last one returned
+x, sidefile, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 1
+tfs = [count_and_square(i, sidefile) for i in range(x, x + n)]
+values = [tf.run() for tf in tfs]
+tf, active = tfs[0], get_active()
+print(json.dumps({"value": values[0], "tf": tf.checksum.hex(), "result": tf.result.hex(),
+                  "values": values, "tfs": [t.checksum.hex() for t in tfs],
                   "hashserver": active.hashserver.url, "database": active.database.url}))
 """
 
@@ -115,3 +121,83 @@ def test_tilde_directories_are_the_frontends_home(home: Path, tmp_path: Path):
     result = first["result"]
     assert (home / "store" / "buffers" / "demo" / result[:2] / result).exists()
     assert (home / "store" / "database" / "demo" / "seamless.db").exists()
+
+
+# -- the hot path: results returned before they are stored ------------------------------------
+
+COMMANDS = [{"cluster": "laptop"}, {"project": "hot"}, {"execution": "process"}]
+
+# stops its own hashserver (by PID, from the launcher's record), then computes
+UNSTORABLE = """
+import json, os, signal, sys, time
+from pathlib import Path
+import seamless_config
+seamless_config.set_stage()
+import seamless_transformer as st
+from seamless_transformer import StoreError, delayed
+from seamless_transformer.write_behind import get_write_behind
+from seamless_remote.activation import get_active
+
+@delayed
+def triple(x):
+    return 3 * x
+
+assert triple(1).run() == 3
+st.flush()  # stored while the hashserver runs
+record = next((Path.home() / ".remote-http-launcher" / "server").glob("hashserver*.json"))
+pid = json.loads(record.read_text())["pid"]
+os.kill(pid, signal.SIGTERM)
+while Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower():
+    time.sleep(0.05)
+tf = triple(14)
+out = {"value": tf.run(), "tf": tf.checksum.hex(), "database": get_active().database.url}
+if sys.argv[1] == "next-call":
+    get_write_behind().drain()  # the failure is known (the client gave up on the stopped hashserver)
+    try:
+        triple(15).run()
+    except StoreError as exc:
+        out["error"] = str(exc)
+print(json.dumps(out), flush=True)
+"""
+
+
+def test_results_are_stored_before_the_process_exits(home: Path, tmp_path: Path):
+    ps.write_cluster(home, "laptop", tmp_path / "store")
+    script = ps.write_project(tmp_path / "proj", COMMANDS, SCRIPT)
+
+    sidefile = tmp_path / "executions.txt"
+    first = ps.last_json(ps.run_script(script, home, "1000", str(sidefile), "20"))
+    assert first["values"] == [{"square": i * i} for i in range(1000, 1020)]
+    assert sidefile.read_text().count("executed") == 20
+    # the process has exited: every result is in the real database, its buffer on the hashserver
+    database = DatabaseClient(first["database"], tls=ps.user_tls(home))
+    hashserver = HashserverClient(first["hashserver"], tls=ps.user_tls(home))
+    for tf, value in zip(first["tfs"], first["values"], strict=True):
+        result = database.get_result(Checksum(tf))
+        assert result is not None, f"transformation {tf} was not stored before the process exited"
+        assert hashserver.get_buffer(result).get_value("mixed") == value
+
+    # and a new process gets them as cache hits from the database, executing nothing
+    second = ps.last_json(ps.run_script(script, home, "1000", str(sidefile), "20"))
+    assert second["tfs"] == first["tfs"] and second["values"] == first["values"]
+    assert sidefile.read_text().count("executed") == 20, "the second process executed them again"
+
+
+@pytest.mark.parametrize("when", ["next-call", "exit"])
+def test_a_failure_to_store_surfaces(home: Path, tmp_path: Path, when: str):
+    ps.write_cluster(home, "laptop", tmp_path / "store")
+    script = ps.write_project(tmp_path / "proj", COMMANDS, UNSTORABLE)
+
+    run = ps.run_script(script, home, when)
+    assert run.stdout.strip(), run.stderr
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["value"] == 42  # the result was returned
+    if when == "next-call":
+        assert run.returncode == 0, run.stderr
+        assert f"Storing the result of transformation {out['tf']} failed" in out["error"]
+        assert "hashserver" in out["error"] and "cannot be reached" in out["error"]
+    else:  # raised by the exit handler
+        assert f"StoreError: Storing the result of transformation {out['tf']} failed" in run.stderr, run.stderr
+        assert "cannot be reached" in run.stderr
+    # the database never names a result whose buffer could not be stored
+    assert DatabaseClient(out["database"], tls=ps.user_tls(home)).get_result(Checksum(out["tf"])) is None

@@ -8,12 +8,12 @@ the lifecycle functions are loaded on first use (PEP 562).
 
 from importlib import import_module
 
-from .errors import ConfigurationError
-
 _LAZY = {
     name: "lifecycle"
     for name in ("get_dask_client", "get_workdir", "init", "set_stage", "set_substage", "set_workdir")
 }
+# its root, SeamlessError, lives in seamless-service: loaded when the name is first used
+_LAZY["ConfigurationError"] = "errors"
 
 __all__ = ["ConfigurationError", *sorted(_LAZY)]
 

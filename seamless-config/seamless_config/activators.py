@@ -16,6 +16,8 @@ from __future__ import annotations
 import sys
 from typing import Any, Protocol
 
+from seamless_service.errors import SeamlessError
+
 GROUP = "seamless.activators"
 PURE_DASK = "pure-dask"
 
@@ -26,7 +28,7 @@ class Activator(Protocol):
     def deactivate(self) -> None: ...
 
 
-class MissingActivator(LookupError):
+class MissingActivator(SeamlessError, LookupError):
     """No installed package provides the activator ``name``; ``installed`` lists those that are."""
 
     def __init__(self, name: str, installed: list[str]):

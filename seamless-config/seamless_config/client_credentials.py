@@ -25,7 +25,7 @@ from seamless_service.credentials import Credentials, CredentialError
 
 from .launching import LaunchError, run_tool, ssh_host, state_file_error
 
-logger = logging.getLogger("seamless_config")
+logger = logging.getLogger(__name__)
 
 #: What a frontend runs to hand its client credentials over the SSH connection.
 EXPORT_COMMAND = ["seamless-credentials", "export"]

@@ -12,6 +12,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping, TypeVar
 
+from seamless_service import queue_parameters
+from seamless_service.queue_parameters import BATCH_TYPES
+
 from .errors import ConfigurationError
 from .located_yaml import where
 from .names import validate_name
@@ -27,8 +30,7 @@ CLUSTER_STRINGS = {
     "lsf": "dask_jobqueue::LSFCluster",
     "htcondor": "dask_jobqueue::HTCondorCluster",
 }
-CLUSTER_TYPES = tuple(CLUSTER_STRINGS)
-BATCH_TYPES = tuple(t for t in CLUSTER_TYPES if t != "local")
+CLUSTER_TYPES = ("local", *BATCH_TYPES)
 SERVICES = ("hashserver", "database", "jobserver", "daskserver")
 LOCAL_CLUSTER_NAME = "local"
 DEFAULT_QUEUE_NAME = "default"
@@ -66,7 +68,10 @@ CLUSTER_FIELDS: dict[str, Field] = {
     "tls": Field("bool", "mutual TLS on every service (default true); false only where the network is otherwise isolated"),
     "frontends": Field("list", "list of frontends (login nodes)"),
     "workers": Field("int", "number of workers (local: default number of cores)"),
-    "memory_per_core_property_name": Field("str", "OAR property giving memory per core", types=("oar",)),
+    "memory_per_core_property_name": Field(
+        queue_parameters.BY_PARAMETER["memory_per_core_property_name"].grammar,
+        "OAR property giving memory per core", types=("oar",),
+    ),
     "queues": Field("section", "mapping of queue name to queue definition"),
     "default_queue": Field("str", "queue used when no 'queue' command is given"),
 }
@@ -74,57 +79,23 @@ CLUSTER_FIELDS: dict[str, Field] = {
 
 @dataclass(frozen=True)
 class QueueField(Field):
-    """A queue key: also the seamless-dask-wrapper parameter it becomes ("" = the same name,
-    None = not passed on) and the cluster types whose queues must give it."""
+    """A queue key: also the seamless-dask-wrapper parameter it becomes (None = not passed on)
+    and the cluster types whose queues must give it."""
 
-    parameter: str | None = ""
+    parameter: str | None = None
     #: cluster types whose queues must give it
     required_for: tuple[str, ...] = ()
 
 
 FieldT = TypeVar("FieldT", bound=Field)
-_WALLTIME_TYPES = ("local", *(t for t in BATCH_TYPES if t != "htcondor"))
+#: derived from the one table of queue parameters (seamless_service.queue_parameters)
 QUEUE_FIELDS: dict[str, QueueField] = {
-    "TEMPLATE": QueueField("str", "name of an earlier queue of the same cluster to copy", parameter=None),
-    "conda": QueueField("str", "conda environment of the Dask scheduler and workers", parameter=None),
-    "python": QueueField("str", "worker interpreter; default: the one that runs the wrapper"),
-    "walltime": QueueField("walltime", "maximum job run time", types=_WALLTIME_TYPES,
-                           required_for=tuple(t for t in _WALLTIME_TYPES if t != "local")),
-    "cores": QueueField("int", "cores per worker job", required_for=BATCH_TYPES),
-    "job_cores": QueueField("int", "cores requested from the batch system per job; default cores"),
-    "memory": QueueField("memory", "memory per worker job", required_for=BATCH_TYPES),
-    "unknown_task_duration": QueueField("duration", "Dask's guess for tasks never seen; default 1m",
-                                        parameter="unknown-task-duration"),
-    "target_duration": QueueField("duration", "Dask adaptive target duration; default 10m",
-                                  parameter="target-duration"),
-    "maximum_jobs": QueueField("int", "maximum number of worker jobs"),
-    "lifetime": QueueField("duration", "worker lifetime; default from walltime"),
-    "lifetime_stagger": QueueField("duration", "spread of worker lifetimes; default 4m",
-                                   parameter="lifetime-stagger"),
-    "interactive": QueueField("bool", "keep one job running at all times"),
-    "project": QueueField("word", "batch system account/project",
-                          types=("local", "slurm", "oar", "pbs", "sge", "lsf")),
-    "partition": QueueField("word", "SLURM partition / OAR queue", types=("local", "slurm", "oar")),
-    "queue": QueueField("word", "batch queue (-q)", types=("pbs", "sge", "lsf"), parameter="partition"),
-    "resource_spec": QueueField("str", "resource request (-l), e.g. select=1:ncpus=4:mem=8GB (PBS)",
-                                types=("pbs", "sge")),
-    "ncpus": QueueField("int", "CPUs requested (bsub -n); default cores", types=("lsf",)),
-    "mem": QueueField("memory", "memory limit (bsub -M); default memory", types=("lsf",)),
-    "use_stdin": QueueField("bool", "submit the job script on bsub's stdin", types=("lsf",)),
-    "disk": QueueField("memory", "disk per job, e.g. 10GB", types=("htcondor",), required_for=("htcondor",)),
-    "submit_command_extra": QueueField("strlist", "extra condor_submit arguments", types=("htcondor",)),
-    "tmpdir": QueueField("str", "local scratch directory of the workers; default /tmp"),
-    "worker_threads": QueueField("int", "threads per worker process"),
-    "processes": QueueField("int", "worker processes per job"),
-    "extra_dask_config": QueueField("strmap", "extra Dask configuration for the workers"),
-    "job_extra_directives": QueueField(
-        "directives", "extra batch directives without the prefix, written verbatim (HTCondor: 'key = value')"
-    ),
-    "job_script_prologue": QueueField("strlist", "shell lines run before the worker starts, written verbatim"),
-    "dask_resources": QueueField("resources", "Dask worker resources", parameter="dask-resources"),
+    p.key: QueueField(p.grammar, p.help, types=p.types, parameter=p.parameter, required_for=p.required_for)
+    for p in queue_parameters.QUEUE_PARAMETERS
+    if p.key is not None
 }
 #: queue key -> wrapper parameter, for the keys passed on to seamless-dask-wrapper
-QUEUE_PARAMETERS = {name: f.parameter or name for name, f in QUEUE_FIELDS.items() if f.parameter is not None}
+QUEUE_PARAMETERS = queue_parameters.KEY_TO_PARAMETER
 
 
 def fields_for(fields: Mapping[str, FieldT], ctype: str | None) -> dict[str, FieldT]:
@@ -196,7 +167,7 @@ def _parse_service(kind: str, data: Any, what: str, context: Any) -> Service:
     if (start is None) != (end is None):
         file, line = where(data)
         raise ConfigurationError(f"{what} {kind}: give both port_start and port_end, or neither", file=file, line=line)
-    if start is None:
+    if start is None or end is None:  # both None (checked above)
         start, end = DEFAULT_PORTS[kind]
     if start > end:
         file, line = where(data, "port_start")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from . import lifecycle, plan, select
 from .cluster import get_cluster
@@ -58,7 +58,7 @@ def explain(stage: str | None = None, substage: str | None = None, *, workdir: s
     }
 
 
-def _located(action):
+def _located(action: Callable[[], Any]) -> Any:
     """``action()``; its ConfigurationError gets the command line behind it (as in set_stage)."""
     result: list[Any] = []
     lifecycle._with_location(lambda: result.append(action()))

@@ -38,9 +38,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
+from seamless_service.errors import SeamlessError
+
 from . import rhl_adapter, service_records
 
-logger = logging.getLogger("seamless_config")
+logger = logging.getLogger(__name__)
 
 #: Keys of a launch dict that only steer RHL's own reporting (not part of what is launched).
 _REPORTING_KEYS = ("log_level", "log_file", "debug_log_file")
@@ -51,7 +53,7 @@ START_TIMEOUT = 60.0
 _LOG_TAIL_LINES = 25
 
 
-class LaunchError(RuntimeError):
+class LaunchError(SeamlessError, RuntimeError):
     """A service could not be launched or reached. The message holds the cause."""
 
 
@@ -60,13 +62,14 @@ def ensure_user_messages() -> None:
 
     Called when something is launched: what is started and waited for must reach the user.
     """
-    if logger.handlers or logging.getLogger().handlers:
+    package_logger = logging.getLogger(__package__)  # "seamless_config", the documented parent
+    if package_logger.handlers or logging.getLogger().handlers:
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
-    logger.addHandler(handler)
-    if logger.level == logging.NOTSET:
-        logger.setLevel(logging.INFO)
+    package_logger.addHandler(handler)
+    if package_logger.level == logging.NOTSET:
+        package_logger.setLevel(logging.INFO)
 
 
 # --- where things are -------------------------------------------------------------------------

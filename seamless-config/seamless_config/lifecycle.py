@@ -23,13 +23,14 @@ import logging
 import os
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Any, Mapping
 
 from . import activators as activators_module
 from . import select
 from .errors import ConfigurationError
 
-logger = logging.getLogger("seamless_config")
+logger = logging.getLogger(__name__)
 _UNSET: Any = object()
 
 # --- workdir --------------------------------------------------------------------------------
@@ -40,7 +41,7 @@ def _caller_dir() -> str | None:
     command files next to the script that calls it, also when that script is imported from
     elsewhere (``sys.argv[0]`` / ``__main__`` would name another directory then).
     """
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     try:
         while frame is not None:
             name = frame.f_globals.get("__name__", "")
@@ -67,12 +68,14 @@ def report_execution_requirements() -> None:
         if execution == "remote":
             raise ConfigurationError(
                 "Execution is 'remote' but no cluster was defined; add '- cluster: <name>' "
-                "(e.g. the embedded 'local' cluster) or use 'execution: process'"
+                "(e.g. the embedded 'local' cluster) or use 'execution: process'",
+                setting="execution",
             )
         if select.persistent_was_set_explicitly() and select.get_persistent():
             raise ConfigurationError(
                 "Persistence was explicitly enabled ('persistent: true') but no cluster was defined; "
-                "persistence needs a cluster's hashserver and database: add '- cluster: <name>'"
+                "persistence needs a cluster's hashserver and database: add '- cluster: <name>'",
+                setting="persistent",
             )
         if not select.persistent_was_set_explicitly():
             logger.info("No cluster defined; running without persistence (define a cluster to use 'execution: remote')")
@@ -135,14 +138,6 @@ def _missing_activator(exc: activators_module.MissingActivator, mode: str) -> Co
     return ConfigurationError(f"{message} Installed activators: {installed}.")
 
 
-#: For errors raised after loading: the command whose line they concern.
-_ERROR_SETTING = (
-    ("Persistence was explicitly enabled", "persistent"),
-    ("Execution is 'remote' but no cluster", "execution"),
-    ("'remote: ", "remote"),
-)
-
-
 def _with_location(action) -> None:
     """Run ``action``; a ConfigurationError without a file gets the line of the command behind it."""
     try:
@@ -150,7 +145,8 @@ def _with_location(action) -> None:
     except ConfigurationError as exc:
         if exc.file is not None:
             raise
-        settings = [s for text, s in _ERROR_SETTING if text in exc.reason] + ["cluster"]
+        settings = [exc.setting] if exc.setting else []
+        settings.append("cluster")
         file, line, setting = next(
             ((*select.where(s), s) for s in settings if select.where(s)[0] is not None), (None, None, None)
         )

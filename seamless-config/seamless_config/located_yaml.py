@@ -106,14 +106,14 @@ def _convert(loader: Any, node: Any, file: str, budget: _Budget) -> Any:
         budget.path.discard(id(node))
         return result
     if isinstance(node, yaml.SequenceNode):
-        result = LocatedList()
-        result.file, result.line = file, node.start_mark.line + 1
+        items = LocatedList()
+        items.file, items.line = file, node.start_mark.line + 1
         budget.path.add(id(node))
         for item in node.value:
-            result.append(_convert(loader, item, file, budget))
-            result.item_lines.append(item.start_mark.line + 1)
+            items.append(_convert(loader, item, file, budget))
+            items.item_lines.append(item.start_mark.line + 1)
         budget.path.discard(id(node))
-        return result
+        return items
     return loader.construct_object(node, deep=True)
 
 

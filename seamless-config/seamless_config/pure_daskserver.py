@@ -7,7 +7,7 @@ tunnelled) or reconnect to the one running under the same key, and connects a
 ``seamless_remote``, ``seamless_transformer``, ``seamless_dask``) is imported, and no hashserver
 or database is launched.
 
-Top-level imports are stdlib only: the transformer guard finds this module in ``sys.modules`` and
+Top-level imports are stdlib only (and seamless_service, which is): the transformer guard finds this module in ``sys.modules`` and
 calls :func:`is_active`.
 """
 
@@ -19,10 +19,9 @@ import threading
 import time
 from typing import Any
 
-logger = logging.getLogger("seamless_config")
+from seamless_service.wrapper_events import WRAPPER_EVENT_TOPIC as WRAPPER_TOPIC
 
-#: The Dask event topic on which seamless-dask-wrapper reports worker failures and pending jobs.
-WRAPPER_TOPIC = "seamless-dask-wrapper"
+logger = logging.getLogger(__name__)
 
 
 def _on_wrapper_event(event: tuple[float, Any]) -> None:

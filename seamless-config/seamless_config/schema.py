@@ -2,96 +2,27 @@
 
 Each section (cluster, frontend, service, queue) declares its fields once in a table; one
 function checks a user mapping against such a table and gives errors that name the file, the
-line, the section, the field and what would be valid.
+line, the section, the field and what would be valid. Values are read with the grammars that
+seamless-dask-wrapper uses too (:mod:`seamless_service.grammars`); only the keys no wrapper
+parameter has (ports, hosts, paths, sections) have checks of their own here.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
+
+from seamless_service.grammars import GRAMMARS, GrammarError
 
 from .errors import ConfigurationError
 from .located_yaml import where
 from .names import host_problem, path_problem
-
-#: The forms seamless-dask-wrapper accepts (seamless_dask.durations), checked here already so that
-#: a wrong value is reported with its file and line instead of at launch.
-_DURATION = re.compile(
-    r"^(\d+(\.\d*)?|\.\d+)\s*(ms|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?)?$"
-    r"|^(\d+-)?\d+(:\d{2}){0,2}$",
-    re.IGNORECASE,
-)
-_WALLTIME = re.compile(r"^(\d+-)?\d+:\d{2}(:\d{2})?$")
-_WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.,:+=@-]*")
-_MEMORY = re.compile(r"^\d+(\.\d+)?\s*([kKMGTP]i?B|[kKMGTP]|B)?$")
-
-
-def _positive_int(v: Any) -> str | None:
-    if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-        return "a positive integer, e.g. 4"
-    return None
 
 
 def _port(v: Any) -> str | None:
     if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 65535:
         return "a port number between 1 and 65535"
     return None
-
-
-def _string(v: Any) -> str | None:
-    return None if isinstance(v, str) and v else "a non-empty string"
-
-
-def _boolean(v: Any) -> str | None:
-    return None if isinstance(v, bool) else "true or false"
-
-
-def _walltime(v: Any) -> str | None:
-    return None if isinstance(v, str) and _WALLTIME.match(v) else 'a walltime such as "02:00:00"'
-
-
-def _duration(v: Any) -> str | None:
-    return None if isinstance(v, str) and _DURATION.match(v.strip()) else 'a duration such as "10m" or "30s"'
-
-
-def _memory(v: Any) -> str | None:
-    return None if isinstance(v, str) and _MEMORY.match(v.strip()) else 'a memory size such as "4GB"'
-
-
-def _string_list(v: Any) -> str | None:
-    if isinstance(v, list) and all(isinstance(x, str) for x in v):
-        return None
-    return 'a list of strings, e.g. ["module load python"]'
-
-
-def _directives(v: Any) -> str | None:
-    """Batch directives without their prefix: dask-jobqueue writes '#SBATCH ' (or '#OAR '...) itself;
-    one line each (a line break would put the rest outside the directive, into the script)."""
-    if _string_list(v) is None and not any("\n" in x or x.lstrip().startswith("#") for x in v):
-        return None
-    return 'a list of strings (one line each) without the "#SBATCH"/"#OAR" prefix, which dask-jobqueue adds, e.g. ["--qos=short"]'
-
-
-def _word(v: Any) -> str | None:
-    """A value of a job-script directive (partition, account): nothing a shell or sbatch would split."""
-    if isinstance(v, str) and _WORD.fullmatch(v):
-        return None
-    return "letters, digits and _ . , : + = @ -, not starting with '-' (e.g. normal or gpu,normal)"
-
-
-def _string_map(v: Any) -> str | None:
-    if isinstance(v, Mapping) and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items()):
-        return None
-    return 'a mapping of strings to strings, e.g. {"distributed.worker.memory.target": "0.8"}'
-
-
-def _resource_map(v: Any) -> str | None:
-    if isinstance(v, Mapping) and all(
-        isinstance(k, str) and isinstance(x, (int, float)) and not isinstance(x, bool) for k, x in v.items()
-    ):
-        return None
-    return "a mapping of resource names to numbers, e.g. {GPU: 1}"
 
 
 def _mapping_or_null(v: Any) -> str | None:
@@ -102,21 +33,12 @@ def _list(v: Any) -> str | None:
     return None if isinstance(v, list) and v else "a non-empty list"
 
 
+#: checks of the keys that only cluster files have; the others use the grammars shared with
+#: seamless-dask-wrapper (:data:`seamless_service.grammars.GRAMMARS`)
 CHECKS: dict[str, Callable[[Any], str | None]] = {
-    "int": _positive_int,
     "port": _port,
-    "str": _string,
-    "bool": _boolean,
-    "walltime": _walltime,
-    "duration": _duration,
-    "memory": _memory,
-    "strlist": _string_list,
-    "directives": _directives,
-    "word": _word,
     "host": host_problem,
     "path": path_problem,
-    "strmap": _string_map,
-    "resources": _resource_map,
     "section": _mapping_or_null,
     "list": _list,
 }
@@ -124,13 +46,24 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
 
 @dataclass(frozen=True)
 class Field:
-    """One declared field: its check (a key of CHECKS) and what it means."""
+    """One declared field: its check (a key of CHECKS or of the shared GRAMMARS) and what it means."""
 
     check: str
     help: str
     required: bool = False
     #: the cluster types this key means something for (None: all)
     types: tuple[str, ...] | None = None
+
+
+def check_value(check: str, value: Any) -> tuple[Any, str | None]:
+    """``(value to keep, None)``, or ``(value, what it must be)`` when ``check`` refuses it."""
+    grammar = GRAMMARS.get(check)
+    if grammar is None:
+        return value, CHECKS[check](value)
+    try:
+        return grammar.parse(value), None
+    except GrammarError:
+        return value, grammar.description
 
 
 def validate_section(
@@ -160,7 +93,7 @@ def validate_section(
                 f"{what}: unknown key {raw_key!r}; valid keys are: {valid}", file=kfile, line=kline
             )
         if value is not None:
-            problem = CHECKS[fields[key].check](value)
+            value, problem = check_value(fields[key].check, value)
             if problem is not None:
                 raise ConfigurationError(
                     f"{what}: {raw_key!r} must be {problem} ({fields[key].help}), not {value!r}",

@@ -214,13 +214,15 @@ class Selection:
             if len(here) == 2:
                 raise ConfigurationError(
                     f"Cluster '{cluster}' frontend '{frontend.hostname or 'localhost'}' has both jobserver and "
-                    f"daskserver; in your {OVERRIDE_FILE}, specify 'remote: jobserver' or 'remote: daskserver'"
+                    f"daskserver; in your {OVERRIDE_FILE}, specify 'remote: jobserver' or 'remote: daskserver'",
+                    setting="remote",
                 )
             kinds |= here
         if len(kinds) == 2:
             raise ConfigurationError(
                 f"Cluster '{cluster}' exposes both jobserver and daskserver; in your {OVERRIDE_FILE}, "
-                "specify 'remote: jobserver' or 'remote: daskserver'"
+                "specify 'remote: jobserver' or 'remote: daskserver'",
+                setting="remote",
             )
         return kinds.pop() if kinds else None
 

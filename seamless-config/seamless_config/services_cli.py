@@ -146,11 +146,12 @@ def describe(config: Mapping[str, Any], now: float | None = None) -> dict[str, A
     running = state["state"] == "running"
     now = now if now is not None else time.time()
     age = idle = None
-    since = (found.state or {}).get("running_since", found.mtime)  # ours say; else the last status write
+    published = found.state or {}
+    since = published.get("running_since", found.mtime)  # ours say; else the last status write
     if running and isinstance(since, (int, float)):
         age = max(0.0, now - since)
-    if running and "idle_since" in (found.state or {}):  # published by our services, not by RHL
-        since = found.state["idle_since"]
+    if running and "idle_since" in published:  # published by our services, not by RHL
+        since = published["idle_since"]
         idle = 0.0 if since is None else max(0.0, now - float(since))
     return {
         "key": config["key"],

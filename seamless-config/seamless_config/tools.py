@@ -9,6 +9,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from seamless_service.queue_parameters import PURE_DEFAULT_WORKER_THREADS, default
+
 from . import select
 from .cluster import CLUSTER_STRINGS, QUEUE_PARAMETERS, Cluster, Frontend, Service, get_cluster
 from .errors import ConfigurationError
@@ -17,8 +19,6 @@ from .names import escape_key_part
 _TOKEN = re.compile(r"\$[A-Za-z_][A-Za-z0-9_]*")
 _KEY = re.compile(r"[A-Za-z0-9._-]{1,255}")
 _tools: dict[str, dict[str, Any]] | None = None
-
-PURE_DEFAULT_WORKER_THREADS = 2
 
 
 def define_tools(tools: dict[str, Any]) -> None:
@@ -113,7 +113,7 @@ def dask_file_parameters(cluster: Cluster, queue: str, *, pure: bool) -> dict[st
     params = {param: values[field] for field, param in QUEUE_PARAMETERS.items() if values.get(field) is not None}
     if cluster.memory_per_core_property_name:
         params["memory_per_core_property_name"] = cluster.memory_per_core_property_name
-    params.setdefault("interactive", False)
+    params.setdefault("interactive", default("interactive"))
     if "maximum_jobs" not in params and cluster.workers:
         params["maximum_jobs"] = cluster.workers
     if pure:

@@ -76,7 +76,7 @@ def test_required_keys_per_type():
     assert "missing required key(s) walltime (a 'sge' queue needs them)" in error(
         "sge", {"cores": 2, "memory": "4GB"})
     assert "'mem' must be a memory size" in error("lsf", {**BASE, "mem": "lots"})
-    assert "'use_stdin' must be true or false" in error("lsf", {**BASE, "use_stdin": "yes"})
+    assert "'use_stdin' must be true or false" in error("lsf", {**BASE, "use_stdin": "maybe"})
 
 
 def test_a_cluster_without_type_accepts_every_key():

@@ -139,7 +139,7 @@ def test_unknown_keys_are_listed():
         ({"type": "slurm", "frontends": [{"daskserver": {}}]}, "missing required key(s) hostname"),
         ({"type": "local", "frontends": []}, "'frontends' must be a non-empty list"),
         ({"type": "local", "workers": 0}, "'workers' must be a positive integer"),
-        ({"type": "local", "tunnel": "yes"}, "'tunnel' must be true or false"),
+        ({"type": "local", "tunnel": "maybe"}, "'tunnel' must be true or false"),
         ({"type": "local", "frontends": [{"hashserver": {}}]}, "hashserver: missing required key(s) bufferdir"),
         ({"type": "local", "frontends": [{"daskserver": {"port_start": 5}}]}, "give both port_start and port_end"),
         ({"type": "local", "frontends": [{"daskserver": {"port_start": 9, "port_end": 5}}]}, "port_start 9 is above port_end 5"),

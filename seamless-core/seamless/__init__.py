@@ -7,7 +7,7 @@ only when asked for.
 
 from .buffer import Buffer
 from .checksum import Checksum
-from .errors import CacheMissError, SerializationError
+from .errors import CacheMissError, SeamlessError, SerializationError
 from .serialization import CELLTYPES, deserialize, infer_celltype, is_plain, serialize
 from .worker_role import is_worker
 
@@ -16,6 +16,7 @@ __all__ = [
     "CELLTYPES",
     "CacheMissError",
     "Checksum",
+    "SeamlessError",
     "SerializationError",
     "deserialize",
     "infer_celltype",

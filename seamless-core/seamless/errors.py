@@ -1,9 +1,13 @@
-"""Exceptions shared by every Seamless package."""
+"""Exceptions shared by every Seamless package; :class:`SeamlessError` (from seamless-service) is their root."""
 
 from __future__ import annotations
 
+from seamless_service.errors import SeamlessError
 
-class CacheMissError(LookupError):
+__all__ = ["CacheMissError", "SeamlessError", "SerializationError"]
+
+
+class CacheMissError(SeamlessError, LookupError):
     """A buffer or a result was asked for by checksum and no store holds it."""
 
     def __init__(self, checksum: object):
@@ -11,5 +15,5 @@ class CacheMissError(LookupError):
         super().__init__(f"buffer {checksum} not found in any buffer store")
 
 
-class SerializationError(ValueError):
+class SerializationError(SeamlessError, ValueError):
     """A value cannot be turned into a buffer of the requested cell type (or back)."""

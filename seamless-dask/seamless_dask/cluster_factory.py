@@ -19,7 +19,7 @@ from .configuration import ClusterConfiguration, nested
 from .distributed_adapter import protect_dashboard, require_client_certificates_over_https
 from .errors import WrapperError
 
-logger = logging.getLogger("seamless_dask")
+logger = logging.getLogger(__name__)
 
 
 def apply_dask_config(cfg: ClusterConfiguration) -> None:

@@ -27,15 +27,15 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
+from seamless_service.grammars import format_seconds, memory_bytes, parse_duration
+from seamless_service.queue_parameters import DEFAULT_TRANSFORMATION_THROTTLE as DEFAULT_THROTTLE
+from seamless_service.queue_parameters import PURE_DEFAULT_WORKER_THREADS, default
+
 from .batch_systems import BATCH_SYSTEMS, SYSTEM_SPECIFIC_PARAMETERS, BatchSystem
-from .durations import format_seconds, parse_duration
 from .errors import WrapperError
 from .parameters import WrapperParameters
-from .sizes import memory_bytes
 
-DEFAULT_THROTTLE = 3
-PURE_DEFAULT_THREADS = 2
-DEFAULT_LIFETIME_STAGGER = "4m"
+DEFAULT_LIFETIME_STAGGER: str = default("lifetime-stagger")
 LIFETIME_MARGIN_SECONDS = 60
 #: Adaptive asks for jobs within 1 s of new work (at 5 s, that interval was most of the time to
 #: the first SLURM worker); it releases a job after 300 checks (5 min) without work for it, since
@@ -171,7 +171,7 @@ def nested(dotted: dict[str, Any]) -> dict[str, Any]:
 def _threads_processes(p: WrapperParameters) -> tuple[int, int, int, dict[str, str]]:
     """threads, processes, jobqueue cores and worker env, per the table in the module doc."""
     if p.pure_dask:
-        threads = p.worker_threads or PURE_DEFAULT_THREADS
+        threads = p.worker_threads or PURE_DEFAULT_WORKER_THREADS
         return threads, p.processes or p.cores, p.job_cores or p.cores, {}
     throttle = p.transformation_throttle or DEFAULT_THROTTLE
     threads = p.worker_threads or p.cores * throttle

@@ -24,9 +24,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import WrapperError
-from .job_watch import EVENT_TOPIC
+from seamless_service.wrapper_events import WRAPPER_EVENT_TOPIC
 
+from .errors import WrapperError
 
 #: the scheduler's built-in pseudo-client of fire_and_forget futures
 PSEUDO_CLIENTS = frozenset({"fire-and-forget"})
@@ -72,11 +72,11 @@ def take_snapshot(cluster: Any) -> Snapshot:
 
 
 def publish(cluster: Any, event: dict[str, Any]) -> None:
-    """Log a job event on the scheduler under :data:`EVENT_TOPIC` (clients can subscribe)."""
+    """Log a job event on the scheduler under :data:`WRAPPER_EVENT_TOPIC` (clients can subscribe)."""
     from distributed.utils import sync
 
     async def log_event() -> None:
-        cluster.scheduler.log_event(EVENT_TOPIC, event)
+        cluster.scheduler.log_event(WRAPPER_EVENT_TOPIC, event)
 
     sync(cluster.loop, log_event)
 
@@ -105,9 +105,10 @@ def require_client_certificates_over_https() -> None:
         def initialize(self, *args: Any, ssl_options: Any = None, **kwargs: Any) -> None:
             if isinstance(ssl_options, ssl.SSLContext):
                 ssl_options.verify_mode = ssl.CERT_REQUIRED
-            super().initialize(*args, ssl_options=ssl_options, **kwargs)
+            kwargs["ssl_options"] = ssl_options
+            super().initialize(*args, **kwargs)
 
-    node.HTTPServer = MutualTLSHTTPServer
+    setattr(node, "HTTPServer", MutualTLSHTTPServer)  # noqa: B010 (a class attribute of a module, replaced)
 
 
 def protect_dashboard(cluster: Any) -> Any:

@@ -1,7 +1,8 @@
 """Watch the batch jobs of a job-queue cluster, so silent worker failures reach the user.
 
 A :class:`JobWatcher` asks the batch system (commands from :mod:`.batch_systems`) about the
-cluster's jobs and turns what it sees into events for the topic :data:`EVENT_TOPIC`:
+cluster's jobs and turns what it sees into events for the wrapper's topic
+(:data:`seamless_service.wrapper_events.WRAPPER_EVENT_TOPIC`):
 
 * ``{"kind": "worker-failed", "job_id", "state", "reason", "exit_status", "stderr_tail"}`` once per job that ended while
   the cluster still wanted it, unless its worker had connected and it merely completed;
@@ -21,9 +22,8 @@ from typing import Any, Callable
 
 from .batch_systems import BatchSystem, JobStatusQuery
 
-logger = logging.getLogger("seamless_dask")
+logger = logging.getLogger(__name__)
 
-EVENT_TOPIC = "seamless-dask-wrapper"
 PENDING_EVERY = 5.0
 STDERR_TAIL_LINES = 20
 QUERY_TIMEOUT = 15.0

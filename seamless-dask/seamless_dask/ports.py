@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
+
 from seamless_service.ports import bind_free_port
 
 from .errors import WrapperError
 
 
-def pick_free_port(host: str, start: int, end: int, exclude: set[int] = frozenset()) -> int:
+def pick_free_port(host: str, start: int, end: int, exclude: AbstractSet[int] = frozenset()) -> int:
     """A random free port in ``start..end`` (inclusive) not in ``exclude`` (a test bind)."""
     try:
         with bind_free_port(host, start, end, exclude) as sock:

@@ -16,7 +16,7 @@ from typing import Any, Callable
 from .distributed_adapter import publish, take_snapshot
 from .job_watch import JobWatcher, describe
 
-logger = logging.getLogger("seamless_dask")
+logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
 #: batch-system queries (squeue...) run less often, to spare the batch controller

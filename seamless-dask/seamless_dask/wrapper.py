@@ -40,7 +40,7 @@ from seamless_service.health import PORT_NAME as HEALTH_PORT_NAME
 from seamless_service.health import HealthServer
 from seamless_service.service_side import NO_TLS_FLAG, make_private, service_credentials
 
-logger = logging.getLogger("seamless_dask")
+logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -174,7 +174,7 @@ def configure(
 PORT_ATTEMPTS = 20
 
 
-def _address_in_use(exc: BaseException) -> bool:
+def _address_in_use(exc: BaseException | None) -> bool:
     """Whether ``exc`` or one of its causes is EADDRINUSE (Dask wraps it in RuntimeErrors)."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
@@ -283,8 +283,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             creds = service_credentials(args.tls, "seamless-dask-wrapper")
             cfg, placement = configure(args, status, content, creds, scratch=scratch)
+            port_start, port_end = args.port_range
             health = HealthServer(bind_free_port(
-                args.host, *args.port_range, exclude={placement.scheduler_port, placement.dashboard_port}
+                args.host, port_start, port_end, exclude={placement.scheduler_port, placement.dashboard_port}
             ))
             from .cluster_factory import apply_dask_config, batch_system_of, start_scaling
 

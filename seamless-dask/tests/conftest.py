@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
+from seamless_service.wrapper_events import WRAPPER_EVENT_TOPIC as EVENT_TOPIC
 
 WRAPPER = Path(sys.executable).parent / "seamless-dask-wrapper"
-EVENT_TOPIC = "seamless-dask-wrapper"
 
 
 def by_value(source: str, name: str) -> Callable[..., Any]:

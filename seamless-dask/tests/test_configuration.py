@@ -132,7 +132,7 @@ def test_tls_turns_off_the_batch_workers_dashboards():
 
 
 def test_jobqueue_entry_fields():
-    cfg = build(walltime="2h", partition="short", project="proj42", tmpdir="/scratch",
+    cfg = build(walltime="2:00:00", partition="short", project="proj42", tmpdir="/scratch",
                 memory_per_core_property_name="memcore", pure_dask=True)
     slurm, oar = cfg.jobqueue["slurm"], cfg.jobqueue["oar"]
     assert slurm["walltime"] == "02:00:00"

@@ -8,6 +8,7 @@ real in test_slurm_end_to_end.py.
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import warnings
 
@@ -21,6 +22,7 @@ from dask_jobqueue.sge import SGEJob
 from dask_jobqueue.slurm import SLURMJob
 
 from seamless_dask.batch_systems import HTCONDOR, LSF, OAR, PBS, SLURM
+from seamless_dask.errors import WrapperError
 from seamless_dask.configuration import PRIVATE_SCRATCH, Placement, build_configuration
 from seamless_dask.job_watch import JobWatcher, describe, query_states
 from seamless_dask.parameters import parse_parameters
@@ -33,8 +35,10 @@ PARAMS = {"walltime": "01:30:00", "cores": 4, "memory": "8GB", "pure_dask": True
           "memory_per_core_property_name": "memcore", "job_script_prologue": ["module load py"]}
 
 
-def job_script(job_cls: type, **params) -> str:
-    cfg = build_configuration(parse_parameters({**PARAMS, **params}), WHERE)
+def job_script(job_cls: type, *, unchecked: dict | None = None, **params) -> str:
+    """The job script of ``params``; ``unchecked`` values bypass the parameter grammars."""
+    parsed = dataclasses.replace(parse_parameters({**PARAMS, **params}), **(unchecked or {}))
+    cfg = build_configuration(parsed, WHERE)
     # set leaf by leaf: setting "jobqueue" whole would drop dask-jobqueue's defaults
     leaves = {f"jobqueue.{system}.{key}": value
               for system, entry in cfg.jobqueue.items() for key, value in entry.items()}
@@ -186,7 +190,11 @@ def test_job_script_values_are_shell_quoted(tmp_path):
 
 
 def test_directive_values_are_quoted():
-    script = job_script(SLURMJob, partition="a b", project="x;y")
+    """The parameter grammar refuses such values already; the quoting is the second line of defence."""
+    for name, value in (("partition", "a b"), ("project", "x;y")):
+        with pytest.raises(WrapperError, match=f"Parameter '{name}' must be letters"):
+            parse_parameters({**PARAMS, name: value})
+    script = job_script(SLURMJob, unchecked={"partition": "a b", "project": "x;y"})
     lines = script.splitlines()
     assert "#SBATCH -p 'a b'" in lines and "#SBATCH -A 'x;y'" in lines
 

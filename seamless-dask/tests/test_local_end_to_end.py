@@ -9,7 +9,6 @@ import subprocess
 import urllib.request
 
 import pytest
-from distributed import Client
 
 PURE = {"walltime": "00:10:00", "cores": 1, "memory": "1GB", "pure_dask": True, "maximum_jobs": 2}
 

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-from distributed import Client
 
 pytestmark = pytest.mark.slurm
 

@@ -6,4 +6,4 @@ talk to it with ``seamless_remote.JobserverClient``. Importing this package star
 
 import logging
 
-logging.getLogger("seamless_jobserver").addHandler(logging.NullHandler())
+logging.getLogger(__name__).addHandler(logging.NullHandler())

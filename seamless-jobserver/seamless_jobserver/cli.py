@@ -24,7 +24,7 @@ from seamless_service.credentials import CredentialError
 from seamless_service.health import PORT_NAME as HEALTH_PORT_NAME
 from seamless_service.service_side import NO_TLS_FLAG
 
-logger = logging.getLogger("seamless_jobserver")
+logger = logging.getLogger(__name__)
 DEFAULT_PORT = 5533
 
 

@@ -1,9 +1,12 @@
 """`Runner`: what the jobserver does with one transformation.
 
-Look the result up in the database(s) (a hit whose buffer is on a hashserver is returned without
-executing); otherwise fetch the code and input buffers from the hashserver(s), run the
-transformation on the spawn pool of ``seamless_transformer`` (N worker processes), then store the
-result buffer on the writable hashservers and transformation → result on the writable databases.
+Look the result up among the results still being stored, then in the database(s) (a hit whose
+buffer is on a hashserver is returned without executing); otherwise take the code and input
+buffers from the request or fetch them from the hashserver(s), run the transformation on the
+spawn pool of ``seamless_transformer`` (N worker processes) and return the result at once.
+Storing it (the buffers sent with the request and the result on the writable hashservers, then
+transformation → result on the writable databases) is done in the background by
+``seamless_transformer.write_behind``; a failed store is raised (`StoreError`) by the next run.
 """
 
 from __future__ import annotations
@@ -11,14 +14,15 @@ from __future__ import annotations
 import logging
 
 from seamless import Buffer, Checksum
+from seamless.errors import SeamlessError
 from seamless_remote import RemoteClients
-from seamless_transformer import CodeLocation, TransformationSpec, parse_spec, run_spawned, spawn
+from seamless_transformer import CodeLocation, TransformationSpec, get_write_behind, parse_spec, run_spawned, spawn
 from seamless_transformer import shutdown_workers as shutdown
 
-logger = logging.getLogger("seamless_jobserver")
+logger = logging.getLogger(__name__)
 
 
-class JobRequestError(ValueError):
+class JobRequestError(SeamlessError, ValueError):
     """The request cannot be run as it is (malformed, or names a buffer nobody has)."""
 
 
@@ -40,6 +44,7 @@ class Runner:
             raise ValueError("the jobserver needs a writable hashserver and a writable database to store results")
 
     def close(self) -> None:
+        get_write_behind().drain()
         shutdown()
         self.clients.close()
 
@@ -60,7 +65,11 @@ class Runner:
     def _on_hashserver(self, checksum: Checksum) -> bool:
         return any(h.has([checksum])[0] for h in self.clients.hashservers)
 
-    def cached_result(self, checksum: Checksum) -> Checksum | None:
+    def cached_result(self, checksum: Checksum) -> Buffer | Checksum | None:
+        pending = get_write_behind().pending
+        result = pending.get_result(checksum)
+        if result is not None and pending.get_buffer(result) is not None:
+            return pending.get_buffer(result)
         for database in self.clients.databases:
             result = database.get_result(checksum)
             if result is not None and self._on_hashserver(result):
@@ -68,6 +77,9 @@ class Runner:
         return None
 
     def _fetch(self, checksum: Checksum) -> Buffer:
+        pending = get_write_behind().pending.get_buffer(checksum)
+        if pending is not None:
+            return pending
         for hashserver in self.clients.hashservers:
             buffer = hashserver.get_buffer(checksum)
             if buffer is not None:
@@ -75,26 +87,31 @@ class Runner:
         urls = ", ".join(h.url for h in self.clients.hashservers)
         raise JobRequestError(f"buffer {checksum.hex()} is on none of the jobserver's hashservers ({urls}): upload it first")
 
-    def _store(self, checksum: Checksum, result: Buffer) -> None:
-        for hashserver in self.clients.writable(self.clients.hashservers):
-            hashserver.put_buffer(result)
-        for database in self.clients.writable(self.clients.databases):
-            database.put_result(checksum, result.checksum)
+    def _store(self, checksum: Checksum, result: Buffer, inputs: tuple[Buffer, ...]) -> None:
+        stores = [*self.clients.writable(self.clients.hashservers), *self.clients.writable(self.clients.databases)]
+        get_write_behind().submit(checksum, result, stores, inputs)
 
-    def run(self, transformation: dict, checksum: Checksum | None, location: tuple[str, int] | None) -> Checksum:
-        """Run (or find cached) one transformation; return its result checksum.
+    def run(self, transformation: dict, checksum: Checksum | None, location: tuple[str, int] | None,
+            buffers: dict[Checksum, Buffer] | None = None) -> Buffer | Checksum:
+        """Run (or find cached) one transformation; return its result buffer (computed now or
+        still being stored) or checksum (found in a database). ``buffers``: some of the code and
+        input buffers, sent with the request (verified by the caller).
 
-        Raises `JobRequestError` for a bad request, ``TransformationError`` if the code failed.
+        Raises `JobRequestError` for a bad request, ``TransformationError`` if the code failed,
+        ``StoreError`` if an earlier result could not be stored.
         """
+        get_write_behind().raise_failures()
         spec, checksum = self._spec(transformation, checksum)
         cached = self.cached_result(checksum)
         if cached is not None:
-            logger.info("Transformation %s: cached result %s", checksum.hex(), cached.hex())
+            logger.info("Transformation %s: cached result", checksum.hex())
             return cached
-        buffers = {cs: self._fetch(cs) for cs in spec.checksums()}
+        given = buffers or {}
+        needed = spec.checksums()
+        inputs = {cs: given[cs] if cs in given else self._fetch(cs) for cs in needed}
         loc = CodeLocation(*location) if location else None
         logger.info("Transformation %s: running", checksum.hex())
-        result = run_spawned(spec, checksum, buffers.__getitem__, loc)
-        self._store(checksum, result)
+        result = run_spawned(spec, checksum, inputs.__getitem__, loc)
+        self._store(checksum, result, tuple(given[cs] for cs in needed if cs in given))
         logger.info("Transformation %s: result %s", checksum.hex(), result.checksum.hex())
-        return result.checksum
+        return result

@@ -18,13 +18,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Awaitable, Callable
 
 from aiohttp import web
+from seamless import Buffer
 from seamless_remote.errors import RemoteError
-from seamless_remote.jobserver_protocol import HEALTHCHECK_PATH, RUN_PATH, error_body, parse_request
-from seamless_transformer import TransformationError
+from seamless_remote.jobserver_protocol import HEALTHCHECK_PATH, RUN_PATH, error_body, parse_request, result_body
+from seamless_transformer import StoreError, TransformationError
 
 from .runner import JobRequestError, Runner
 
-logger = logging.getLogger("seamless_jobserver")
+logger = logging.getLogger(__name__)
 
 IDLE_CHECK_SECONDS = 1.0
 #: Largest request body accepted (bytes); larger ones get 413 before their body is read.
@@ -80,7 +81,7 @@ def make_app(
             return _json_error(413, too_large)  # answered before a byte of the body is read
         try:
             body = json.loads(await request.read() or b"null")
-            transformation, checksum, location = parse_request(body)
+            job = parse_request(body)
         except web.HTTPRequestEntityTooLarge:  # chunked: read() stops at client_max_size
             return _json_error(413, too_large)
         except RecursionError:
@@ -89,14 +90,18 @@ def make_app(
             return _json_error(400, f"Bad request to /{RUN_PATH}: {exc}")
         loop = asyncio.get_running_loop()
         try:
-            result = await loop.run_in_executor(executor, runner.run, transformation, checksum, location)
+            result = await loop.run_in_executor(
+                executor, runner.run, job.transformation, job.checksum, job.location, job.buffers
+            )
         except JobRequestError as exc:
             return _json_error(400, str(exc))
         except TransformationError as exc:
             return _json_error(500, exc.message, exc.traceback)
-        except RemoteError as exc:
+        except (RemoteError, StoreError) as exc:
             return _json_error(502, f"The jobserver could not use its storage: {exc}")
-        return web.Response(text=result.hex())
+        if job.inline_result:
+            return web.json_response(result_body(result))
+        return web.Response(text=(result.checksum if isinstance(result, Buffer) else result).hex())
 
     app = web.Application(middlewares=[activity.middleware], client_max_size=max_request_bytes)
     app.router.add_get("/", welcome)

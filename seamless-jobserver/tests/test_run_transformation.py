@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,14 @@ def _job(func, hashserver_url: str, upload: bool = True, **inputs):
     return spec.to_dict(), spec.buffer().checksum, (code.location.filename, code.location.lineno)
 
 
+def stored(get, timeout: float = 60.0):
+    """``get()`` once it is not None: the jobserver answers before its background writes end."""
+    deadline = time.monotonic() + timeout
+    while (value := get()) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return value
+
+
 def test_healthcheck_and_welcome(jobserver):
     client = JobserverClient(jobserver.url, tls=jobserver.tls)
     assert client.healthcheck()
@@ -62,10 +71,10 @@ def test_runs_on_a_worker_and_persists_the_result(jobserver, storage, tmp_path: 
     client = JobserverClient(jobserver.url, tls=jobserver.tls)
 
     result = client.run_transformation(transformation, checksum, location)
-    value = HashserverClient(hashserver.url).get_buffer(result).get_value("mixed")
+    assert stored(lambda: DatabaseClient(database.url).get_result(checksum)) == result
+    value = HashserverClient(hashserver.url).get_buffer(result).get_value("mixed")  # stored before the entry
     assert value["pid"] not in (os.getpid(), jobserver.pid)
     assert value["parent"] == jobserver.pid, "not run by one of the jobserver's own workers"
-    assert DatabaseClient(database.url).get_result(checksum) == result
 
     assert client.run_transformation(transformation, checksum) == result
     assert sidefile.read_text().count("executed") == 1, "a cached transformation was executed again"
@@ -79,6 +88,37 @@ def test_error_reaches_the_caller_with_its_traceback(jobserver, storage):
     assert "explode() raised ValueError: boom at depth 3" in info.value.message
     assert __file__ in info.value.traceback and 'raise ValueError(f"boom at depth {depth}")' in info.value.traceback
     assert DatabaseClient(database.url).get_result(checksum) is None
+
+
+def test_buffers_travel_with_the_request_and_the_result_comes_back(jobserver, storage, tmp_path: Path):
+    hashserver, database = storage
+    sidefile = tmp_path / "side.txt"
+    code = function_code(whoami)
+    argument = Buffer.from_value(str(sidefile), "mixed")
+    spec = build_spec(code.checksum, {"sidefile": argument.checksum})
+    checksum = spec.buffer().checksum
+    client = JobserverClient(jobserver.url, tls=jobserver.tls)
+
+    result = client.run(spec.to_dict(), checksum, buffers={code.checksum: code.buffer, argument.checksum: argument})
+    assert isinstance(result, Buffer), "the computed result was not sent back"
+    assert result.get_value("mixed")["parent"] == jobserver.pid
+    # the jobserver stores what it was sent and the result, in the background, the buffers first
+    assert stored(lambda: DatabaseClient(database.url).get_result(checksum)) == result.checksum
+    assert HashserverClient(hashserver.url).has([code.checksum, argument.checksum, result.checksum]) == [True] * 3
+    # asked again, the result is cached: its checksum, the buffer being on the hashserver
+    assert client.run(spec.to_dict(), checksum) == result.checksum
+    assert sidefile.read_text().count("executed") == 1
+
+
+def test_a_buffer_that_does_not_match_its_checksum_is_refused(jobserver):
+    code = function_code(explode)
+    argument = Buffer.from_value(1, "mixed")
+    spec = build_spec(code.checksum, {"depth": argument.checksum})
+    with pytest.raises(JobFailedError, match=f"refused the job: .*buffer {argument.checksum.hex()} was sent with bytes whose checksum"):
+        JobserverClient(jobserver.url, tls=jobserver.tls).run(
+            spec.to_dict(), spec.buffer().checksum,
+            buffers={code.checksum: code.buffer, argument.checksum: Buffer.from_value(2, "mixed")},
+        )
 
 
 def test_missing_buffer_is_refused(jobserver, storage):
@@ -143,3 +183,46 @@ def test_too_deep_json_gets_400(jobserver):
     response = JobserverClient(jobserver.url, tls=jobserver.tls).request("POST", "run-transformation", data=body)
     assert response.status_code == 400
     assert "nested too deeply" in response.json()["message"]
+
+
+def test_a_result_it_cannot_store_is_reported_at_the_next_request(tmp_path: Path):
+    """The jobserver answers before storing; when its hashserver is gone, the failed store is
+    answered 502 (naming the transformation) at a following request, and logged."""
+    from seamless_remote.testing import start_database, start_hashserver, start_jobserver
+
+    hashserver = start_hashserver(tmp_path / "buffers", ports=(62500, 62599))
+    database = start_database(tmp_path / "database", ports=(62600, 62699))
+    jobserver = start_jobserver(tmp_path / "jobserver", hashserver.url, database.url, workers=1, ports=(62700, 62799))
+    try:
+        client = JobserverClient(jobserver.url, tls=jobserver.tls)
+        code = function_code(whoami)
+
+        def job(i: int):
+            argument = Buffer.from_value(str(tmp_path / f"side{i}.txt"), "mixed")
+            spec = build_spec(code.checksum, {"sidefile": argument.checksum})
+            return spec.to_dict(), spec.buffer().checksum, {code.checksum: code.buffer, argument.checksum: argument}
+
+        transformation, checksum, buffers = job(0)
+        assert isinstance(client.run(transformation, checksum, buffers=buffers), Buffer)
+        assert stored(lambda: DatabaseClient(database.url).get_result(checksum)) is not None
+        hashserver.stop()  # the stock hashserver exits by its SIGTERM
+
+        transformation, lost, buffers = job(1)
+        assert isinstance(client.run(transformation, lost, buffers=buffers), Buffer)  # answered, then not stored
+        deadline = time.monotonic() + 60
+        error = None
+        for i in range(2, 10_000):
+            try:
+                client.run(*job(i)[:2], buffers=job(i)[2])
+            except JobFailedError as exc:
+                error = exc.message
+                break
+            assert time.monotonic() < deadline, "no failed store was reported"
+        assert error is not None and "could not use its storage" in error
+        assert f"Storing the result of transformation {lost.hex()} failed" in error
+        assert DatabaseClient(database.url).get_result(lost) is None, "the entry was written without its buffer"
+        assert f"Storing the result of transformation {lost.hex()} failed" in jobserver.log.read_text()
+    finally:
+        jobserver.stop()
+        database.stop()
+        hashserver.stop()

@@ -81,7 +81,7 @@ def test_hashserver_over_tls_keeps_buffers_private(tmp_path):
         assert all(_mode(p) & 0o077 == 0 for p in buffers.rglob("*") if p.is_dir())
         # a stranger's certificate (another CA) is refused
         stranger = credentials.ensure(tmp_path / "stranger")
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017 (refused in the TLS handshake: an ssl or a requests error)
             HashserverClient(f"https://127.0.0.1:{status['port']}", tls=(stranger, "client")).get_buffer(buffer.checksum)
     finally:
         _stop(proc)

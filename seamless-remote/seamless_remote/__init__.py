@@ -17,7 +17,7 @@ from .hashserver_client import HashserverClient
 from .jobserver_client import JobserverClient
 from .remote_clients import RemoteClients, clients_from_parameters, remote_clients_parameters
 
-logging.getLogger("seamless_remote").addHandler(logging.NullHandler())
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "ChecksumMismatchError",

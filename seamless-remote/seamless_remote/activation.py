@@ -28,7 +28,7 @@ from .errors import RemoteError
 from .hashserver_client import HashserverClient
 from .remote_clients import remote_clients_parameters
 
-logger = logging.getLogger("seamless_remote")
+logger = logging.getLogger(__name__)
 
 #: Entry-point group of remote transformation backends, by service name (``daskserver``).
 BACKENDS = "seamless.remote_backends"
@@ -69,9 +69,15 @@ class PersistentActivator:
         return self.active
 
     def deactivate(self) -> None:
-        """Unregister the backend and stores of the current activation and close their clients."""
+        """Unregister the backend and stores of the current activation and close their clients.
+
+        Results still being stored in the background are written first (a failure among them is
+        raised by the next transformation, as any other)."""
         active, self.active = self.active, None
         if active is not None:
+            from seamless_transformer import get_write_behind
+
+            get_write_behind().drain()
             _close(active)
 
 
@@ -108,10 +114,10 @@ def url_on_frontend(config: Mapping[str, Any], payload: Mapping[str, Any], schem
     return f"{scheme}://{host}:{port}"
 
 
-def _configuration_error(message: str) -> Exception:
+def _configuration_error(message: str, *, setting: str | None = None) -> Exception:
     from seamless_config.errors import ConfigurationError
 
-    return ConfigurationError(message)
+    return ConfigurationError(message, setting=setting)
 
 
 def _launch(config: dict[str, Any], what: str) -> dict[str, Any]:
@@ -223,7 +229,8 @@ def _dask_backend_class(cluster: str) -> type:
         f"Cluster '{cluster}' selects 'remote: daskserver' in persistent mode, which needs "
         f"seamless_dask.backend.transformation_backend.DaskTransformationBackend, not available here ({problem}). "
         "Install seamless-dask with its transformation backend, or use 'remote: jobserver' / "
-        "'execution: process'"
+        "'execution: process'",
+        setting="remote",
     ) from None
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from seamless.errors import SeamlessError
 
-class RemoteError(RuntimeError):
+
+class RemoteError(SeamlessError, RuntimeError):
     """A service answered with an error, or an unexpected answer."""
 
 

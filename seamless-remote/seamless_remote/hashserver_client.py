@@ -18,6 +18,8 @@ from .http_service import ServiceClient
 
 #: How many checksums the client remembers as present on the server (to skip re-uploads).
 KNOWN_PRESENT_LIMIT = 10_000
+#: `upload_missing` sends smaller buffers without asking the server whether it has them
+ASK_FIRST_ABOVE = 64 * 1024
 
 
 class HashserverClient(ServiceClient):
@@ -36,6 +38,10 @@ class HashserverClient(ServiceClient):
             self._present.move_to_end(checksum.hex())
             while len(self._present) > KNOWN_PRESENT_LIMIT:
                 self._present.popitem(last=False)
+
+    def note_present(self, checksum: Checksum) -> None:
+        """Another party (e.g. the jobserver) stores this buffer: put_buffer need not send it."""
+        self._remember(Checksum(checksum))
 
     def _known_present(self, checksum: Checksum) -> bool:
         with self._present_lock:
@@ -99,13 +105,19 @@ class HashserverClient(ServiceClient):
         return [bool(a) for a in answer]
 
     def upload_missing(self, buffers: dict[Checksum, Buffer]) -> int:
-        """Store those of ``buffers`` the server does not have yet; return how many were sent."""
-        unknown = [cs for cs in buffers if not self._known_present(Checksum(cs))]
-        sent = 0
-        for checksum, present in zip(unknown, self.has(unknown)):
+        """Store those of ``buffers`` the server does not have yet; return how many were sent.
+
+        Buffers up to `ASK_FIRST_ABOVE` bytes that this client has not seen on the server are
+        sent at once (one round trip, where asking first would take two); for larger ones the
+        server is asked first (``/has``, one request for all of them)."""
+        unknown = [Checksum(cs) for cs in buffers if not self._known_present(Checksum(cs))]
+        large = [cs for cs in unknown if len(buffers[cs].content) > ASK_FIRST_ABOVE]
+        send = [cs for cs in unknown if len(buffers[cs].content) <= ASK_FIRST_ABOVE]
+        for checksum, present in zip(large, self.has(large), strict=False):
             if present:
-                self._remember(Checksum(checksum))
+                self._remember(checksum)
             else:
-                self.put(checksum, buffers[checksum].content)
-                sent += 1
-        return sent
+                send.append(checksum)
+        for checksum in send:
+            self.put(checksum, buffers[checksum].content)
+        return len(send)

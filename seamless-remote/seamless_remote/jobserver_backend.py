@@ -1,19 +1,21 @@
 """`JobserverBackend`: seamless_transformer's remote backend for ``remote: jobserver``.
 
-``submit(job)`` uploads the job's code and input buffers to the hashserver (those it lacks),
-asks the jobserver to run it, and returns the result checksum: the result buffer is then read
-from the hashserver, a registered buffer store. The jobserver records the result in the database
-itself, so the database client is told not to send it again.
+``submit(job)`` sends the job's small code and input buffers with the request (the jobserver
+stores them on the hashserver in the background), uploads the large ones the hashserver lacks
+first, and returns the result: the buffer itself, sent back by the jobserver, or (a result the
+jobserver found cached) its checksum, whose buffer is then read from the hashserver. The
+jobserver records the result in the hashserver and database itself, so this process's clients
+are told not to send it again.
 """
 
 from __future__ import annotations
 
-from seamless import Checksum
+from seamless import Buffer, Checksum
 from seamless_transformer import RemoteJob, TransformationError
 
 from .database_client import DatabaseClient
 from .errors import JobFailedError
-from .hashserver_client import HashserverClient
+from .hashserver_client import ASK_FIRST_ABOVE, HashserverClient
 from .jobserver_client import JobserverClient
 
 
@@ -28,12 +30,16 @@ class JobserverBackend:
     def __repr__(self) -> str:
         return f"JobserverBackend({self.jobserver.url!r}, {self.hashserver.url!r})"
 
-    def submit(self, job: RemoteJob) -> Checksum:
-        self.hashserver.upload_missing(job.buffers())
+    def submit(self, job: RemoteJob) -> Buffer | Checksum:
+        buffers = job.buffers()
+        inline = {cs: b for cs, b in buffers.items() if len(b.content) <= ASK_FIRST_ABOVE}
+        self.hashserver.upload_missing({cs: b for cs, b in buffers.items() if cs not in inline})
         location = (job.location.filename, job.location.lineno) if job.location else None
         try:
-            result = self.jobserver.run_transformation(job.transformation, job.checksum, location)
+            result = self.jobserver.run(job.transformation, job.checksum, location, buffers=inline)
         except JobFailedError as exc:
             raise TransformationError(exc.message, traceback=exc.traceback, checksum=job.checksum.hex()) from None
-        self.database.note_recorded(job.checksum, result)
+        checksum = result.checksum if isinstance(result, Buffer) else result
+        self.database.note_recorded(job.checksum, checksum)
+        self.hashserver.note_present(checksum)
         return result

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from seamless import Checksum
+from seamless import Buffer, Checksum
 
 from .errors import JobFailedError, RemoteError
 from .http_service import ServiceClient
-from .jobserver_protocol import RUN_PATH, make_request
+from .jobserver_protocol import RUN_PATH, make_request, parse_result
 
 
 class JobserverClient(ServiceClient):
@@ -19,24 +19,27 @@ class JobserverClient(ServiceClient):
     def __init__(self, url: str, **kwargs: Any) -> None:
         super().__init__(url, read_timeout=None, **kwargs)
 
-    def run_transformation(
+    def run(
         self,
         transformation: Mapping[str, Any],
         checksum: Checksum,
         location: tuple[str, int] | None = None,
-    ) -> Checksum:
-        """Run the transformation remotely; return its result checksum.
+        buffers: Mapping[Checksum, Buffer] | None = None,
+    ) -> Buffer | Checksum:
+        """Run the transformation remotely; return its result: the `Buffer` when the jobserver
+        computed it, else (a cached result) its `Checksum`, whose buffer is on the hashserver.
 
-        The code and input buffers must already be on the jobserver's hashserver. Raises
-        `JobFailedError` (with the remote traceback) if it failed.
+        ``buffers`` travel with the request; every other buffer the dict names must already be
+        on the jobserver's hashserver. Raises `JobFailedError` (with the remote traceback) if it
+        failed.
         """
-        body = make_request(transformation, checksum, location)
+        body = make_request(transformation, checksum, location, buffers=buffers, inline_result=True)
         response = self.request("POST", RUN_PATH, json=body)
         if response.status_code == 200:
             try:
-                return Checksum(response.text.strip())
-            except ValueError:
-                raise RemoteError(f"The jobserver at {self.url} answered {response.text[:100]!r}, not a checksum") from None
+                return parse_result(response.json())
+            except ValueError as exc:
+                raise RemoteError(f"The jobserver at {self.url} answered {response.text[:100]!r}: {exc}") from None
         try:
             detail = response.json()
         except ValueError:
@@ -45,3 +48,13 @@ class JobserverClient(ServiceClient):
             prefix = "" if response.status_code == 500 else f"The jobserver at {self.url} refused the job: "
             raise JobFailedError(prefix + detail["message"], detail.get("traceback"))
         raise self.unexpected(response, f"run transformation {Checksum(checksum).hex()}")
+
+    def run_transformation(
+        self,
+        transformation: Mapping[str, Any],
+        checksum: Checksum,
+        location: tuple[str, int] | None = None,
+    ) -> Checksum:
+        """Like `run`, with every buffer on the hashserver already; return the result checksum."""
+        result = self.run(transformation, checksum, location)
+        return result.checksum if isinstance(result, Buffer) else result

@@ -58,7 +58,7 @@ def clients_from_parameters(parameters: Mapping[str, Any], *, tls: TLS | None = 
     if unknown:
         raise _invalid(f"unknown key(s) {sorted(unknown)}; valid keys: {', '.join(KINDS)}")
     clients = RemoteClients()
-    targets = {"buffer": clients.hashservers, "database": clients.databases}
+    targets: dict[str, list[Any]] = {"buffer": clients.hashservers, "database": clients.databases}
     for kind, client_class in KINDS.items():
         entries = parameters.get(kind, [])
         if not isinstance(entries, list):

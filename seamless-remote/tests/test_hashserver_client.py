@@ -37,12 +37,24 @@ def test_put_with_wrong_checksum_is_refused(hashserver):
 
 
 def test_upload_missing_sends_only_what_the_server_lacks(hashserver):
+    from seamless_remote.hashserver_client import ASK_FIRST_ABOVE
+
     client = HashserverClient(hashserver.url)
-    a, b = Buffer(b"upload-missing a"), Buffer(b"upload-missing b")
+    size = ASK_FIRST_ABOVE + 1  # large buffers: the server is asked first
+    a, b = Buffer(b"a" * size), Buffer(b"b" * size)
     HashserverClient(hashserver.url).put_buffer(a)
     assert client.upload_missing({a.checksum: a, b.checksum: b}) == 1
     assert client.has([a.checksum, b.checksum]) == [True, True]
     assert client.upload_missing({a.checksum: a, b.checksum: b}) == 0
+
+
+def test_small_buffers_are_sent_without_asking_then_remembered(hashserver):
+    client = HashserverClient(hashserver.url)
+    small = Buffer(b"upload-missing small")
+    HashserverClient(hashserver.url).put_buffer(small)
+    assert client.upload_missing({small.checksum: small}) == 1  # one PUT instead of /has + nothing
+    assert client.upload_missing({small.checksum: small}) == 0  # now known to be there
+    assert client.get_buffer(small.checksum) == small
 
 
 def test_corrupt_file_on_server_is_detected(hashserver, service_dir):
@@ -89,7 +101,8 @@ def test_connections_follow_concurrency_not_thread_count(hashserver):
         thread = threading.Thread(target=client.healthcheck)
         thread.start()
         thread.join()
-    assert client._idle.qsize() == 1  # one request at a time: one session, reused 30 times
+    # one request at a time: one kept-alive connection (one TCP/TLS handshake), reused 30 times
+    assert (client._pool.num_connections, client._pool.num_requests) == (1, 30)
     barrier = threading.Barrier(4)
 
     def busy():
@@ -101,8 +114,8 @@ def test_connections_follow_concurrency_not_thread_count(hashserver):
         t.start()
     for t in threads:
         t.join()
-    assert 1 <= client._idle.qsize() <= 4
+    assert 1 <= client._pool.num_connections <= 4  # one more connection per request in flight
+    assert client._pool.num_requests == 34
     client.close()
-    assert client._idle.qsize() == 0
     with pytest.raises(RemoteError, match="is closed"):
         client.get_buffer(Checksum.of(b"x"))

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from .errors import SeamlessError
 from .private_files import private_dir, write_private
 
 #: What users run to create the credentials anew (all certificates; services must be restarted).
@@ -42,7 +43,7 @@ LEAF_DAYS = 365
 CLIENT_FILES = ("ca.pem", "client.pem", "client.key")
 
 
-class CredentialError(RuntimeError):
+class CredentialError(SeamlessError, RuntimeError):
     """A missing, unreadable, expired or foreign credential; the message names file and remedy."""
 
     def __init__(self, path: str | os.PathLike[str], problem: str, *, renew: str = RENEW_COMMAND):
@@ -285,7 +286,8 @@ def check(creds: Credentials, role: str, *, now: _dt.datetime | None = None) -> 
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     except (ValueError, TypeError) as exc:
         raise CredentialError(key_path, f"not a usable private key ({exc})") from None
-    if key.public_key().public_numbers() != cert.public_key().public_numbers():
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    if key.public_key().public_bytes(*spki) != cert.public_key().public_bytes(*spki):
         raise CredentialError(key_path, f"does not belong to the certificate {cert_path}")
     return min(ca.not_valid_after_utc, cert.not_valid_after_utc)
 

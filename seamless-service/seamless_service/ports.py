@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import random
 import socket
+from collections.abc import Set as AbstractSet
 
 
-def bind_free_port(host: str, start: int, end: int, exclude: set[int] = frozenset()) -> socket.socket:
+def bind_free_port(host: str, start: int, end: int, exclude: AbstractSet[int] = frozenset()) -> socket.socket:
     """A socket bound to ``host`` and a random free port of ``start..end`` not in ``exclude``.
 
     Raises ``OSError("No free port available in range S-E on HOST ...")`` when there is none.

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .errors import SeamlessError
 from .launcher_state import server_dir
 from .private_files import private_dir, write_private
 
@@ -33,7 +34,7 @@ def services_dir() -> Path:
     return Path.home() / ".seamless" / "services"
 
 
-class StatusFileError(RuntimeError):
+class StatusFileError(SeamlessError, RuntimeError):
     """The status file did not appear, or does not hold a JSON object."""
 
 

@@ -9,7 +9,7 @@ import logging
 from .cache import add_store, clear_memory_cache, get_cache_dir, remove_store, set_cache_dir
 from .code import CodeLocation
 from .decorators import delayed, direct
-from .errors import RemoteBackendMissingError, TransformationError
+from .errors import RemoteBackendMissingError, StoreError, TransformationError
 from .execute import execute_transformation
 from .execution import get_execution, set_execution
 from .remote_backend import RemoteBackend, RemoteJob, get_backend, register_backend
@@ -17,14 +17,16 @@ from .spawn_pool import shutdown as shutdown_workers
 from .spawn_pool import run_spawned, spawn
 from .transformation import Transformation
 from .transformation_dict import TransformationSpec, parse_spec
+from .write_behind import flush, get_write_behind
 
-logging.getLogger("seamless_transformer").addHandler(logging.NullHandler())
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "CodeLocation",
     "RemoteBackend",
     "RemoteBackendMissingError",
     "RemoteJob",
+    "StoreError",
     "Transformation",
     "TransformationSpec",
     "TransformationError",
@@ -33,9 +35,11 @@ __all__ = [
     "delayed",
     "direct",
     "execute_transformation",
+    "flush",
     "get_backend",
     "get_cache_dir",
     "get_execution",
+    "get_write_behind",
     "parse_spec",
     "register_backend",
     "remove_store",

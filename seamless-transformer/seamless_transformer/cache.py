@@ -1,4 +1,9 @@
-"""The active caches: memory first, then the on-disk directory (if any), then added stores.
+"""The active caches: memory first, then results still being stored, then the on-disk directory
+(if any), then added stores.
+
+A new result is kept in memory and on disk at once; its writes to the added stores (hashserver,
+database) happen in the background (:mod:`seamless_transformer.write_behind`): `flush()` waits
+for them, and a failed one is raised as `StoreError` by the next transformation run.
 
 The cache directory comes from `set_cache_dir()` or, if that was never called, from the
 environment variable ``SEAMLESS_CACHE_DIR`` (read on first use, not at import).
@@ -13,6 +18,7 @@ from pathlib import Path
 from seamless import Buffer, CacheMissError, Checksum
 
 from .stores import BufferStore, DirectoryStore, MemoryStore, ResultStore
+from .write_behind import get_write_behind
 
 CACHE_DIR_ENV = "SEAMLESS_CACHE_DIR"
 
@@ -71,7 +77,7 @@ def remove_store(store: object) -> None:
 
 
 def _stores(protocol: type) -> list:
-    stores: list[object] = [_memory]
+    stores: list[object] = [_memory, get_write_behind().pending]
     directory = _directory_store()
     if directory is not None:
         stores.append(directory)
@@ -127,7 +133,13 @@ def lookup_result(tf_checksum: Checksum, *, memory_only: bool = False) -> Buffer
 
 
 def record_result(tf_checksum: Checksum, result: Buffer) -> None:
-    """Store a computed result in every store."""
-    put_buffer(result)
-    for store in _stores(ResultStore):
-        store.put_result(tf_checksum, result.checksum)
+    """Store a computed result: in memory and on disk now, in the added stores in the background."""
+    _memory.put_buffer(result)
+    _memory.put_result(tf_checksum, result.checksum)
+    directory = _directory_store()
+    if directory is not None:
+        directory.put_buffer(result)
+        directory.put_result(tf_checksum, result.checksum)
+    with _lock:
+        extra = list(_extra_stores)
+    get_write_behind().submit(tf_checksum, result, extra)

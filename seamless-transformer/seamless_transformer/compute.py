@@ -28,12 +28,12 @@ def compute_result(
     if cached is not None:
         return cached
     with _inflight_lock:
-        future = _inflight.get(checksum)
-        owner = future is None
-        if owner:
-            future = _inflight[checksum] = Future()
-    if not owner:
-        return future.result()
+        running = _inflight.get(checksum)
+        if running is None:
+            future: Future = Future()
+            _inflight[checksum] = future
+    if running is not None:
+        return running.result()
     try:
         # another thread may have finished it just before we claimed it; it recorded the result
         # in memory first, so no second round trip to a remote store is needed to know

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from seamless.errors import SeamlessError
 
-class TransformationError(RuntimeError):
+
+class TransformationError(SeamlessError, RuntimeError):
     """A transformation could not be built, was refused, or its code raised.
 
     When the transformation's own code raised, `traceback` holds the original traceback (as text,
@@ -20,3 +22,14 @@ class TransformationError(RuntimeError):
 
 class RemoteBackendMissingError(TransformationError):
     """``execution: remote`` was selected but no remote backend is registered."""
+
+
+class StoreError(RuntimeError):
+    """Storing a result in an added store (hashserver, database) failed in the background.
+
+    The result itself was returned; ``failures`` lists one message per failed write.
+    """
+
+    def __init__(self, message: str, failures: list[str]):
+        super().__init__(message)
+        self.failures = failures

@@ -17,9 +17,7 @@ from .execute import execute_spec
 from .remote_backend import RemoteJob, require_backend
 from .transformation_dict import TransformationSpec
 
-logger = logging.getLogger("seamless_transformer")
-
-EXECUTION_MODES = ("process", "spawn", "remote")
+logger = logging.getLogger(__name__)
 
 _override: str | None = None
 
@@ -27,6 +25,8 @@ _override: str | None = None
 def set_execution(mode: str | None) -> None:
     """Override the execution mode for this process (None: follow seamless_config again)."""
     global _override
+    from seamless_config.select import EXECUTION_MODES  # declared there, loaded when needed
+
     if mode is not None and mode not in EXECUTION_MODES:
         raise ValueError(
             f"execution must be one of: {', '.join(EXECUTION_MODES)} (or None), not {mode!r}"

@@ -17,18 +17,19 @@ import sys
 import threading
 
 from seamless import Buffer, Checksum
+from seamless.errors import SeamlessError
 
 from .code import CodeLocation
 from .errors import TransformationError
 from .pipe_protocol import read_frame, write_frame
 from .transformation_dict import TransformationSpec
 
-logger = logging.getLogger("seamless_transformer")
+logger = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 10.0
 
 
-class WorkerDied(Exception):
+class WorkerDied(SeamlessError):
     pass
 
 
@@ -187,6 +188,7 @@ def run_spawned(
     if pool is None:
         spawn()
         pool = _pool
+        assert pool is not None  # spawn() started it
     buffers = {cs.hex(): get_buffer(cs).content for cs in spec.checksums()}
     loc = (location.filename, location.lineno) if location else None
     try:

@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 from seamless import Buffer, Checksum
 from seamless_service.private_files import write_private
 
-logger = logging.getLogger("seamless_transformer")
+logger = logging.getLogger(__name__)
 
 
 @runtime_checkable

@@ -14,6 +14,7 @@ from .compute import compute_result
 from .errors import TransformationError
 from .guard import check_not_pure_dask
 from .transformation_dict import INPUT_CELLTYPE, TransformationSpec, build_spec
+from .write_behind import get_write_behind
 
 STATUSES = ("pending", "running", "done", "error")
 _NO_VALUE = object()
@@ -69,10 +70,12 @@ class Transformation:
                         f"Input {name!r} of {self._code.name}() failed: {dep.exception.message}",
                         traceback=dep.exception.traceback,
                     )
+                assert dep.result is not None  # done without an exception
                 inputs[name] = dep.result
             spec = build_spec(self._code.checksum, inputs)
             self._checksum = spec.buffer().checksum
             self._spec = spec
+        assert self._checksum is not None  # set together with _spec
         return self._spec, self._checksum
 
     @property
@@ -118,7 +121,10 @@ class Transformation:
             self._done.set()
 
     def start(self) -> "Transformation":
-        """Start computing in the background (no-op if already started); return self."""
+        """Start computing in the background (no-op if already started); return self.
+
+        Raises `StoreError` if an earlier result of this process could not be stored."""
+        get_write_behind().raise_failures()
         if self._claim():
             threading.Thread(
                 target=self._execute, name=f"seamless-{self._code.name}", daemon=True
@@ -126,7 +132,10 @@ class Transformation:
         return self
 
     def compute(self) -> "Transformation":
-        """Compute (or wait for a started computation); failures go to `exception`. Return self."""
+        """Compute (or wait for a started computation); failures go to `exception`. Return self.
+
+        Raises `StoreError` if an earlier result of this process could not be stored."""
+        get_write_behind().raise_failures()
         if self._claim():
             self._execute()
         else:
@@ -158,6 +167,7 @@ class Transformation:
         if self._result is None:
             return None
         if self._value is _NO_VALUE:
+            assert self._spec is not None  # a result needs a spec
             self._value = self._result.get_value(self._spec.result_celltype)
         return self._value
 

@@ -38,7 +38,7 @@ from .transformation_task import (
 if TYPE_CHECKING:
     import distributed
 
-logger = logging.getLogger("seamless_dask")
+logger = logging.getLogger(__name__)
 
 #: Buffers up to this size travel inside the transformation task; larger ones as their own task.
 INLINE_LIMIT = 64 * 1024
@@ -114,4 +114,5 @@ def _result(outcome: Any, tf_hex: str) -> Buffer:
         raise TransformationError(
             outcome.error + where, traceback=outcome.traceback, checksum=tf_hex
         )
+    assert outcome.result is not None  # no error: the worker sent the result
     return Buffer(outcome.result)

@@ -30,6 +30,8 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
+from seamless_service.errors import SeamlessError
+
 from ..configuration import CORES_ENV, THROTTLE_ENV
 
 TRANSFORMATION_KEY_PREFIX = "seamless-transformation-"
@@ -56,7 +58,7 @@ class TaskOutcome:
     worker: str | None = None
 
 
-class ThrottleError(RuntimeError):
+class ThrottleError(SeamlessError, RuntimeError):
     """The worker's throttle variables hold something other than a positive integer."""
 
 
