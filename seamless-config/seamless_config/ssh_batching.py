@@ -64,7 +64,7 @@ def _script(key: str, launch: list[str] | None, check: tuple[str, str | None, st
     lines = [_SCRIPT_HEAD, f"run first rhl-inspect {q(key)}", 'state=$(cat "$o")']
     if launch is not None:
         lines += [
-            f'if [ "$rc" = 1 ] && grep -q "no state file" "$e"; then',
+            'if [ "$rc" = 1 ] && grep -q "no state file" "$e"; then',
             f"  run launch {shlex.join(launch)}",
             '  [ "$rc" = 0 ] || exit 0',
             f"  wait_started {q(key)}",
@@ -86,7 +86,7 @@ def _script(key: str, launch: list[str] | None, check: tuple[str, str | None, st
 
 def _parse(stdout: str) -> dict[str, subprocess.CompletedProcess]:
     """The results of a batch script's ``run`` calls, by label (the argv as the script ran it)."""
-    results = {}
+    results: dict[str, subprocess.CompletedProcess] = {}
     rest = stdout
     while True:
         marker = f"\n{_SEP}\n"
@@ -212,7 +212,7 @@ def _build_executor_class() -> type:
             if first is None:  # the session itself failed: as RHL's own call would have
                 return subprocess.CompletedProcess(argv, done.returncode, done.stdout, done.stderr)
             state = first
-            if "launch" in ran:
+            if launch is not None and "launch" in ran:
                 self.results.put(launch, ran["launch"])
                 if "state" in ran:
                     state = ran["state"]

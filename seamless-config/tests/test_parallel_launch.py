@@ -13,7 +13,7 @@ def test_all_are_launched_and_returned_in_order(service):
     configs = [service(f"par-ok-{i}", "--delay", "0.5") for i in range(3)]
     payloads = launch_all([(config, "service") for config in configs])
     assert len({p["port"] for p in payloads}) == 3
-    for config, payload in zip(configs, payloads):
+    for config, payload in zip(configs, payloads, strict=True):
         state = server_state(config)
         assert state["status"] == "running" and state["port"] == payload["port"]
     again = launch_all([(config, "service") for config in configs])  # reconnects
