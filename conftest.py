@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -94,9 +95,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.fixture
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh HOME, so no test touches the user's ~/.seamless or ~/.remote-http-launcher."""
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
-    return home
+    yield home
+    # the SSH masters opened for this home (seamless_config.ssh_multiplex) end with the test
+    from seamless_config.ssh_multiplex import close_masters
+
+    close_masters()

@@ -152,6 +152,9 @@ def shared_home(monkeypatch):
         key = shlex.quote(config["key"])
         subprocess.run(["ssh", launching.ssh_host(config), f"rm -f ~/.remote-http-launcher/server/{key}.log"], check=False)
     ps.stop_servers(home)
+    from seamless_config.ssh_multiplex import close_masters
+
+    close_masters()  # the SSH masters opened under this home
     shutil.rmtree(top, ignore_errors=True)
 
 

@@ -36,7 +36,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from seamless_service.errors import SeamlessError
 
@@ -131,16 +131,10 @@ def tool_command(config: Mapping[str, Any], *argv: str) -> str:
 @contextlib.contextmanager
 def interpreter_tools_on_path() -> Iterator[None]:
     """Put ``dirname(sys.executable)`` first on PATH for the duration (RHL spawns its helpers)."""
-    bindir = os.path.dirname(sys.executable)
-    old = os.environ.get("PATH", "")
-    if old.split(os.pathsep)[:1] == [bindir]:
+    from .search_path import prepended
+
+    with prepended(os.path.dirname(sys.executable)):
         yield
-        return
-    os.environ["PATH"] = bindir + os.pathsep + old if old else bindir
-    try:
-        yield
-    finally:
-        os.environ["PATH"] = old
 
 
 def run_tool(config: Mapping[str, Any], argv: list[str], *, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -149,7 +143,9 @@ def run_tool(config: Mapping[str, Any], argv: list[str], *, timeout: float = 60)
     if host is None:
         cmd = argv
     else:
-        cmd = ["ssh", "-o", "BatchMode=yes", "--", host, shlex.join(argv)]
+        from .ssh_multiplex import ssh_executable
+
+        cmd = [ssh_executable(), "-o", "BatchMode=yes", "--", host, shlex.join(argv)]
     with interpreter_tools_on_path():
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
@@ -322,6 +318,9 @@ class _LoggingObserver:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.launched = False
+        from .ssh_batching import HelperResults
+
+        self.batched = HelperResults()  # over SSH: helper results fetched ahead (ssh_batching)
 
     def on_phase(self, phase: Any, result: str) -> None:
         name = getattr(phase, "name", str(phase))
@@ -331,7 +330,8 @@ class _LoggingObserver:
             logger.info("Starting the %s '%s' %s", self.what, self.key, self.target)
         elif name == "WAIT_FOR_START":
             self._start_heartbeat()
-            wait_while_starting(self.config)
+            if not self.batched.settled():
+                wait_while_starting(self.config)
         elif name == "TUNNEL_SETUP":
             logger.info("Opening an SSH tunnel for '%s': %s", self.key, result)
         elif name == "STALE_CLEANUP" and not self.launched:
@@ -445,12 +445,24 @@ def _reconcile_local_state(config: Mapping[str, Any], what: str) -> None:
     run_tool(config, ["rhl-rm", key, "--server"])
 
 
-def launch(config: Mapping[str, Any], *, what: str = "service") -> dict[str, Any]:
+def ssh_connection(config: Mapping[str, Any]) -> contextlib.AbstractContextManager:
+    """For a frontend: every ``ssh`` of the launch goes over the shared master (:mod:`.ssh_multiplex`)."""
+    if ssh_host(config) is None:
+        return contextlib.nullcontext()
+    from .ssh_multiplex import multiplexed
+
+    return multiplexed()
+
+
+def launch(
+    config: Mapping[str, Any], *, what: str = "service", on_start: Callable[[], None] | None = None
+) -> dict[str, Any]:
     """Launch the service of the RHL launch dict ``config``, or reconnect to it; return RHL's payload.
 
     The payload holds ``hostname`` and ``port`` (plus e.g. ``dashboard_port``) as seen from this
     process, tunnelled when the dict says ``tunnel: true``. Raises :class:`LaunchError` with the
     tail of the service's log when it does not start; nothing half-launched is left running.
+    ``on_start`` is called after a successful launch that started the service (not a reconnect).
     """
     from seamless_service.private_files import private_umask
 
@@ -458,7 +470,7 @@ def launch(config: Mapping[str, Any], *, what: str = "service") -> dict[str, Any
     config = dict(config)
     key = config["key"]
     # umask 077: what remote-http-launcher and a local service create is owner-only
-    with interpreter_tools_on_path(), private_umask(), launch_lock(key, what):
+    with interpreter_tools_on_path(), ssh_connection(config), private_umask(), launch_lock(key, what):
         previous = _read_record(key)
         wanted = _launch_parameters(config)
         if previous is not None and previous != wanted:
@@ -475,7 +487,7 @@ def launch(config: Mapping[str, Any], *, what: str = "service") -> dict[str, Any
             if running is not None:
                 logger.debug("%s: reconnecting to the running %s", key, what)
                 return running
-        return _launch_with_rhl(config, what, record=previous != wanted)
+        return _launch_with_rhl(config, what, record=previous != wanted, on_start=on_start)
 
 
 def _running_payload(config: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -501,8 +513,11 @@ def _running_payload(config: Mapping[str, Any]) -> dict[str, Any] | None:
     return state if answers(host, port, str(handshake.get("path") or "")) else None
 
 
-def _launch_with_rhl(config: dict[str, Any], what: str, *, record: bool) -> dict[str, Any]:
-    """Launch or reconnect through remote-http-launcher; ``record``: write the launch record."""
+def _launch_with_rhl(
+    config: dict[str, Any], what: str, *, record: bool, on_start: Callable[[], None] | None = None
+) -> dict[str, Any]:
+    """Launch or reconnect through remote-http-launcher; ``record``: write the launch record;
+    ``on_start`` is called when the service was started (not reconnected to)."""
     import remote_http_launcher as rhl
 
     key = config["key"]
@@ -511,6 +526,8 @@ def _launch_with_rhl(config: dict[str, Any], what: str, *, record: bool) -> dict
         observer = _LoggingObserver(config, what)
         try:
             payload = rhl_adapter.execute(_launch_parameters(config), observer)
+            if observer.launched and on_start is not None:
+                on_start()
             break
         except ConnectionError as exc:
             # RHL 0.4.5: a tunnel whose service died still accepts connections and resets

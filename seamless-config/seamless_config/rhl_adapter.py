@@ -29,6 +29,10 @@ there, not in a user's launch):
    and redirecting the process's stdout/stderr would capture other threads' output.)
    ``rhl-launch-service`` stays a process, so that the service's parent exits at once; so does
    everything that stops or kills. RHL's own code writes its state, so its tools keep working.
+7. For a launch on a frontend, the same steps with :mod:`.ssh_batching`'s executor (a subclass of
+   RHL's ``SSHExecutor``): at RHL's first helper call it runs RHL's whole sequence of helpers in one
+   SSH session (the launch argv recorded from RHL's own ``launch_process``) and hands the results
+   to RHL's calls in order, each when its arguments match.
 
 Stdlib only at import; ``remote_http_launcher`` and ``seamless_service`` are imported when used.
 """
@@ -39,26 +43,29 @@ import contextlib
 import functools
 import json
 import os
-import signal
 import subprocess
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 
 def execute(parameters: Mapping[str, Any], observer: Any) -> dict[str, Any]:
-    """Launch or reconnect through RHL with ``observer``; return RHL's payload (workarounds 1, 6)."""
+    """Launch or reconnect through RHL with ``observer``; return RHL's payload (workarounds 1, 6, 7)."""
     import remote_http_launcher as rhl
 
     cfg = rhl.Configuration.from_mapping(dict(parameters))
-    if cfg.hostname:
-        return rhl._execute(cfg, None, observer=observer)
     client_state = rhl.LocalState.build(cfg, None)
     with contextlib.suppress(rhl.LauncherError):  # an unusable record: launch as without one
         reused = rhl.handle_local(cfg, client_state, observer)
         if reused:
             observer.on_phase(rhl.Phase.DONE, "reused-local")
             return reused
-    executor = _in_process_executor()(observer)
+    if cfg.hostname:  # workaround 7: the helpers' sequence in one SSH session
+        from .ssh_batching import HelperResults, executor_class
+
+        results = getattr(observer, "batched", None) or HelperResults()
+        executor = executor_class()(cfg, observer, results)
+    else:
+        executor = _in_process_executor()(observer)
     observer.on_phase(rhl.Phase.CONNECT, executor.host)
     if cfg.conda_env:
         executor.ensure_conda_setup()
@@ -240,10 +247,13 @@ def own_processes() -> Iterator[tuple[int, list[str]]]:
 
 def tunnel_processes(local_ports: set[int]) -> list[int]:
     """PIDs of RHL tunnel monitors (``--local-port P``) and their ``ssh -N -L P:...`` children."""
+    from .ssh_multiplex import ssh_argv
+
     pids = []
     for pid, argv in own_processes():
-        if argv and os.path.basename(argv[0]) == "ssh" and "-N" in argv:
-            forwards = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "-L"]
+        ssh = ssh_argv(argv)  # ssh itself, or the shim of ssh_multiplex standing in for a tunnel
+        if ssh is not None and "-N" in ssh:
+            forwards = [ssh[i + 1] for i, a in enumerate(ssh[:-1]) if a == "-L"]
             if any(f.split(":", 1)[0].isdigit() and int(f.split(":", 1)[0]) in local_ports for f in forwards):
                 pids.append(pid)
         elif "--local-port" in argv and "--remote-pid" in argv:
@@ -268,12 +278,9 @@ def close_tunnels(config: Mapping[str, Any]) -> list[int]:
     }
     if not state.get("tunneled-host") or not ports:
         return []
-    pids = tunnel_processes(ports)
-    for pid in pids:
-        # SIGKILL: a monitor sleeps 20 s between checks and would only then stop its ssh child
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    return pids
+    from .ssh_multiplex import stop_tunnel_processes
+
+    return stop_tunnel_processes(tunnel_processes(ports))
 
 
 # --- RHL's messages (workaround 5) ------------------------------------------------------------

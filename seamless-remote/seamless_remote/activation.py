@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 #: Entry-point group of remote transformation backends, by service name (``daskserver``).
 BACKENDS = "seamless.remote_backends"
+DASKSERVER = "Seamless Dask server"
 _ANY_ADDRESS = ("0.0.0.0", "::", "")
 
 
@@ -125,6 +126,17 @@ def _launch(config: dict[str, Any], what: str) -> dict[str, Any]:
     return launch(config, what=what)
 
 
+def _launch_all(launches: list[tuple[dict[str, Any], str]], *, meanwhile: Any = None) -> list[dict[str, Any]]:
+    """Launch the services side by side (``seamless_config.parallel_launch``); payloads in order."""
+    from seamless_config.parallel_launch import launch_all
+
+    return launch_all(launches, meanwhile=meanwhile)
+
+
+def _import_dask_client() -> None:
+    import distributed  # noqa: F401  (connect_dask needs it once the Seamless Dask server is up)
+
+
 def _check_reachable(client: Any, config: Mapping[str, Any]) -> None:
     if not client.healthcheck():
         raise RemoteError(
@@ -139,7 +151,7 @@ def _start(mode: str, cluster: str) -> ActiveServices:
     services = MODE_SERVICES[mode]
     remote = next((s for s in services if s in ("jobserver", "daskserver")), None)
     dask_backend = _dask_backend_class(cluster) if remote == "daskserver" else None
-    from seamless_config.tools import configure_database, configure_hashserver
+    from seamless_config.tools import configure_daskserver, configure_database, configure_hashserver
 
     from seamless_config import client_credentials
 
@@ -148,8 +160,14 @@ def _start(mode: str, cluster: str) -> ActiveServices:
     creds = client_credentials.for_launch(hs_config)  # the same frontend serves all of them
     scheme = client_credentials.scheme(creds, "http")
     tls = (creds, "client") if creds is not None else None
-    hs_payload = _launch(hs_config, "hashserver")
-    db_payload = _launch(db_config, "database")
+    launches = [(hs_config, "hashserver"), (db_config, "database")]
+    if dask_backend is not None:  # independent of the other two: launched side by side with them
+        dask_config = configure_daskserver()
+        launches.append((dask_config, DASKSERVER))
+        dask_creds = client_credentials.for_launch(dask_config)
+    # the Dask client library (~0.3-0.8 s to import) loads while the services start
+    payloads = _launch_all(launches, meanwhile=_import_dask_client if dask_backend is not None else None)
+    hs_payload, db_payload = payloads[:2]
     active = ActiveServices(
         cluster, creds, HashserverClient(url_here(hs_payload, scheme), tls=tls),
         DatabaseClient(url_here(db_payload, scheme), tls=tls),
@@ -164,7 +182,7 @@ def _start(mode: str, cluster: str) -> ActiveServices:
                 active, url_on_frontend(hs_config, hs_payload, scheme), url_on_frontend(db_config, db_payload, scheme)
             )
         elif dask_backend is not None:
-            _activate_daskserver(active, dask_backend)
+            _activate_daskserver(active, dask_backend, dask_payload=payloads[2], creds=dask_creds)
         _register(active)
     except BaseException:
         _close(active)
@@ -216,13 +234,11 @@ def _dask_backend_class(cluster: str) -> type:
     ) from None
 
 
-def _activate_daskserver(active: ActiveServices, backend_class: type) -> None:
-    from seamless_config.client_credentials import connect_dask, for_launch, scheme
-    from seamless_config.tools import configure_daskserver
+def _activate_daskserver(active: ActiveServices, backend_class: type, *, dask_payload: Mapping[str, Any], creds: Any) -> None:
+    """Connect the Dask backend to the (already launched) Seamless Dask server."""
+    from seamless_config.client_credentials import connect_dask, scheme
 
-    config = configure_daskserver()
-    creds = for_launch(config)
-    payload = _launch(config, "Seamless Dask server")
+    payload = dask_payload
     address = f"{scheme(creds, 'dask')}://{payload['hostname']}:{payload['port']}"
     client = connect_dask(address, creds, set_as_default=False)
     active.closers.append(client.close)

@@ -1,0 +1,342 @@
+"""Launch benchmarks (not a test): cold starts over an SSH frontend and side-by-side launches.
+
+Every measurement is a fresh ``python script.py`` from a cold start (nothing running under its
+keys), stopped by PID afterwards; cases alternate within each run, so ratios compare like with
+like on a shared machine. The frontend is ``localhost`` reached over the loopback sshd of
+``scripts/sshd-up.sh`` (its sessions run /work/main's tools: the remote side).
+
+* pure Dask, ``type: local`` cluster: scheduler on this machine / on the frontend over SSH /
+  the same with ``tunnel: true``; script start to the first result. SSH cases twice: *no
+  master* (the first process of a session: it opens the shared SSH connection) and *master
+  open* (a later process reuses the connection an earlier one left).
+* pure Dask, ``type: slurm`` cluster, queue ``debug`` with ``interactive: true`` (one job
+  submitted when the scheduler starts): ``set_stage()`` to the first result, frontend here /
+  over SSH with ``tunnel: true`` (master open); and persistent mode (``remote: daskserver``) on
+  that queue behind SSH, cold start to the first new transformation's result. Needs
+  ``scripts/slurm-up.sh``; skipped without SLURM.
+* persistent, ``type: local`` cluster with ``remote: daskserver``: cold ``set_stage()`` (the
+  hashserver, database and Seamless Dask server, launched side by side) against each service
+  launched alone, cold, in its own process.
+
+Prints a Markdown section; ``--write`` replaces its section of ``bench/BENCHMARKS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchlib import Sandbox, machine, markers, min_median, publish
+
+NAME = "bench_launch"
+BEGIN, END = markers(NAME)
+
+
+def clusters(store: Path) -> dict:
+    """The cluster definitions; ``local_cluster`` names the one whose frontend is this machine,
+    the others are reached over SSH (all of them on ``localhost``)."""
+    local = {"default": {"cores": 1, "memory": "1GB", "walltime": "00:10:00", "maximum_jobs": 2}}
+    slurm = {"debug": {"partition": "debug", "cores": 1, "memory": "1GB", "walltime": "00:10:00",
+                       "maximum_jobs": 1, "interactive": True}}
+
+    def cluster(kind: str, queues: dict, *, tunnel: bool = False, storage: str | None = None) -> dict:
+        frontend: dict = {"hostname": "localhost", "daskserver": {"timeout": 120}}
+        if storage is not None:
+            frontend["hashserver"] = {"timeout": 120, "bufferdir": str(store / f"{storage}-buffers")}
+            frontend["database"] = {"timeout": 120, "database_dir": str(store / f"{storage}-database")}
+        definition = {"type": kind, "frontends": [frontend], "default_queue": next(iter(queues)), "queues": queues}
+        return {**definition, "tunnel": True} if tunnel else definition
+
+    return {
+        "local_cluster": "here",
+        "here": cluster("local", local, storage="here"),
+        "ssh": cluster("local", local),
+        "tunnel": cluster("local", local, tunnel=True),
+        "slurmhere": cluster("slurm", slurm),
+        "slurmssh": cluster("slurm", slurm, tunnel=True, storage="ssh"),
+    }
+
+
+PURE = """
+import time
+t_script = time.perf_counter()
+import sys, json
+import seamless_config
+t_call = time.perf_counter()
+client = seamless_config.set_stage()
+t_stage = time.perf_counter()
+assert client.submit(abs, -1, pure=False).result() == 1
+t = time.perf_counter()
+print(json.dumps({"script": t - t_script, "call": t - t_call, "stage": t_stage - t_call}))
+"""
+
+PERSISTENT = """
+import time
+t_script = time.perf_counter()
+import json, sys
+import seamless_config
+t_call = time.perf_counter()
+seamless_config.set_stage()
+t = time.perf_counter()
+print(json.dumps({"call": t - t_call}))
+"""
+
+TRANSFORMATION = """
+import time
+t_script = time.perf_counter()
+import json, sys
+import seamless_config
+t_call = time.perf_counter()
+seamless_config.set_stage()
+from seamless_transformer import delayed
+
+@delayed
+def add(a, b):
+    return a + b
+
+from seamless_remote.activation import get_active
+assert get_active() is not None and get_active().backend is not None, "persistent mode is not active"
+assert add(int(sys.argv[1]), 1).run() == int(sys.argv[1]) + 1
+t = time.perf_counter()
+print(json.dumps({"call": t - t_call}))
+"""
+
+SINGLE = """
+import json, sys, time
+import seamless_config
+from seamless_config import command_files, tools, launching, client_credentials
+command_files.load_config_files(sys.argv[2])
+config = {"hashserver": lambda: tools.configure_hashserver("rw"), "database": lambda: tools.configure_database("rw"),
+          "daskserver": tools.configure_daskserver}[sys.argv[1]]()
+client_credentials.for_launch(config)
+t = time.perf_counter()
+launching.launch(config, what=sys.argv[1])
+print(json.dumps({"call": time.perf_counter() - t}))
+"""
+
+STOP = """
+import sys
+from seamless_config import command_files, tools, launching
+command_files.load_config_files(sys.argv[1])
+for name in sys.argv[2:]:
+    config = {"pure": tools.configure_pure_daskserver, "hashserver": lambda: tools.configure_hashserver("rw"),
+              "database": lambda: tools.configure_database("rw"), "daskserver": tools.configure_daskserver}[name]()
+    launching.stop(config)
+"""
+
+CLOSE_MASTERS = "from seamless_config.ssh_multiplex import close_masters; close_masters()"
+
+
+def slurm_problem() -> str | None:
+    if shutil.which("sinfo") is None:
+        return "no SLURM client (sinfo) on PATH"
+    out = subprocess.run(["sinfo", "-h", "-p", "debug", "-o", "%T"], capture_output=True, text=True)
+    if out.returncode != 0 or not any(s.rstrip("*") in ("idle", "mixed") for s in out.stdout.split()):
+        return "sinfo shows no usable node in partition 'debug'"
+    return None
+
+
+def ssh_problem() -> str | None:
+    out = subprocess.run(["ssh", "-o", "BatchMode=yes", "localhost", "true"], capture_output=True, timeout=60)
+    return None if out.returncode == 0 else "ssh localhost does not work (scripts/sshd-up.sh)"
+
+
+class Bench(Sandbox):
+    def __init__(self) -> None:
+        super().__init__("bench-launch-")
+        (self.home / ".seamless").mkdir()
+        (self.home / ".seamless" / "clusters.yaml").write_text(json.dumps(clusters(self.tmp / "store"), indent=1))
+        self.write("pure.py", PURE)
+        self.write("persistent.py", PERSISTENT)
+        self.write("single.py", SINGLE)
+        self.write("transformation.py", TRANSFORMATION)
+        self.offset = int(time.time())  # new inputs in every run: the transformation is computed
+        self.write("stop.py", STOP)
+
+    def project(self, name: str, profile: str) -> Path:
+        path = self.tmp / name
+        if not path.exists():
+            path.mkdir()
+            (path / "seamless.profile.yaml").write_text(profile)
+            shutil.copy(self.tmp / "pure.py", path / "pure.py")
+            shutil.copy(self.tmp / "persistent.py", path / "persistent.py")
+            shutil.copy(self.tmp / "transformation.py", path / "transformation.py")
+        return path
+
+    def stop(self, project: Path, *services: str) -> None:
+        subprocess.run([sys.executable, str(self.tmp / "stop.py"), str(project), *services],
+                       env=self.env, capture_output=True, timeout=300, check=True)
+
+    def close_masters(self) -> None:
+        subprocess.run([sys.executable, "-c", CLOSE_MASTERS], env=self.env, capture_output=True, timeout=120, check=True)
+
+    def pure(self, cluster: str, extra: str = "") -> dict:
+        project = self.project(f"pure-{cluster}{extra}", f"- cluster: {cluster}\n- persistent: false\n{extra}")
+        try:
+            return json.loads(self.python(str(project / "pure.py"), cwd=project))
+        finally:
+            self.stop(project, "pure")
+
+    def persistent(self) -> dict:
+        project = self.project("persistent", "- cluster: here\n- project: benchlaunch\n- remote: daskserver\n")
+        try:
+            return json.loads(self.python(str(project / "persistent.py"), cwd=project))
+        finally:
+            self.stop(project, "hashserver", "database", "daskserver")
+
+    def persistent_slurm(self) -> dict:
+        """Persistent mode on the SLURM queue behind the SSH frontend (with tunnel): cold start to
+        the first (new) transformation's result."""
+        project = self.project("persistent-slurm", "- cluster: slurmssh\n- project: benchlaunch\n- remote: daskserver\n")
+        self.offset += 1
+        try:
+            return json.loads(self.python(str(project / "transformation.py"), str(self.offset), cwd=project))
+        finally:
+            self.stop(project, "hashserver", "database", "daskserver")
+
+    def single(self, service: str) -> dict:
+        project = self.project("persistent", "- cluster: here\n- project: benchlaunch\n- remote: daskserver\n")
+        try:
+            return json.loads(self.python(str(self.tmp / "single.py"), service, str(project), cwd=project))
+        finally:
+            self.stop(project, service)
+
+
+def run(runs: int, slurm: bool) -> dict[str, list[float]]:
+    bench = Bench()
+    r: dict[str, list[float]] = {}
+
+    def add(key: str, value: float) -> None:
+        r.setdefault(key, []).append(value)
+
+    try:
+        for _ in range(runs):
+            add("local", bench.pure("here")["script"])
+            for cluster in ("ssh", "tunnel"):
+                bench.close_masters()
+                add(f"{cluster}_cold", bench.pure(cluster)["script"])
+                add(f"{cluster}_open", bench.pure(cluster)["script"])  # the master of the run before
+            if slurm:
+                add("slurm_here", bench.pure("slurmhere")["call"])
+                add("slurm_ssh", bench.pure("slurmssh")["call"])
+                add("slurm_ssh_persistent", bench.persistent_slurm()["call"])
+            for service in ("hashserver", "database", "daskserver"):
+                add(f"single_{service}", bench.single(service)["call"])
+            add("persistent", bench.persistent()["call"])
+            # after each run, so that a failing run leaves the readings of the earlier ones
+            print(f"bench_launch: run done, load {os.getloadavg()[0]:.1f}; so far {json.dumps(r)}", file=sys.stderr)
+    finally:
+        bench.close_masters()
+        bench.remove()
+    return r
+
+
+def report(r: dict[str, list[float]], runs: int, load: tuple[float, float], slurm: str | None) -> str:
+    med = statistics.median
+
+    def ratio(key: str, ref: str) -> str:
+        return f"{med(r[key]) / med(r[ref]):.2f}x"
+
+    slowest = max(("single_hashserver", "single_database", "single_daskserver"), key=lambda k: med(r[k]))
+    rows = [
+        ("pure Dask, scheduler here: script start to first result", "local", "reference"),
+        ("pure Dask over SSH, no master yet", "ssh_cold", f"{ratio('ssh_cold', 'local')} here (target <= 1.5x)"),
+        ("pure Dask over SSH, master open", "ssh_open", f"{ratio('ssh_open', 'local')} here (target <= 1.5x)"),
+        ("pure Dask over SSH + tunnel, no master yet", "tunnel_cold", f"{ratio('tunnel_cold', 'local')} here (target <= 1.7x)"),
+        ("pure Dask over SSH + tunnel, master open", "tunnel_open", f"{ratio('tunnel_open', 'local')} here (target <= 1.7x)"),
+    ]
+    if "slurm_here" in r:
+        rows += [
+            ("SLURM, frontend here: `set_stage()` to first result", "slurm_here", "reference"),
+            ("SLURM, frontend over SSH + tunnel: `set_stage()` to first result", "slurm_ssh",
+             f"{ratio('slurm_ssh', 'slurm_here')} (target <= 1.3x)"),
+            ("persistent on that SLURM queue: `set_stage()` to first new transformation", "slurm_ssh_persistent",
+             f"{ratio('slurm_ssh_persistent', 'slurm_ssh')} the pure-Dask first result (target <= 1.5x)"),
+        ]
+    rows += [
+        ("hashserver alone, cold launch", "single_hashserver", ""),
+        ("database alone, cold launch", "single_database", ""),
+        ("Seamless Dask server alone, cold launch", "single_daskserver", ""),
+        ("persistent cold `set_stage()` (all three)", "persistent",
+         f"{ratio('persistent', slowest)} the slowest single launch (target <= 1.3x)"),
+    ]
+    lines = [
+        BEGIN,
+        "## Launching over SSH and side by side",
+        "",
+        "`bench/bench_launch.py` (seamless-config + seamless-remote): fresh processes from a cold",
+        "start (nothing running under their keys), cases alternating within each run. Frontend:",
+        "`localhost` over the loopback sshd (its sessions run a login `.bashrc` that takes",
+        "~0.3-0.5 s per remote command on this machine: the cost a real login node's shell setup",
+        "adds to every SSH call). *No master*: the first process of a session, which opens the shared",
+        "SSH connection; *master open*: a later process reuses it. SLURM: queue `debug` with",
+        "`interactive: true`. Persistent: `type: local` cluster, `remote: daskserver`; each single",
+        f"service launched alone in its own process. {runs} runs each; min and median.",
+        f"Reproduce: `.venv/bin/python bench/bench_launch.py --runs {runs} --write`.",
+        "",
+        f"Machine: {machine('dask', 'distributed')}. Date: {datetime.date.today().isoformat()}. "
+        f"Load average (1 min) before / after: {load[0]:.1f} / {load[1]:.1f} (shared with other work).",
+        "",
+        "| measurement | min (ms) | median (ms) | max (ms) | ratio (medians) |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    lines += [f"| {label} | {min_median(r[key])} | {max(r[key]) * 1000:.0f} | {versus} |" for label, key, versus in rows]
+    if slurm:
+        lines += ["", f"SLURM cases skipped: {slurm}."]
+    lines += ["", READING, "", END]
+    return "\n".join(lines)
+
+
+READING = """\
+Reading. Over SSH, what remains on top of the local start is SSH sessions: each remote command
+starts a session whose login shell runs the user's `.bashrc` (here `pyenv init`, ~0.3-0.5 s).
+A cold launch used to run 7 sessions one after another (9 with a tunnel), each with its own
+TCP connection and login; now every `ssh` shares one master, and remote-http-launcher's
+helpers for a launch (check, launch, wait for the start, port check, handshake) run in one
+session, so a process that finds the master open pays one session more than a local launch
+(1.0-1.1x in the runs of this page). *No master* adds opening the connection itself (key exchange and
+login, ~0.5-1.5 s on this loaded machine), once per ``ControlPersist`` period, not per process.
+With `tunnel: true`, remote-http-launcher 0.4.5 opens one tunnel per port (the scheduler, the
+dashboard and the health port), one after another, each through a monitor process that sleeps a
+fixed 0.5 s before it reports the tunnel ready: ~2 s that the shared master cannot remove (the
+forwardings themselves are instant over it); this misses the 1.7x target, and would need the
+launcher to open its tunnels together (or one `ssh -L` per service). SLURM behind SSH: within
+target. Persistent mode on that queue: the hashserver, the database and the Seamless Dask server
+start side by side on the frontend, each with its own tunnels (three tunnel sets, the cost
+above, run in parallel), and the first transformation adds the Seamless client's requests.
+Persistent cold `set_stage()`: the three launches begin ~0.2 s after the call, side by side,
+and what follows the last one (connecting the hashserver, database and Dask clients over TLS,
+registering the stores) takes ~0.2 s, the client library (`distributed`) being imported while
+the services start. What misses the 1.3x target is the launches themselves: on 2 cores shared
+with other work, three service start-ups (each mostly CPU: interpreter and imports; the Dask
+server also forks its workers) compete for the CPU, so together they take about twice as long
+as the slowest alone (one traced run: 2.8 s for the three, 1.2 s for the Dask server alone).
+On a machine with a core per service this overhead should mostly go."""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="repetitions of each measurement (default 5)")
+    parser.add_argument("--write", action="store_true", help="replace this script's section of bench/BENCHMARKS.md")
+    args = parser.parse_args()
+    problem = ssh_problem()
+    if problem:
+        print(f"bench_launch: skipped, {problem}", file=sys.stderr)
+        return 0
+    slurm = slurm_problem()
+    before = os.getloadavg()[0]
+    results = run(args.runs, slurm is None)
+    publish(NAME, report(results, args.runs, (before, os.getloadavg()[0]), slurm), args.write)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""Launch the services of a stage side by side, and fail as one.
+
+Each service is launched (or reconnected) by :func:`launching.launch` in its own thread, so under
+its own per-key lock; the caller waits for all of them. When any fails, the services that this
+call started are stopped (those it merely reconnected to stay up: other processes use them), and
+the error names every failure, not only the first.
+
+Before the threads start, one SSH master per frontend is opened (:mod:`.ssh_multiplex`), so the
+launches share it instead of each opening its own connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Mapping, Sequence
+
+from . import launching
+
+logger = logging.getLogger("seamless_config")
+
+
+class ParallelLaunchError(launching.LaunchError):
+    """Services of one stage could not be launched; ``failures`` holds ``(what, key, error)``."""
+
+    def __init__(self, failures: list[tuple[str, str, BaseException]], stopped: list[str]):
+        self.failures = failures
+        self.stopped = stopped
+        lines = [f"{len(failures)} service(s) could not be started:"]
+        lines += [f"- the {what} '{key}': {error}" for what, key, error in failures]
+        if stopped:
+            lines.append("Stopped what this launch had started: " + ", ".join(stopped))
+        super().__init__("\n".join(lines))
+
+
+def _open_masters(configs: Sequence[Mapping[str, Any]]) -> None:
+    hosts = {host for host in map(launching.ssh_host, configs) if host is not None}
+    if not hosts:
+        return
+    from .ssh_multiplex import open_master
+
+    with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
+        list(pool.map(open_master, sorted(hosts)))  # a failure shows up in the launches themselves
+
+
+def launch_all(
+    launches: Sequence[tuple[Mapping[str, Any], str]], *, meanwhile: Callable[[], Any] | None = None
+) -> list[dict[str, Any]]:
+    """Launch (or reconnect to) each ``(launch dict, what)`` concurrently; return their payloads
+    in the same order. Raises the one error when one launch fails, a :class:`ParallelLaunchError`
+    naming each when several do; either way nothing this call started is left running.
+
+    ``meanwhile`` runs in the calling thread while the services start (e.g. importing the client
+    library that connects to them); its own error is raised after the launches, as theirs are.
+    """
+    if len(launches) <= 1 and meanwhile is None:
+        return [launching.launch(config, what=what) for config, what in launches]
+    launching.ensure_user_messages()
+    configs = [config for config, _ in launches]
+    started: list[int] = []
+    lock = threading.Lock()
+
+    def one(index: int) -> dict[str, Any]:
+        config, what = launches[index]
+
+        def on_start() -> None:
+            with lock:
+                started.append(index)
+
+        return launching.launch(config, what=what, on_start=on_start)
+
+    remote = [config for config in configs if launching.ssh_host(config) is not None]
+    from seamless_service.private_files import private_umask
+
+    # held here for the whole time: the umask is per process, so each launch's own private_umask()
+    # then finds 077 and restores 077, whatever the order in which the threads finish
+    with launching.interpreter_tools_on_path(), launching.ssh_connection(remote[0] if remote else {}), private_umask():
+        _open_masters(configs)
+        with ThreadPoolExecutor(max_workers=len(launches), thread_name_prefix="launch") as pool:
+            futures = [pool.submit(one, i) for i in range(len(launches))]
+            meanwhile_error: BaseException | None = None
+            if meanwhile is not None:
+                try:
+                    meanwhile()
+                except BaseException as exc:  # raised once the launches are done (or failed)
+                    meanwhile_error = exc
+            outcomes = [(future.result() if future.exception() is None else future.exception()) for future in futures]
+        failures = [(i, o) for i, o in enumerate(outcomes) if isinstance(o, BaseException)]
+        if not failures:
+            if meanwhile_error is not None:
+                raise meanwhile_error
+            return outcomes  # type: ignore[return-value]
+        stopped = []
+        for index in started:
+            if isinstance(outcomes[index], BaseException):
+                continue  # a failed launch already stopped what it half launched
+            config, what = launches[index]
+            with contextlib.suppress(Exception):
+                launching.stop(config)
+                stopped.append(f"the {what} '{config['key']}'")
+    if stopped:
+        logger.info("Stopped what this launch had started: %s", ", ".join(stopped))
+    if len(failures) == 1:
+        raise failures[0][1]
+    raise ParallelLaunchError(
+        [(launches[i][1], launches[i][0]["key"], error) for i, error in failures], stopped
+    ) from failures[0][1]
+

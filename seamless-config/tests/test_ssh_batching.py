@@ -1,0 +1,71 @@
+"""The batch script of seamless_config.ssh_batching, run by a real ``sh`` on this machine with the
+real ``rhl-*`` helpers and the small real daemon of ``status_file_service.py`` (over SSH the same
+script runs on the frontend; tests/test_pure_dask.py launches through it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import remote_http_launcher as rhl
+
+from seamless_config import launching
+from seamless_config.ssh_batching import HelperResults, _parse, _script, planned_check, planned_launch
+
+
+def _run(script: str) -> dict[str, subprocess.CompletedProcess]:
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
+    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    return _parse(out.stdout)
+
+
+def _cfg(config: dict):
+    return rhl.Configuration.from_mapping(launching._launch_parameters(config))
+
+
+def test_cold_sequence_in_one_run_matches_what_the_launcher_asks(service):
+    config = service("batch-cold", "--delay", "0.3")
+    cfg = _cfg(config)
+    launch = planned_launch(cfg)
+    assert launch[:3] == ["rhl-launch-service", "--key", "batch-cold"]
+    ran = _run(_script(cfg.key, launch, planned_check(cfg)))
+    assert list(ran) == ["first", "launch", "state", "verify", "handshake"]
+    assert ran["first"].returncode == 1 and "no state file" in ran["first"].stderr
+    assert ran["launch"].returncode == 0
+    state = json.loads(ran["state"].stdout)
+    assert state["status"] == "running"  # waited for on the "frontend"
+    assert ran["verify"].args == ["rhl-verify-port", "127.0.0.1", str(state["port"])]
+    url = rhl.build_handshake_url("127.0.0.1", state["dashboard_port"], cfg.handshake)
+    assert ran["handshake"].args == ["rhl-handshake", url] and ran["handshake"].returncode == 0
+    # the launcher, run after it, finds exactly that service and reuses it
+    payload = launching.launch(config)
+    assert launching.server_state(config)["pid"] == state["pid"] and payload["dashboard_port"] == state["dashboard_port"]
+
+
+def test_a_running_service_is_checked_without_a_launch(service):
+    config = service("batch-running")
+    launching.launch(config)
+    cfg = _cfg(config)
+    ran = _run(_script(cfg.key, planned_launch(cfg), planned_check(cfg)))
+    assert list(ran) == ["first", "verify", "handshake"]
+    assert json.loads(ran["first"].stdout)["pid"] == launching.server_state(config)["pid"]
+
+
+def test_a_failed_launch_stops_the_sequence(service):
+    config = service("batch-bad", command="/nonexistent/service --status-file {status_file}")
+    cfg = _cfg(config)
+    ran = _run(_script(cfg.key, planned_launch(cfg), planned_check(cfg)))
+    assert ran["first"].returncode == 1
+    assert "state" not in ran and "verify" not in ran  # nothing run after what failed
+
+
+def test_results_are_handed_out_once_and_in_order():
+    results = HelperResults()
+    done = subprocess.CompletedProcess(["x"], 0, "{}", "")
+    results.put(["rhl-inspect", "k"], done)
+    results.put(["rhl-inspect", "k"], done)
+    assert results.take(["rhl-inspect", "k"]) is done
+    assert results.take(["rhl-stop", "k"]) is None  # another call: what was fetched is dropped
+    assert results.take(["rhl-inspect", "k"]) is None
