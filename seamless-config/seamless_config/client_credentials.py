@@ -121,6 +121,12 @@ def dask_security(creds: Credentials | None) -> Any:
     return reused_context_security(**dask_security_arguments(creds, "client"))
 
 
+def import_dask_client() -> None:
+    """Import ``distributed`` (~0.4 s), e.g. in a thread while services start, so that
+    :func:`connect_dask` does not wait for it."""
+    import distributed  # noqa: F401
+
+
 def connect_dask(address: str, creds: Credentials | None, *, set_as_default: bool) -> Any:
     """A ``distributed.Client`` for ``address``, with the client certificate when TLS is on.
 

@@ -133,10 +133,6 @@ def _launch_all(launches: list[tuple[dict[str, Any], str]], *, meanwhile: Any = 
     return launch_all(launches, meanwhile=meanwhile)
 
 
-def _import_dask_client() -> None:
-    import distributed  # noqa: F401  (connect_dask needs it once the Seamless Dask server is up)
-
-
 def _check_reachable(client: Any, config: Mapping[str, Any]) -> None:
     if not client.healthcheck():
         raise RemoteError(
@@ -166,7 +162,7 @@ def _start(mode: str, cluster: str) -> ActiveServices:
         launches.append((dask_config, DASKSERVER))
         dask_creds = client_credentials.for_launch(dask_config)
     # the Dask client library (~0.3-0.8 s to import) loads while the services start
-    payloads = _launch_all(launches, meanwhile=_import_dask_client if dask_backend is not None else None)
+    payloads = _launch_all(launches, meanwhile=client_credentials.import_dask_client if dask_backend is not None else None)
     hs_payload, db_payload = payloads[:2]
     active = ActiveServices(
         cluster, creds, HashserverClient(url_here(hs_payload, scheme), tls=tls),
