@@ -272,9 +272,9 @@ def tls_rows(r: dict) -> list[str]:
 
 
 READING = """\
-Reading (2026-12-02, after issue 10 item 4; the machine is shared with other helpers' test runs,
-load average ~5 during this run, up to 9 in other runs of the day: absolute figures move by 2x
-between runs, the ratios within a run less). A new result is now returned as soon as it is
+Reading (2026-12-02, after issue 10 item 4; a shared 2-core machine: absolute figures move by up
+to 2x between runs, the ratios within a run less; the TLS on/off ratios of one 7-run series
+reached 1.23-1.27x for three figures, those of two 11-run series stayed within 1.17x). A new result is now returned as soon as it is
 known: its hashserver PUT and database PUT run on 2 background threads (buffer first, then the
 database entry), and `flush()` found 0-50 ms of them left per process at the end. In the
 foreground remains one database GET, the lookup every new transformation must make (the
@@ -284,7 +284,7 @@ transformation, daskserver 29.6 ms = 2.4x its plain submit, jobserver 46.6 ms, h
 The service clients now use one urllib3 keep-alive pool per service instead of requests
 sessions: a `/healthcheck` on the hashserver cost 1.0 ms through `http.client`, 1.2-1.4 ms
 through urllib3 and 1.8-2.3 ms through requests (one-off probe, same server, same process).
-Dask: 1.52x its plain `Client.submit().result()` (1.505x in a 5-run series just before): the
+Dask: 1.5-1.8x its plain `Client.submit().result()` across the day's series: the
 database GET of the lookup and Seamless's own work (build and hash the dict, ship the buffers,
 run `execute_transformation` on the worker). Jobserver: 2 client requests (the database lookup; one POST carrying the code and
 inputs, whose answer carries the result), where the client used to make 4 and wait for the
