@@ -32,7 +32,6 @@ import signal
 import stat
 import subprocess
 import tempfile
-import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -123,11 +122,9 @@ def shim() -> Path | None:
     with contextlib.suppress(OSError):
         if path.read_text() == text:
             return path
-    tmp = path.with_name(f".ssh.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    tmp.replace(path)
+    from seamless_service.private_files import write_private
+
+    write_private(path, text, executable=True)
     return path
 
 

@@ -48,6 +48,9 @@ def test_write_private_and_umask(tmp_path):
     target = tmp_path / "f.json"
     write_private(target, "{}")
     assert _mode(target) == 0o600 and target.read_text() == "{}"
+    script = tmp_path / "run"
+    write_private(script, "#!/bin/sh\n", executable=True)
+    assert _mode(script) == 0o700 and script.read_text() == "#!/bin/sh\n"
     with private_umask():
         (tmp_path / "new").write_text("n")
         (tmp_path / "newdir").mkdir()
