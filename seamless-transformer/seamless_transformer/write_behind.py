@@ -71,9 +71,6 @@ class PendingStore:
             _release(self._buffers, result.checksum)
             _release(self._results, tf_checksum)
 
-    def __len__(self) -> int:
-        return len(self._results)
-
 
 _V = TypeVar("_V")
 
@@ -132,6 +129,9 @@ class WriteBehind:
         self._futures = set()
         self._failures = []
         self._lock = threading.Lock()
+        # a parent writer may have held the pending store's lock at the fork, and no thread here
+        # will ever discard the parent's entries (the child's memory cache holds those results)
+        self.pending = PendingStore()
 
     def _write(self, tf_checksum: Checksum, result: Buffer, stores: list[object], inputs: tuple[Buffer, ...]) -> None:
         try:
