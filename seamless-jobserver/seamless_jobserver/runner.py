@@ -68,8 +68,9 @@ class Runner:
     def cached_result(self, checksum: Checksum) -> Buffer | Checksum | None:
         pending = get_write_behind().pending
         result = pending.get_result(checksum)
-        if result is not None and pending.get_buffer(result) is not None:
-            return pending.get_buffer(result)
+        buffer = pending.get_buffer(result) if result is not None else None
+        if buffer is not None:
+            return buffer
         for database in self.clients.databases:
             result = database.get_result(checksum)
             if result is not None and self._on_hashserver(result):

@@ -234,8 +234,7 @@ def _activate_daskserver(active: ActiveServices, backend_class: type, *, dask_pa
     """Connect the Dask backend to the (already launched) Seamless Dask server."""
     from seamless_config.client_credentials import connect_dask, scheme
 
-    payload = dask_payload
-    address = f"{scheme(creds, 'dask')}://{payload['hostname']}:{payload['port']}"
+    address = f"{scheme(creds, 'dask')}://{dask_payload['hostname']}:{dask_payload['port']}"
     client = connect_dask(address, creds, set_as_default=False)
     active.closers.append(client.close)
     active.urls["daskserver"] = address

@@ -24,7 +24,14 @@ from urllib.parse import urlsplit
 import urllib3
 from seamless_service.credentials import Credentials, check
 from seamless_service.tls import shared_client_context
-from urllib3.exceptions import HTTPError, NewConnectionError, ProtocolError, SSLError, TimeoutError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    NewConnectionError,
+    ProtocolError,
+    SSLError,
+    TimeoutError,
+)
 
 from .errors import RemoteError, ServiceUnavailableError
 
@@ -116,7 +123,7 @@ class ServiceClient:
                 return Response(answer.status, answer.data)
             except SSLError as exc:
                 raise self._tls_failure(exc) from None
-            except (NewConnectionError, ProtocolError) as exc:
+            except (NewConnectionError, ConnectTimeoutError, ProtocolError) as exc:
                 if delay is None:
                     raise ServiceUnavailableError(
                         f"The {self.service} at {self.url} cannot be reached ({type(exc).__name__}). "
