@@ -5,8 +5,10 @@ its ``rhl-*`` helper commands. What we need beyond that, each workaround pinned 
 ``seamless-config/tests/test_rhl_adapter.py`` (so that a new RHL version that changes it fails
 there, not in a user's launch):
 
-1. :func:`execute` calls the private ``_execute`` to pass an observer (log messages, the fast
-   start check of :mod:`.launching`, knowing whether a launch happened); pyproject pins RHL to 0.4.x.
+1. :func:`execute` follows the steps of the private ``_execute`` (:data:`EXECUTE_STEPS`, checked
+   against its source by the test) with an observer of ours (log messages, the fast start check
+   of :mod:`.launching`, knowing whether a launch happened) and our executors (6, 7); pyproject
+   pins RHL to 0.4.x.
 2. :func:`client_state_path` / :func:`server_state_path` read RHL's state files directly (a local
    launch needs no helper process; a warm reconnect reads the client record's ``hostname``, ports
    and ``status`` as RHL's own reconnect does, without importing RHL), where its library writes
@@ -48,6 +50,11 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 
+#: The calls of RHL's ``_execute``, in its order, that :func:`execute` makes too.
+EXECUTE_STEPS = ("LocalState.build", "handle_local", "SSHExecutor", "LocalExecutor", "ensure_conda_setup",
+                 "RemoteState", "handle_remote", "create_local_file")
+
+
 def execute(parameters: Mapping[str, Any], observer: Any) -> dict[str, Any]:
     """Launch or reconnect through RHL with ``observer``; return RHL's payload (workarounds 1, 6, 7)."""
     import remote_http_launcher as rhl
@@ -60,6 +67,8 @@ def execute(parameters: Mapping[str, Any], observer: Any) -> dict[str, Any]:
             observer.on_phase(rhl.Phase.DONE, "reused-local")
             return reused
     if cfg.hostname:  # workaround 7: the helpers' sequence in one SSH session
+        if not cfg.ssh_hostname:
+            raise rhl.LauncherError("ssh_hostname must be provided when hostname is configured.")
         from .ssh_batching import HelperResults, executor_class
 
         results = getattr(observer, "batched", None) or HelperResults()

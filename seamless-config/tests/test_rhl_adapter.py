@@ -8,6 +8,7 @@ test_launching.py and tests/test_pure_dask.py.
 from __future__ import annotations
 
 import inspect
+import re
 import json
 import subprocess
 import sys
@@ -19,9 +20,15 @@ import remote_http_launcher as rhl
 from seamless_config import rhl_adapter
 
 
-def test_1_execute_takes_an_observer():
-    parameters = inspect.signature(rhl._execute).parameters
-    assert list(parameters)[:2] == ["cfg", "connection_dir"] and "observer" in parameters
+def test_1_execute_follows_the_launchers_steps():
+    """The steps execute() copies are those of RHL's _execute, in its order (a new RHL step fails here)."""
+    source = inspect.getsource(rhl._execute)
+    calls = [m.group(1).removeprefix("executor.") for m in re.finditer(r"([A-Za-z_][\w.]*)\(", source)]
+    assert [c for c in calls if c in rhl_adapter.EXECUTE_STEPS] == list(rhl_adapter.EXECUTE_STEPS)
+    unknown = {c for c in calls if not c.startswith(("observer.", "LauncherError", "_execute"))} - {
+        *rhl_adapter.EXECUTE_STEPS, "_default_server_directory", "remote_dir.as_posix", "Optional", "Dict"}
+    assert unknown == set(), f"_execute gained calls that execute() does not make: {unknown}"
+    assert "ssh_hostname must be provided" in source
     assert callable(rhl.Configuration.from_mapping)
 
 
