@@ -13,6 +13,7 @@ An activator is a module or object with ``activate(*, mode, cluster)`` (``mode``
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Any, Protocol
 
@@ -54,16 +55,17 @@ class _PureDask:
 _BUILT_IN: dict[str, Activator] = {PURE_DASK: _PureDask()}
 
 
-def built_in() -> list[Activator]:
-    """seamless-config's own activators."""
-    return list(_BUILT_IN.values())
+@functools.cache
+def _entry_points() -> tuple[Any, ...]:
+    """The installed packages' activators (their metadata is read once per process)."""
+    from importlib.metadata import entry_points
+
+    return tuple(entry_points(group=GROUP))
 
 
 def installed() -> list[str]:
     """The names of every activator this installation provides."""
-    from importlib.metadata import entry_points
-
-    return sorted({*_BUILT_IN, *(ep.name for ep in entry_points(group=GROUP))})
+    return sorted({*_BUILT_IN, *(ep.name for ep in _entry_points())})
 
 
 def find(name: str) -> Activator:
@@ -74,9 +76,7 @@ def find(name: str) -> Activator:
     """
     if name in _BUILT_IN:
         return _BUILT_IN[name]
-    from importlib.metadata import entry_points
-
-    for entry_point in entry_points(group=GROUP, name=name):
+    for entry_point in (ep for ep in _entry_points() if ep.name == name):
         try:
             return entry_point.load()
         except ImportError as exc:

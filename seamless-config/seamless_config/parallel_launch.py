@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from . import launching
 
-logger = logging.getLogger("seamless_config")
+logger = logging.getLogger(__name__)
 
 
 class ParallelLaunchError(launching.LaunchError):

@@ -25,8 +25,10 @@ import subprocess
 import threading
 from typing import Any
 
-#: Seconds the remote wait for a starting service may take (as launching.START_TIMEOUT).
-_WAIT_POLLS = 1200  # x 50 ms
+from .launching import START_TIMEOUT
+
+#: Polls, 50 ms apart, of the remote wait for a starting service (launching.START_TIMEOUT).
+_WAIT_POLLS = round(START_TIMEOUT / 0.05)
 _SEP = "--seamless-batch-7f3a--"
 
 # run LABEL CMD...: CMD's stdout, then a separator, its stderr, a separator with label, exit
