@@ -40,13 +40,6 @@ class Grammar:
     #: the value to use; :class:`GrammarError` when it is not accepted
     parse: Callable[[Any], Any]
 
-    def accepts(self, value: Any) -> bool:
-        try:
-            self.parse(value)
-        except GrammarError:
-            return False
-        return True
-
 
 # --- durations -------------------------------------------------------------------------------
 _UNITS = {

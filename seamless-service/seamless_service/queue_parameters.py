@@ -96,8 +96,6 @@ QUEUE_PARAMETERS: tuple[QueueParameter, ...] = (
                    default=DEFAULT_TRANSFORMATION_THROTTLE),
 )
 
-#: queue key -> its entry
-BY_KEY = {p.key: p for p in QUEUE_PARAMETERS if p.key is not None}
 #: wrapper parameter -> its entry
 BY_PARAMETER = {p.parameter: p for p in QUEUE_PARAMETERS if p.parameter is not None}
 #: queue key -> wrapper parameter, for the keys passed on to seamless-dask-wrapper

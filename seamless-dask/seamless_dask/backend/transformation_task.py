@@ -17,8 +17,8 @@ limit; the per-process semaphore here enforces it also when ``worker_threads`` g
 threads. Without the throttle variable (a Dask cluster not started in persistent mode) only
 Dask's thread count limits concurrency.
 
-Importing this module imports only the standard library and seamless_dask.configuration (the
-wrapper computes the variables it reads).
+Importing this module imports only the standard library, seamless_dask.configuration (the
+wrapper computes the variables it reads) and seamless_service.errors.
 """
 
 from __future__ import annotations
