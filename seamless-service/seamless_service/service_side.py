@@ -30,9 +30,9 @@ def make_private(*paths: str | os.PathLike[str] | None) -> None:
     for path in paths:
         if not path:
             continue
-        target = Path(path)
-        root = launcher_root()
-        tighten_tree(root if root in target.absolute().parents else target)
+        target = Path(path).resolve()
+        root = launcher_root().resolve()
+        tighten_tree(root if root in target.parents else target)
 
 
 def service_credentials(tls: bool, service: str) -> Credentials | None:

@@ -48,7 +48,7 @@ class StatusFile:
 
     def _key(self) -> str | None:
         """The launcher key, when the file is remote-http-launcher's server record."""
-        return self.path.stem if self.path.parent == server_dir() else None
+        return self.path.stem if self.path.resolve().parent == server_dir().resolve() else None
 
     def _write_record(self) -> None:
         key = self._key()

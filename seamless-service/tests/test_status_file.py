@@ -56,3 +56,22 @@ def test_missing_and_bad_files(tmp_path):
     with pytest.raises(StatusFileError, match="not valid JSON"):
         StatusFile(tmp_path / "bad.json").wait_and_read(0.3)
 
+
+
+def test_a_server_record_is_recognised_through_a_symlinked_home(tmp_path, monkeypatch):
+    """The launcher names the status file under the real home, HOME is a link to it (or the
+    reverse): the service still records itself under its key."""
+    real_home = tmp_path / "real-home"
+    (real_home / ".remote-http-launcher" / "server").mkdir(parents=True)
+    link = tmp_path / "home-link"
+    link.symlink_to(real_home)
+    monkeypatch.setenv("HOME", str(link))
+    monkeypatch.delenv("REMOTE_HTTP_LAUNCHER_DIR", raising=False)
+    path = real_home / ".remote-http-launcher" / "server" / "svc-key.json"
+    path.write_text(json.dumps({"status": "starting", "pid": 1}))
+    status = StatusFile(path)
+    status.wait_and_read(5)
+    status.write_running(41001)
+    record = real_home / ".seamless" / "services" / "svc-key.json"
+    assert json.loads(record.read_text())["key"] == "svc-key"
+    status.finish()
