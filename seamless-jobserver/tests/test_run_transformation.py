@@ -70,13 +70,16 @@ def test_runs_on_a_worker_and_persists_the_result(jobserver, storage, tmp_path: 
     transformation, checksum, location = _job(whoami, hashserver.url, sidefile=str(sidefile))
     client = JobserverClient(jobserver.url, tls=jobserver.tls)
 
-    result = client.run_transformation(transformation, checksum, location)
+    computed = client.run(transformation, checksum, location)
+    assert isinstance(computed, Buffer), "a computed result comes back with the answer"
+    result = computed.checksum
     assert stored(lambda: DatabaseClient(database.url).get_result(checksum)) == result
     value = HashserverClient(hashserver.url).get_buffer(result).get_value("mixed")  # stored before the entry
+    assert value == computed.get_value("mixed")
     assert value["pid"] not in (os.getpid(), jobserver.pid)
     assert value["parent"] == jobserver.pid, "not run by one of the jobserver's own workers"
 
-    assert client.run_transformation(transformation, checksum) == result
+    assert client.run(transformation, checksum) == result  # cached: its checksum
     assert sidefile.read_text().count("executed") == 1, "a cached transformation was executed again"
 
 
@@ -84,7 +87,7 @@ def test_error_reaches_the_caller_with_its_traceback(jobserver, storage):
     hashserver, database = storage
     transformation, checksum, location = _job(explode, hashserver.url, depth=3)
     with pytest.raises(JobFailedError) as info:
-        JobserverClient(jobserver.url, tls=jobserver.tls).run_transformation(transformation, checksum, location)
+        JobserverClient(jobserver.url, tls=jobserver.tls).run(transformation, checksum, location)
     assert "explode() raised ValueError: boom at depth 3" in info.value.message
     assert __file__ in info.value.traceback and 'raise ValueError(f"boom at depth {depth}")' in info.value.traceback
     assert DatabaseClient(database.url).get_result(checksum) is None
@@ -125,7 +128,7 @@ def test_missing_buffer_is_refused(jobserver, storage):
     hashserver, _ = storage
     transformation, checksum, _ = _job(explode, hashserver.url, upload=False, depth="never uploaded")
     with pytest.raises(JobFailedError, match="refused the job: buffer [0-9a-f]{64} is on none of the jobserver's hashservers"):
-        JobserverClient(jobserver.url, tls=jobserver.tls).run_transformation(transformation, checksum)
+        JobserverClient(jobserver.url, tls=jobserver.tls).run(transformation, checksum)
 
 
 def test_checksum_mismatch_is_refused(jobserver, storage):
@@ -133,7 +136,7 @@ def test_checksum_mismatch_is_refused(jobserver, storage):
     transformation, checksum, _ = _job(explode, hashserver.url, depth=1)
     wrong = Checksum.of(b"not this transformation")
     with pytest.raises(JobFailedError, match=f"tf_checksum {wrong.hex()} does not match"):
-        JobserverClient(jobserver.url, tls=jobserver.tls).run_transformation(transformation, wrong)
+        JobserverClient(jobserver.url, tls=jobserver.tls).run(transformation, wrong)
 
 
 @pytest.mark.parametrize(

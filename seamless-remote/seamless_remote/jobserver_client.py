@@ -48,13 +48,3 @@ class JobserverClient(ServiceClient):
             prefix = "" if response.status_code == 500 else f"The jobserver at {self.url} refused the job: "
             raise JobFailedError(prefix + detail["message"], detail.get("traceback"))
         raise self.unexpected(response, f"run transformation {Checksum(checksum).hex()}")
-
-    def run_transformation(
-        self,
-        transformation: Mapping[str, Any],
-        checksum: Checksum,
-        location: tuple[str, int] | None = None,
-    ) -> Checksum:
-        """Like `run`, with every buffer on the hashserver already; return the result checksum."""
-        result = self.run(transformation, checksum, location)
-        return result.checksum if isinstance(result, Buffer) else result
