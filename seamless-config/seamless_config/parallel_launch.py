@@ -76,7 +76,8 @@ def launch_all(
 
     # held here for the whole time: the umask is per process, so each launch's own private_umask()
     # then finds 077 and restores 077, whatever the order in which the threads finish
-    with launching.interpreter_tools_on_path(), launching.ssh_connection(remote[0] if remote else {}), private_umask():
+    shared_ssh = launching.ssh_connection(remote[0]) if remote else contextlib.nullcontext()
+    with launching.interpreter_tools_on_path(), shared_ssh, private_umask():
         _open_masters(configs)
         with ThreadPoolExecutor(max_workers=len(launches), thread_name_prefix="launch") as pool:
             futures = [pool.submit(one, i) for i in range(len(launches))]
