@@ -330,8 +330,8 @@ class _LoggingObserver:
             self.launched = True
             logger.info("Starting the %s '%s' %s", self.what, self.key, self.target)
         elif name == "WAIT_FOR_START":
-            if self.while_starting is not None:
-                self.while_starting, callback = None, self.while_starting
+            callback, self.while_starting = self.while_starting, None
+            if callback is not None:
                 callback()
             self._start_heartbeat()
             if not self.batched.settled():
