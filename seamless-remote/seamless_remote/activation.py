@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from .database_client import DatabaseClient
 from .errors import RemoteError
-from .hashserver_client import HashserverClient
-from .remote_clients import remote_clients_parameters
+
+if TYPE_CHECKING:  # the clients (and urllib3) are imported while the services start
+    from .database_client import DatabaseClient
+    from .hashserver_client import HashserverClient
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +141,16 @@ def _check_reachable(client: Any, config: Mapping[str, Any]) -> None:
         )
 
 
+def _import_clients(dask: bool) -> None:
+    """Import the service clients' libraries (and Dask's when ``dask``)."""
+    from . import database_client, hashserver_client  # noqa: F401
+
+    if dask:
+        from seamless_config.client_credentials import import_dask_client
+
+        import_dask_client()
+
+
 def _start(mode: str, cluster: str) -> ActiveServices:
     """Launch the services of ``mode`` (``plan.MODE_SERVICES``); their clients, registered."""
     from seamless_config.plan import MODE_SERVICES
@@ -161,8 +172,11 @@ def _start(mode: str, cluster: str) -> ActiveServices:
         dask_config = configure_daskserver()
         launches.append((dask_config, DASKSERVER))
         dask_creds = client_credentials.for_launch(dask_config)
-    # the Dask client library (~0.3-0.8 s to import) loads while the services start
-    payloads = _launch_all(launches, meanwhile=client_credentials.import_dask_client if dask_backend is not None else None)
+    # the client libraries (urllib3 ~0.1 s; Dask's ~0.3-0.8 s) load while the services start
+    payloads = _launch_all(launches, meanwhile=lambda: _import_clients(dask_backend is not None))
+    from .database_client import DatabaseClient
+    from .hashserver_client import HashserverClient
+
     hs_payload, db_payload = payloads[:2]
     active = ActiveServices(
         cluster, creds, HashserverClient(url_here(hs_payload, scheme), tls=tls),
@@ -198,6 +212,8 @@ def _activate_jobserver(active: ActiveServices, hashserver_url: str, database_ur
     from .jobserver_client import JobserverClient
 
     from seamless_config.client_credentials import for_launch, scheme
+
+    from .remote_clients import remote_clients_parameters
 
     config = configure_jobserver(file_parameters=remote_clients_parameters(hashserver_url, database_url))
     creds = for_launch(config)  # its frontend's credentials (on a shared home: the same CA)
