@@ -1,7 +1,8 @@
 """`Runner`: what the jobserver does with one transformation.
 
 Look the result up among the results still being stored, then in the database(s) (a hit whose
-buffer is on a hashserver is returned without executing); otherwise take the code and input
+buffer is on a hashserver is returned without executing; skipped when the client has just
+looked it up there itself); otherwise take the code and input
 buffers from the request or fetch them from the hashserver(s), run the transformation on the
 spawn pool of ``seamless_transformer`` (N worker processes) and return the result at once.
 Storing it (the buffers sent with the request and the result on the writable hashservers, then
@@ -65,11 +66,13 @@ class Runner:
     def _on_hashserver(self, checksum: Checksum) -> bool:
         return any(h.has([checksum])[0] for h in self.clients.hashservers)
 
-    def cached_result(self, checksum: Checksum) -> Buffer | Checksum | None:
+    def cached_result(self, checksum: Checksum, lookup: bool = True) -> Buffer | Checksum | None:
+        """The result among those being stored, else (``lookup``) from a database whose result
+        buffer is on a hashserver; None if neither has it."""
         pending = get_write_behind().pending
         result = pending.get_result(checksum)
         buffer = pending.get_buffer(result) if result is not None else None
-        if buffer is not None:
+        if buffer is not None or not lookup:
             return buffer
         for database in self.clients.databases:
             result = database.get_result(checksum)
@@ -93,17 +96,18 @@ class Runner:
         get_write_behind().submit(checksum, result, stores, inputs)
 
     def run(self, transformation: dict, checksum: Checksum | None, location: tuple[str, int] | None,
-            buffers: dict[Checksum, Buffer] | None = None) -> Buffer | Checksum:
+            buffers: dict[Checksum, Buffer] | None = None, lookup: bool = True) -> Buffer | Checksum:
         """Run (or find cached) one transformation; return its result buffer (computed now or
         still being stored) or checksum (found in a database). ``buffers``: some of the code and
-        input buffers, sent with the request (verified by the caller).
+        input buffers, sent with the request (verified by the caller). ``lookup=False``: the
+        client has just found no result in the database; it is not asked again.
 
         Raises `JobRequestError` for a bad request, ``TransformationError`` if the code failed,
         ``StoreError`` if an earlier result could not be stored.
         """
         get_write_behind().raise_failures()
         spec, checksum = self._spec(transformation, checksum)
-        cached = self.cached_result(checksum)
+        cached = self.cached_result(checksum, lookup)
         if cached is not None:
             logger.info("Transformation %s: cached result", checksum.hex())
             return cached

@@ -83,6 +83,25 @@ def test_runs_on_a_worker_and_persists_the_result(jobserver, storage, tmp_path: 
     assert sidefile.read_text().count("executed") == 1, "a cached transformation was executed again"
 
 
+def test_a_client_that_looked_up_itself_is_not_looked_up_again(jobserver, storage, tmp_path: Path):
+    """``lookup=False``: the client found no result in the database just before, so the jobserver
+    runs the transformation without asking the database. Shown with a result planted in the
+    database: a default request is answered with it (nothing runs), a ``lookup=False`` one runs."""
+    hashserver, database = storage
+    sidefile = tmp_path / "side.txt"
+    transformation, checksum, location = _job(whoami, hashserver.url, sidefile=str(sidefile))
+    planted = Buffer.from_value({"planted": True}, "mixed")
+    HashserverClient(hashserver.url).put_buffer(planted)
+    DatabaseClient(database.url).put_result(checksum, planted.checksum)
+    client = JobserverClient(jobserver.url, tls=jobserver.tls)
+
+    assert client.run(transformation, checksum, location) == planted.checksum
+    assert not sidefile.exists(), "a stored result was computed again"
+    computed = client.run(transformation, checksum, location, lookup=False)
+    assert isinstance(computed, Buffer) and computed.get_value("mixed")["parent"] == jobserver.pid
+    assert sidefile.read_text().count("executed") == 1
+
+
 def test_error_reaches_the_caller_with_its_traceback(jobserver, storage):
     hashserver, database = storage
     transformation, checksum, location = _job(explode, hashserver.url, depth=3)
@@ -145,6 +164,7 @@ def test_checksum_mismatch_is_refused(jobserver, storage):
         (b"not json", "Bad request"),
         (b'{"tf_checksum": "00"}', "'transformation_dict'"),
         (b'{"transformation_dict": {"language": "cobol"}}', "expected \\['code', 'inputs', 'language', 'result_celltype'\\]"),
+        (b'{"transformation_dict": {}, "lookup": "no"}', "'lookup' must be true or false, not 'no'"),
     ],
 )
 def test_malformed_requests_get_400(jobserver, body, message):
