@@ -28,6 +28,15 @@ def whoami(sidefile):
     return {"pid": os.getpid(), "parent": os.getppid()}
 
 
+def slowly(sidefile, seconds):
+    import time
+
+    with open(sidefile, "a") as f:
+        f.write("executed\n")
+    time.sleep(seconds)
+    return seconds
+
+
 def explode(depth):
     raise ValueError(f"boom at depth {depth}")
 
@@ -100,6 +109,25 @@ def test_a_client_that_looked_up_itself_is_not_looked_up_again(jobserver, storag
     computed = client.run(transformation, checksum, location, lookup=False)
     assert isinstance(computed, Buffer) and computed.get_value("mixed")["parent"] == jobserver.pid
     assert sidefile.read_text().count("executed") == 1
+
+
+def test_concurrent_requests_for_one_transformation_run_it_once(jobserver, storage, tmp_path: Path):
+    """Requests for a transformation that is running wait for it (the jobserver has 2 workers,
+    which could run it twice): one execution, one stored result, the same answer for all."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    hashserver, database = storage
+    sidefile = tmp_path / "side.txt"
+    transformation, checksum, location = _job(slowly, hashserver.url, sidefile=str(sidefile), seconds=1.5)
+
+    def ask(_):
+        return JobserverClient(jobserver.url, tls=jobserver.tls).run(transformation, checksum, location, lookup=False)
+
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(ask, range(3)))
+    assert sidefile.read_text().count("executed") == 1
+    assert all(isinstance(a, Buffer) and a.get_value("mixed") == 1.5 for a in answers)
+    assert stored(lambda: DatabaseClient(database.url).get_result(checksum)) == answers[0].checksum
 
 
 def test_error_reaches_the_caller_with_its_traceback(jobserver, storage):
