@@ -111,6 +111,37 @@ def test_a_client_that_looked_up_itself_is_not_looked_up_again(jobserver, storag
     assert sidefile.read_text().count("executed") == 1
 
 
+def test_the_backend_skips_the_jobservers_lookup_only_for_its_own_database(jobserver, storage, tmp_path: Path):
+    """`JobserverBackend` says ``lookup: false`` only when the caller looked the job up
+    (``RemoteJob.looked_up``) in a set of stores that holds the jobserver's database; else the
+    jobserver looks it up (here: a planted result answers, nothing runs)."""
+    import seamless_transformer as st
+    from seamless_remote.jobserver_backend import JobserverBackend
+    from seamless_transformer import RemoteJob
+
+    hashserver, database = storage
+    sidefile = tmp_path / "side.txt"
+    transformation, checksum, location = _job(whoami, hashserver.url, sidefile=str(sidefile))
+    planted = Buffer.from_value({"planted": True}, "mixed")
+    hs, db = HashserverClient(hashserver.url), DatabaseClient(database.url)
+    hs.put_buffer(planted)
+    db.put_result(checksum, planted.checksum)
+    backend = JobserverBackend(JobserverClient(jobserver.url, tls=jobserver.tls), hs, db)
+    job = RemoteJob(checksum, transformation, lambda cs: hs.get_buffer(cs), looked_up=True)
+
+    assert backend.submit(job) == planted.checksum  # its database is no store here: looked up there
+    assert not sidefile.exists()
+    st.add_store(db)
+    try:
+        assert st.has_store(db)
+        computed = backend.submit(job)
+    finally:
+        st.remove_store(db)
+    assert not st.has_store(db)
+    assert isinstance(computed, Buffer) and computed.get_value("mixed")["parent"] == jobserver.pid
+    assert sidefile.read_text().count("executed") == 1
+
+
 def test_concurrent_requests_for_one_transformation_run_it_once(jobserver, storage, tmp_path: Path):
     """Requests for a transformation that is running wait for it (the jobserver has 2 workers,
     which could run it twice): one execution, one stored result, the same answer for all."""

@@ -6,14 +6,14 @@ first, and returns the result: the buffer itself, sent back by the jobserver, or
 jobserver found cached) its checksum, whose buffer is then read from the hashserver. The
 jobserver records the result in the hashserver and database itself, so this process's clients
 are told not to send it again. The jobserver shares ``database`` with this process too: when the
-caller has just looked the result up there (``RemoteJob.looked_up``), the jobserver is told not
-to look it up again.
+caller has just looked the result up there (``RemoteJob.looked_up``, with ``database`` among
+its stores), the jobserver is told not to look it up again.
 """
 
 from __future__ import annotations
 
 from seamless import Buffer, Checksum
-from seamless_transformer import RemoteJob, TransformationError
+from seamless_transformer import RemoteJob, TransformationError, has_store
 
 from .database_client import DatabaseClient
 from .errors import JobFailedError
@@ -38,8 +38,9 @@ class JobserverBackend:
         self.hashserver.upload_missing({cs: b for cs, b in buffers.items() if cs not in inline})
         location = (job.location.filename, job.location.lineno) if job.location else None
         try:
+            looked_up = job.looked_up and has_store(self.database)  # that database was asked
             result = self.jobserver.run(
-                job.transformation, job.checksum, location, buffers=inline, lookup=not job.looked_up
+                job.transformation, job.checksum, location, buffers=inline, lookup=not looked_up
             )
         except JobFailedError as exc:
             raise TransformationError(exc.message, traceback=exc.traceback, checksum=job.checksum.hex()) from None
