@@ -63,9 +63,11 @@ class FastBufferRoutes:
         async def send(message: dict) -> None:
             messages.append(message)
 
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-                 "scheme": "https", "path": "/healthcheck", "raw_path": b"/healthcheck", "root_path": "",
-                 "query_string": b"", "headers": [], "client": None, "server": None}
+        scope: dict[str, Any] = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "https",
+            "path": "/healthcheck", "raw_path": b"/healthcheck", "root_path": "", "query_string": b"",
+            "headers": [], "client": None, "server": None,
+        }
         await self.app(scope, receive, send)
         headers = list(messages[0]["headers"])
         if messages[0]["status"] != 200:
@@ -102,21 +104,20 @@ class FastBufferRoutes:
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http" or scope["method"] != "GET" or not _plain(scope["headers"]):
             return await self.app(scope, receive, send)
-        path = scope["path"]
-        if path == "/healthcheck":
-            headers, body = self._healthcheck or await self._learn()
+        healthcheck = self._healthcheck or await self._learn()
+        if scope["path"] == "/healthcheck":
+            headers, body = healthcheck
         else:
-            if self._healthcheck is None:
-                await self._learn()
-            match = _CHECKSUM_PATH.fullmatch(path)
+            match = _CHECKSUM_PATH.fullmatch(scope["path"])
+            checksum = match[1] if match is not None else None
             found = None
-            if match is not None and match[1] not in self.module._current_put_requests:
-                found = self._read_verified(match[1])
-            if found is None:
+            if checksum is not None and checksum not in self.module._current_put_requests:
+                found = self._read_verified(checksum)
+            if checksum is None or found is None:
                 return await self.app(scope, receive, send)
             st, body = found
-            headers = self._file_response(self._path(match[1]), filename=match[1], stat_result=st).raw_headers
-            headers += self._added
+            file_response = self._file_response(self._path(checksum), filename=checksum, stat_result=st)
+            headers = [*file_response.raw_headers, *self._added]
         self._record_activity()
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -134,7 +134,7 @@ class Connection:
         return content, False
 
     def _read_chunked(self) -> bytes:
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             line = self._reader.readline(MAX_LINE + 1)
             try:
@@ -194,10 +194,10 @@ class ConnectionPool:
             raise
         with self._lock:
             self.num_requests += 1
-            if keep_alive and not self._closed and len(self._idle) < self.maxsize:
+            kept = keep_alive and not self._closed and len(self._idle) < self.maxsize
+            if kept:
                 self._idle.append(conn)
-                conn = None
-        if conn is not None:
+        if not kept:
             conn.close()
         return status, content
 
