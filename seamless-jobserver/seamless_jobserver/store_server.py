@@ -57,6 +57,8 @@ logger = logging.getLogger(__name__)
 STORES = {"serve-hashserver": "hashserver", "serve-database": "database"}
 #: seamless-database's own request-size limit
 DATABASE_MAX_BODY = 10**9
+#: how long the hashserver keeps an idle client connection open (aiohttp's default)
+KEEP_ALIVE_SECONDS = 75
 
 
 def build_parser(command: str) -> argparse.ArgumentParser:
@@ -108,9 +110,11 @@ def _serve_hashserver(args: argparse.Namespace, sock: socket.socket, ctx_files: 
 
     module = _hashserver_app(os.path.abspath(args.path), args.writable)
     module.LOGGER.setLevel(logging.WARNING)  # a line per GET and three per PUT otherwise
-    # a stop (SIGTERM, idle timeout) closes open connections after at most 5 s
+    # a stop (SIGTERM, idle timeout) closes open connections after at most 5 s; an idle client
+    # connection is kept as long as aiohttp (the database) keeps one, not uvicorn's 5 s: a new
+    # TLS handshake costs more than the request it precedes
     options: dict[str, Any] = {"log_level": "warning", "lifespan": "on", "timeout_graceful_shutdown": 5,
-                               "loop": "uvloop", "http": "httptools"}
+                               "loop": "uvloop", "http": "httptools", "timeout_keep_alive": KEEP_ALIVE_SECONDS}
     if ctx_files is not None:
         ca, cert, key = (str(p) for p in ctx_files)
         options.update(ssl_keyfile=key, ssl_certfile=cert, ssl_ca_certs=ca, ssl_cert_reqs=ssl.CERT_REQUIRED)

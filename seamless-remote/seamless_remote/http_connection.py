@@ -57,7 +57,7 @@ class Connection:
             raise
         self._sock = sock
         self._reader: BinaryIO = sock.makefile("rb")
-        self._host = f"{host}:{port}".encode()
+        self._host = (f"[{host}]:{port}" if ":" in host else f"{host}:{port}").encode()  # IPv6 in brackets
         self.requests = 0  # answered on this connection
 
     def close(self) -> None:
