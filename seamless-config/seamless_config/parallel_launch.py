@@ -53,7 +53,9 @@ def launch_all(
     naming each when several do; either way nothing this call started is left running.
 
     ``meanwhile`` runs in the calling thread while the services start (e.g. importing the client
-    library that connects to them); its own error is raised after the launches, as theirs are.
+    library that connects to them), from when each launch has started its service (or finished):
+    before, it would hold the GIL the launch steps need. Its own error is raised after the
+    launches, as theirs are.
     """
     if len(launches) <= 1 and meanwhile is None:
         return [launching.launch(config, what=what) for config, what in launches]
@@ -62,6 +64,8 @@ def launch_all(
     started: list[int] = []
     lock = threading.Lock()
 
+    waiting = [threading.Event() for _ in launches]
+
     def one(index: int) -> dict[str, Any]:
         config, what = launches[index]
 
@@ -69,7 +73,10 @@ def launch_all(
             with lock:
                 started.append(index)
 
-        return launching.launch(config, what=what, on_start=on_start)
+        try:
+            return launching.launch(config, what=what, on_start=on_start, while_starting=waiting[index].set)
+        finally:
+            waiting[index].set()
 
     remote = [config for config in configs if launching.ssh_host(config) is not None]
     from seamless_service.private_files import private_umask
@@ -83,6 +90,8 @@ def launch_all(
             futures = [pool.submit(one, i) for i in range(len(launches))]
             meanwhile_error: BaseException | None = None
             if meanwhile is not None:
+                for event in waiting:
+                    event.wait()
                 try:
                     meanwhile()
                 except BaseException as exc:  # raised once the launches are done (or failed)

@@ -62,3 +62,19 @@ def test_meanwhile_runs_in_the_caller_and_its_error_comes_after_the_launches(ser
         launch_all([(config, "service") for config in configs], meanwhile=meanwhile)
     assert seen == [True]
     assert all(server_state(config)["status"] == "running" for config in configs)  # launched all the same
+
+
+def test_meanwhile_begins_once_every_service_has_been_started(service):
+    """``meanwhile`` (CPU work such as an import) must not hold the GIL the launch steps need: it
+    begins when each service has been started, i.e. has its launcher record, and is waited for."""
+    configs = [service(f"par-after-{i}", "--delay", "1") for i in range(3)]
+    from seamless_config.rhl_adapter import server_state_path
+
+    records = []
+
+    def meanwhile():  # a file read each, at once: RHL's server record written by the launch
+        records.extend(server_state_path(config["key"]).is_file() for config in configs)
+
+    launch_all([(config, "service") for config in configs], meanwhile=meanwhile)
+    assert records == [True] * 3
+    assert all(server_state(config)["status"] == "running" for config in configs)
