@@ -46,7 +46,8 @@ def _open_masters(configs: Sequence[Mapping[str, Any]]) -> None:
 
 
 def launch_all(
-    launches: Sequence[tuple[Mapping[str, Any], str]], *, meanwhile: Callable[[], Any] | None = None
+    launches: Sequence[tuple[Mapping[str, Any], str]], *, meanwhile: Callable[[], Any] | None = None,
+    then: Sequence[Callable[[dict[str, Any]], Any] | None] | None = None,
 ) -> list[dict[str, Any]]:
     """Launch (or reconnect to) each ``(launch dict, what)`` concurrently; return their payloads
     in the same order. Raises the one error when one launch fails, a :class:`ParallelLaunchError`
@@ -55,9 +56,14 @@ def launch_all(
     ``meanwhile`` runs in the calling thread while the services start (e.g. importing the client
     library that connects to them), from when each launch has started its service (or finished):
     before, it would hold the GIL the launch steps need. Its own error is raised after the
-    launches, as theirs are.
+    launches, as theirs are. ``then[i]`` (optional, e.g. connecting a client) is called with the
+    payload of launch ``i`` in that launch's thread, while slower launches go on; its error is that
+    launch's failure.
     """
-    if len(launches) <= 1 and meanwhile is None:
+    follow_ups = list(then) if then is not None else [None] * len(launches)
+    if len(follow_ups) != len(launches):
+        raise ValueError(f"then: {len(follow_ups)} callables for {len(launches)} launches")
+    if len(launches) <= 1 and meanwhile is None and then is None:
         return [launching.launch(config, what=what) for config, what in launches]
     launching.ensure_user_messages()
     configs = [config for config, _ in launches]
@@ -65,6 +71,7 @@ def launch_all(
     lock = threading.Lock()
 
     waiting = [threading.Event() for _ in launches]
+    launched_then_failed: set[int] = set()
 
     def one(index: int) -> dict[str, Any]:
         config, what = launches[index]
@@ -74,9 +81,18 @@ def launch_all(
                 started.append(index)
 
         try:
-            return launching.launch(config, what=what, on_start=on_start, while_starting=waiting[index].set)
+            payload = launching.launch(config, what=what, on_start=on_start, while_starting=waiting[index].set)
         finally:
             waiting[index].set()
+        follow_up = follow_ups[index]
+        if follow_up is not None:
+            try:
+                follow_up(payload)
+            except BaseException:
+                with lock:
+                    launched_then_failed.add(index)
+                raise
+        return payload
 
     remote = [config for config in configs if launching.ssh_host(config) is not None]
     from seamless_service.private_files import private_umask
@@ -104,7 +120,7 @@ def launch_all(
             return outcomes  # type: ignore[return-value]
         stopped = []
         for index in started:
-            if isinstance(outcomes[index], BaseException):
+            if isinstance(outcomes[index], BaseException) and index not in launched_then_failed:
                 continue  # a failed launch already stopped what it half launched
             config, what = launches[index]
             with contextlib.suppress(Exception):
