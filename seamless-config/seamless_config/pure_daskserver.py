@@ -13,7 +13,6 @@ calls :func:`is_active`.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 import time
@@ -115,10 +114,10 @@ class PureDask:
         launch_started = time.time()
         # importing distributed takes ~0.4 s: let it overlap with the wait for the scheduler, once
         # the launch is done (before, the import would hold the GIL the launch steps need)
-        importer = threading.Thread(target=importlib.import_module, args=("distributed",), daemon=True)
+        importer = threading.Thread(target=client_credentials.import_dask_client, daemon=True)
         payload = launch(config, what="Dask scheduler", while_starting=importer.start)
         if importer.ident is None:  # reconnected: nothing was waited for
-            importlib.import_module("distributed")
+            client_credentials.import_dask_client()
         else:
             importer.join()
         host = payload.get("hostname") or "localhost"

@@ -60,7 +60,7 @@ def make_app(
         loop = asyncio.get_running_loop()
         try:
             result = await loop.run_in_executor(
-                executor, runner.run, job.transformation, job.checksum, job.location, job.buffers
+                executor, runner.run, job.transformation, job.checksum, job.location, job.buffers, job.lookup
             )
         except JobRequestError as exc:
             return _json_error(400, str(exc))
