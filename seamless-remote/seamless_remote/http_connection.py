@@ -13,14 +13,19 @@ unless the server says ``Connection: close``.
 Errors: `ConnectError` if no connection could be opened (refused, unreachable, timed out),
 `ssl.SSLError` for TLS, `TimeoutError` if the answer is late, `ConnectionError` if the server
 dropped the connection, `ProtocolError` for a malformed answer. A kept-alive connection that the
-server closed while idle is replaced at once, transparently.
+server closed while idle is noticed before it is reused, and replaced; a request is sent again
+only if it did not get through (its sending failed and no answer came). An answer the server
+sends before reading the whole request (e.g. 413) is read. ``Content-Encoding`` (gzip, deflate,
+zstd) is decoded.
 """
 
 from __future__ import annotations
 
+import select
 import socket
 import ssl
 import threading
+import zlib
 from typing import BinaryIO
 
 from seamless_service.errors import SeamlessError
@@ -42,7 +47,12 @@ class ConnectError(SeamlessError):
 
 
 class StaleConnectionError(SeamlessError, ConnectionError):
-    """A reused connection was closed by the server before any answer: safe to send again."""
+    """A reused connection was closed by the server before the request got through (sending it
+    failed, and no answer came): safe to send again."""
+
+
+#: how a connection the server closed shows up while sending
+_DROPPED = (BrokenPipeError, ConnectionResetError, ssl.SSLEOFError, ssl.SSLZeroReturnError)
 
 
 class Connection:
@@ -83,21 +93,38 @@ class Connection:
                 self._sock.sendall(body)
             else:
                 self._sock.sendall(data + body if body else data)
+        except _DROPPED as exc:
+            # the server may have answered before reading it all (e.g. 413) and closed: read that
+            status_line = self._early_answer()
+            if not status_line:
+                if reused:  # the request never got through: safe to send again
+                    raise StaleConnectionError(str(exc)) from None
+                raise
+        else:
             status_line = self._reader.readline(MAX_LINE + 1)
-        except (BrokenPipeError, ConnectionResetError, ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:
-            if reused:
-                raise StaleConnectionError(str(exc)) from None
-            raise
-        if not status_line:
-            if reused:
-                raise StaleConnectionError("closed by the server before answering")
-            raise ConnectionAbortedError("the server closed the connection without answering")
+            if not status_line:  # sent: it may have been received, so it is not sent again
+                raise ConnectionAbortedError("the server closed the connection without answering")
         status, keep_alive = self._read_head(status_line)
         while 100 <= status < 200:  # informational answers precede the real one
             status, keep_alive = self._read_head(self._reader.readline(MAX_LINE + 1))
         content, until_close = self._read_body(method, status)
         self.requests += 1
         return status, content, keep_alive and not until_close
+
+    def _early_answer(self) -> bytes:
+        """The status line of an answer sent before the request was read, or b""."""
+        try:
+            return self._reader.readline(MAX_LINE + 1)
+        except (OSError, ValueError):
+            return b""
+
+    def dropped(self) -> bool:
+        """Whether the server closed this idle connection (or sent something unasked)."""
+        try:
+            readable, _, _ = select.select([self._sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
 
     def _read_head(self, status_line: bytes) -> tuple[int, bool]:
         parts = status_line.split(None, 2)
@@ -125,16 +152,37 @@ class Connection:
         if method == "HEAD" or status in (204, 304):
             return b"", False
         if b"chunked" in self._headers.get(b"transfer-encoding", b"").lower():
-            return self._read_chunked(), False
+            return self._decoded(self._read_chunked()), False
         length = self._headers.get(b"content-length")
         if length is None:
-            return self._reader.read(), True
+            return self._decoded(self._reader.read()), True
         if not length.isdigit():
             raise ProtocolError(f"bad Content-Length {length[:40]!r}")
         content = self._reader.read(int(length))
         if len(content) != int(length):
             raise ProtocolError(f"answer ended after {len(content)} of {int(length)} bytes")
-        return content, False
+        return self._decoded(content), False
+
+    def _decoded(self, content: bytes) -> bytes:
+        """``content`` without its ``Content-Encoding`` (hashserver serves a buffer stored
+        compressed as gzip or zstd, whatever the request accepts)."""
+        encoding = self._headers.get(b"content-encoding", b"identity").strip().lower()
+        try:
+            if encoding in (b"", b"identity"):
+                return content
+            if encoding in (b"gzip", b"x-gzip"):
+                return zlib.decompress(content, 16 + zlib.MAX_WBITS)
+            if encoding == b"deflate":
+                return zlib.decompress(content)
+            if encoding == b"zstd":
+                import zstandard
+
+                return zstandard.ZstdDecompressor().decompressobj().decompress(content)
+        except (zlib.error, ImportError) as exc:
+            raise ProtocolError(f"cannot decode a {encoding.decode('latin-1')} answer: {exc}") from None
+        except Exception as exc:  # zstandard.ZstdError
+            raise ProtocolError(f"cannot decode a {encoding.decode('latin-1')} answer: {exc}") from None
+        raise ProtocolError(f"unsupported Content-Encoding {encoding[:40]!r}")
 
     def _read_chunked(self) -> bytes:
         chunks: list[bytes] = []
@@ -171,8 +219,12 @@ class ConnectionPool:
     def request(self, method: str, path: str, *, body: bytes | None, headers: dict[str, str],
                 connect_timeout: float | None, read_timeout: float | None) -> tuple[int, bytes]:
         """(status, body); a kept-alive connection the server had closed is replaced once, at once."""
-        with self._lock:
-            conn = self._idle.pop() if self._idle else None
+        while True:
+            with self._lock:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None or not conn.dropped():
+                break
+            conn.close()  # closed by the server while idle (e.g. its keep-alive timeout)
         if conn is not None:
             try:
                 return self._send(conn, method, path, body, headers, read_timeout)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
 import pytest
 
@@ -109,3 +110,51 @@ def test_truncated_answer_is_an_error(scripted):
     client = ServiceClient(server.url)
     with pytest.raises(ServiceUnavailableError, match="failed GET /x.*5 of 10 bytes"):
         client.request("GET", "x")
+
+
+def test_a_compressed_answer_is_decoded(scripted):
+    """hashserver serves a buffer stored as .gz / .zst with that Content-Encoding, whatever the
+    request accepts: the client gives the buffer itself."""
+    import gzip
+
+    import zstandard
+
+    content = b"a buffer stored compressed " * 20
+    gz, zst = gzip.compress(content), zstandard.ZstdCompressor().compress(content)
+    server = scripted(
+        (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(gz) + gz, False),
+        (b"HTTP/1.1 200 OK\r\nContent-Encoding: zstd\r\nContent-Length: %d\r\n\r\n" % len(zst) + zst, False),
+        (b"HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: 2\r\n\r\nxx", False),
+    )
+    client = ServiceClient(server.url)
+    assert client.request("GET", "a").content == content
+    assert client.request("GET", "b").content == content
+    with pytest.raises(ServiceUnavailableError, match="unsupported Content-Encoding"):
+        client.request("GET", "c")
+
+
+def test_an_answer_sent_before_the_body_was_read_is_read():
+    """A server may refuse a large body from its Content-Length (the jobserver's 413) and close
+    without reading it: the client reports that answer, and does not send the body again."""
+    sock = socket.create_server(("127.0.0.1", 0))
+    heads: list[bytes] = []
+
+    def refuse() -> None:
+        conn, _ = sock.accept()
+        with conn, conn.makefile("rb") as reader:
+            head = b""
+            while not head.endswith(b"\r\n\r\n"):
+                head += reader.readline()
+            heads.append(head)
+            conn.sendall(b"HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big!")
+            time.sleep(0.2)  # then closes with the body unread
+    thread = threading.Thread(target=refuse, daemon=True)
+    thread.start()
+    try:
+        client = ServiceClient(f"http://127.0.0.1:{sock.getsockname()[1]}")
+        answer = client.request("POST", "run", data=b"x" * (32 * 1024 * 1024))
+        assert (answer.status_code, answer.content) == (413, b"too big!")
+        assert len(heads) == 1
+    finally:
+        sock.close()
+        thread.join(10)
