@@ -26,6 +26,7 @@ import threading
 from typing import Any
 
 from .launching import START_TIMEOUT
+from .ssh_multiplex import wait_for_master
 
 #: Polls, 50 ms apart, of the remote wait for a starting service (launching.START_TIMEOUT).
 _WAIT_POLLS = round(START_TIMEOUT / 0.05)
@@ -208,6 +209,7 @@ def _build_executor_class() -> type:
             launch = planned_launch(self.cfg)
             script = _script(self.cfg.key, launch, planned_check(self.cfg))
             self.observer.on_command(self.host, "batch: " + rhl._command_snippet(" ".join(argv)), script)
+            wait_for_master(self._host)
             done = subprocess.run(["ssh", self._host, shlex.join(["sh", "-c", script])], text=True, capture_output=True)
             ran = _parse(done.stdout)
             first = ran.get("first")
