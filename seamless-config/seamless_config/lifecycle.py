@@ -146,7 +146,7 @@ def _start_ssh_masters(mode: str) -> None:
     from .launching import ssh_host
 
     try:
-        hosts = {ssh_host(config) for _, _, config in plan.planned_launches(mode)} - {None}
+        hosts = {host for _, _, config in plan.planned_launches(mode) if (host := ssh_host(config)) is not None}
     except Exception:  # noqa: BLE001 - the activation itself raises it, with its context
         return
     if hosts:

@@ -38,11 +38,11 @@ there, not in a user's launch):
 8. With ``tunnel: true``, :func:`create_local_file` does what RHL's does (same client record, same
    handshake through the tunnel), but opens the tunnels of all the service's ports (the service
    port, then each of ``_gather_port_parameters``) together, each by RHL's own
-   ``establish_tunnel`` in a thread: RHL opens them one after another, and each waits ~0.6 s for
-   its monitor process (a fixed 0.5 s sleep before it reports ready). The monitors and their
-   ``ssh -N -L`` are RHL's, so workaround 4 and RHL's tools find them as before. When one tunnel
-   fails, the others are closed and the error names every failed port (RHL would leave the
-   tunnels opened before the failure running).
+   ``establish_tunnel`` in a thread, over the frontend's SSH master (opened first if need be).
+   RHL opens them one after another, and each waits ~0.6 s for its monitor process (a fixed
+   0.5 s sleep before it reports ready). The monitors and their ``ssh -N -L`` are RHL's, so
+   workaround 4 and RHL's tools find them as before. When one tunnel fails, the others are
+   closed and the error names every failed port (RHL would leave those opened before it running).
 
 Stdlib only at import; ``remote_http_launcher`` and ``seamless_service`` are imported when used.
 """
@@ -311,7 +311,7 @@ def create_local_file(cfg: Any, client_state: Any, remote_data: dict[str, Any], 
     if not cfg.tunnel or cfg.hostname is None or cfg.ssh_hostname is None:
         return rhl.create_local_file(cfg, client_state, remote_data, observer)  # RHL's errors included
     remote_ports = {"port": int(remote_data["port"]), **rhl._gather_port_parameters(remote_data)}
-    local_ports = dict(zip(remote_ports, free_local_ports(len(remote_ports))))
+    local_ports = dict(zip(remote_ports, free_local_ports(len(remote_ports)), strict=True))
     observer.on_phase(rhl.Phase.TUNNEL_SETUP, f"localhost:{local_ports['port']} -> {cfg.hostname}:{remote_ports['port']}")
     for name, remote_port in remote_ports.items():
         if name != "port":
@@ -365,6 +365,13 @@ def open_tunnels(ssh_host: str, remote_host: str, remote_ports: Mapping[str, int
     from concurrent.futures import ThreadPoolExecutor
 
     import remote_http_launcher as rhl
+
+    from .ssh_multiplex import open_master, wait_for_master
+
+    # the tunnels' ssh calls share the master: without one they would race to become it, and the
+    # winner, a process with a tunnel's ``-L`` in its argv, would close them all with that tunnel
+    wait_for_master(ssh_host)
+    open_master(ssh_host)
 
     def one(name: str) -> None:
         rhl.establish_tunnel(ssh_host, remote_host, remote_ports[name], local_ports[name], remote_pid)

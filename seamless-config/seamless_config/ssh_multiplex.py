@@ -154,7 +154,8 @@ def open_master(host: str, *, timeout: float = 60) -> bool:
 
     A running master is only checked (``ssh -O check``); a new one is opened without a remote
     command (``-N``: key exchange and login, no session, so no login shell on the frontend).
-    When the user's configuration multiplexes ``host`` its own way, one remote ``true`` does it.
+    When the user's configuration multiplexes ``host`` its own way, its master is checked, and when
+    there is none, one remote ``true`` opens it.
     """
     real = real_ssh()
     if real is None:
@@ -163,9 +164,12 @@ def open_master(host: str, *, timeout: float = 60) -> bool:
         if master_pid(host) is not None:
             return True
         if _own_control_path(real, host):
-            result = subprocess.run([real, "-o", "BatchMode=yes", "--", host, "true"],
-                                    capture_output=True, text=True, timeout=timeout)
-            return result.returncode == 0
+            for command in (["-O", "check", "--", host], ["--", host, "true"]):
+                result = subprocess.run([real, "-o", "BatchMode=yes", *command],
+                                        capture_output=True, text=True, timeout=timeout)
+                if result.returncode == 0:
+                    return True
+            return False
         return _open_new_master(real, host, timeout)
     except (OSError, subprocess.TimeoutExpired):
         return False
