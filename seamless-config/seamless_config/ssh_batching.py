@@ -12,7 +12,8 @@ the larger part), even over the shared master of :mod:`.ssh_multiplex`. remote-h
 At RHL's first call, the executor here runs that whole sequence in one session: the same
 helpers with the arguments RHL would give them (the launch command is RHL's own, recorded from
 its ``launch_process``; host and ports come from the state the helpers print), with the wait
-for the start done on the frontend (``rhl-inspect`` polled every 50 ms). The results are handed
+for the start done on the frontend (the service's status file read every 50 ms: a ``cat``, not
+an ``rhl-inspect`` interpreter competing with the starting service for the CPU). The results are handed
 to RHL's calls in order, each once, when its arguments match; any other call drops the rest,
 which RHL then runs itself. So RHL sees what it would have seen, from one round trip; the
 protocol (its helpers and state file) is untouched.
@@ -43,10 +44,10 @@ run() {{
   "$@" >"$o" 2>"$e"; rc=$?
   cat "$o"; printf '\\n%s\\n' "$sep"; cat "$e"; printf '\\n%s %s %d %s\\n' "$sep" "$label" "$rc" "$*"
 }}
-wait_started() {{
+wait_started() {{  # KEY [STATUS_FILE]: the file itself is read when known (no interpreter per poll)
   i=0
   while [ "$i" -lt {_WAIT_POLLS} ]; do
-    out=$(rhl-inspect "$1" 2>/dev/null) || return 0
+    if [ -n "$2" ]; then out=$(cat "$2" 2>/dev/null) || return 0; else out=$(rhl-inspect "$1" 2>/dev/null) || return 0; fi
     case $out in *'"status": "starting"'*) ;; *) return 0 ;; esac
     pid=$(printf '%s\\n' "$out" | sed -n 's/.*"pid": *\\([0-9][0-9]*\\).*/\\1/p')
     if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then return 0; fi
@@ -70,7 +71,7 @@ def _script(key: str, launch: list[str] | None, check: tuple[str, str | None, st
             'if [ "$rc" = 1 ] && grep -q "no state file" "$e"; then',
             f"  run launch {shlex.join(launch)}",
             '  [ "$rc" = 0 ] || exit 0',
-            f"  wait_started {q(key)}",
+            f"  wait_started {q(key)} {_status_file(launch)}",
             f"  run state rhl-inspect {q(key)}",
             '  state=$(cat "$o")',
             "fi",
@@ -85,6 +86,17 @@ def _script(key: str, launch: list[str] | None, check: tuple[str, str | None, st
         if port_field is not None:
             lines += ['[ "$rc" = 0 ] || exit 0', f'run handshake rhl-handshake {q(before)}"$host:$(field {q(port_field)})"{q(after)}']
     return "\n".join(lines) + "\n"
+
+
+def _status_file(launch: list[str]) -> str:
+    """The service's status file in RHL's launch argv, as a shell word (``~/`` expanded on the
+    frontend); ``''`` when the argv names none."""
+    for i, word in enumerate(launch):
+        path = launch[i + 1] if word == "--status-file" and i + 1 < len(launch) else (
+            word.removeprefix("--status-file=") if word.startswith("--status-file=") else None)
+        if path is not None:
+            return '"$HOME"/' + shlex.quote(path[2:]) if path.startswith("~/") else shlex.quote(path)
+    return "''"
 
 
 def _parse(stdout: str) -> dict[str, subprocess.CompletedProcess]:

@@ -12,7 +12,7 @@ import sys
 import remote_http_launcher as rhl
 
 from seamless_config import launching
-from seamless_config.ssh_batching import HelperResults, _parse, _script, planned_check, planned_launch
+from seamless_config.ssh_batching import _SCRIPT_HEAD, HelperResults, _parse, _script, _status_file, planned_check, planned_launch
 
 
 def _run(script: str) -> dict[str, subprocess.CompletedProcess]:
@@ -69,3 +69,24 @@ def test_results_are_handed_out_once_and_in_order():
     assert results.take(["rhl-inspect", "k"]) is done
     assert results.take(["rhl-stop", "k"]) is None  # another call: what was fetched is dropped
     assert results.take(["rhl-inspect", "k"]) is None
+
+
+def test_the_wait_reads_the_status_file_that_the_launch_argv_names(tmp_path):
+    """The remote wait polls the file the service writes (``~/`` expanded there), else rhl-inspect."""
+    status = tmp_path / "s p" / "k.json"
+    status.parent.mkdir()
+    status.write_text(json.dumps({"status": "starting", "pid": os.getpid()}, indent=2))
+    words = {
+        "tilde": _status_file(["rhl-launch-service", "--", "svc", "--status-file", "~/d/k.json"]),
+        "absolute": _status_file(["rhl-launch-service", "--", "svc", f"--status-file={status}"]),
+        "none": _status_file(["rhl-launch-service", "--", "svc"]),
+    }
+    out = subprocess.run(["sh", "-c", "; ".join(f"printf '%s\\n' {w}" for w in words.values())],
+                         capture_output=True, text=True, env={**os.environ, "HOME": "/h"}).stdout.splitlines()
+    assert out == ["/h/d/k.json", str(status), ""]
+    # a live pid that stays "starting": the wait polls the file until it says otherwise
+    script = _SCRIPT_HEAD + f"(sleep 0.3; printf '%s' '{{\"status\": \"running\"}}' > {words['absolute']}) &\n" \
+        f"wait_started k {words['absolute']}; cat {words['absolute']}\n"
+    done = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60)
+    assert json.loads(done.stdout)["status"] == "running", done.stderr
+
