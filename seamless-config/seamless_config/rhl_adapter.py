@@ -23,14 +23,15 @@ there, not in a user's launch):
    in the user's terms.
 6. For a local launch, :func:`execute` runs the steps of ``_execute`` itself (``LocalState``,
    ``handle_local``, ``RemoteState``, ``handle_remote``, ``create_local_file``) with an executor
-   whose read-only helpers (:data:`IN_PROCESS`: ``rhl-inspect``, ``rhl-verify-port``,
-   ``rhl-handshake``, ``rhl-pid-alive``) are function calls with the commands' exit status and
-   output (reading the state through ``ssh_guard._state``, as the commands do) instead of new
-   interpreters: 25-110 ms each idle, several times that on a busy login node, four of them after
-   the service is already up. (Not the commands' ``main()``: that reads ``sys.argv`` and prints,
-   and redirecting the process's stdout/stderr would capture other threads' output.)
-   ``rhl-launch-service`` stays a process, so that the service's parent exits at once; so does
-   everything that stops or kills. RHL's own code writes its state, so its tools keep working.
+   whose helpers (:data:`IN_PROCESS`: ``rhl-inspect``, ``rhl-verify-port``, ``rhl-handshake``,
+   ``rhl-pid-alive`` and ``rhl-launch-service``) are function calls with the commands' exit
+   status and output (reading and writing the state through ``ssh_guard``'s functions, as the
+   commands do) instead of new interpreters: 25-110 ms each idle, several times that on a busy
+   login node, the launch itself on the critical path and four after the service is already up.
+   (Not the commands' ``main()``: that reads ``sys.argv`` and prints, and redirecting the
+   process's stdout/stderr would capture other threads' output.) The launched service is then
+   this process's child, in a session of its own, reaped by a thread when it ends. Everything
+   that stops or kills stays a process. RHL's own code writes its state, so its tools keep working.
 7. For a launch on a frontend, the same steps with :mod:`.ssh_batching`'s executor (a subclass of
    RHL's ``SSHExecutor``): at RHL's first helper call it runs RHL's whole sequence of helpers in one
    SSH session (the launch argv recorded from RHL's own ``launch_process``) and hands the results
@@ -166,6 +167,61 @@ def _handshake(args: list[str]) -> tuple[int, str, str]:
     return (0, "", "") if 200 <= status < 300 else (2, "", f"HTTP status {status}\n")
 
 
+def _launch_service(args: list[str]) -> tuple[int, str, str]:
+    """``rhl-launch-service --key K --workdir W [...] -- SERVICE ARGS``: start the whitelisted
+    service in a session of its own, logging to RHL's log file, and write its record
+    (``status: starting`` and the PID), as the command does, with the command's own functions.
+
+    The service is this process's child instead of an exited helper's: a thread reaps it when it
+    ends, so that its PID never lingers as a zombie that ``rhl-pid-alive`` would call alive.
+    """
+    import argparse
+    import shlex
+    import threading
+
+    from ssh_guard import _state
+    from ssh_guard._tools import load_service_binaries
+    from ssh_guard.helpers import launch_service as helper
+
+    parser = argparse.ArgumentParser(prog="rhl-launch-service", add_help=False, exit_on_error=False)
+    for option in ("--key", "--workdir"):
+        parser.add_argument(option, required=True)
+    for option in ("--conda-env", "--network-interface", "--parameters", "--meta"):
+        parser.add_argument(option)
+    parser.add_argument("service_argv", nargs=argparse.REMAINDER)
+    try:
+        ns = parser.parse_args(args)
+        service_argv = list(ns.service_argv)[1 if ns.service_argv[:1] == ["--"] else 0:]
+        if not service_argv:
+            return 1, "", "rhl-launch-service: service binary is required after --\n"
+        _state.validate_key(ns.key)
+        workdir = _state.validate_workdir(ns.workdir)
+        parameters = helper._json_object(ns.parameters, "--parameters")
+        meta = helper._json_object(ns.meta, "--meta")
+        if service_argv[0] not in load_service_binaries():
+            return 1, "", f"rhl-launch-service: service binary is not whitelisted: {service_argv[0]!r}\n"
+        service_argv[1:] = helper._normalize_status_file_args(service_argv[1:])
+        _state.server_dir().mkdir(parents=True, exist_ok=True)
+        workdir.mkdir(parents=True, exist_ok=True)
+        log_path = _state.key_to_server_log(ns.key)
+        with log_path.open("wb", buffering=0) as log:
+            process = helper._spawn(service_argv, cwd=workdir, stdout_handle=log, conda_env=ns.conda_env)
+        threading.Thread(target=process.wait, name=f"reap {ns.key}", daemon=True).start()
+        record: dict[str, Any] = {"workdir": ns.workdir, "log": log_path.as_posix(),
+                                  "command": shlex.join(service_argv), "uid": os.getuid(),
+                                  "pid": process.pid, "status": "starting"}
+        for name, value in (("network_interface", ns.network_interface), ("parameters", parameters),
+                            ("meta", meta)):
+            if value is not None:
+                record[name] = value
+        helper._write_state(_state.key_to_server_json(ns.key), record)
+    except SystemExit as exc:  # how the command's functions report: a message, or 1 after printing it
+        return 1, "", f"{exc.code if isinstance(exc.code, str) else 'rhl-launch-service failed'}\n"
+    except (argparse.ArgumentError, OSError) as exc:
+        return 1, "", f"rhl-launch-service: {exc}\n"
+    return 0, "", ""
+
+
 def _pid_alive(args: list[str]) -> tuple[int, str, str]:
     """``rhl-pid-alive PID``: exit 0 when the process lives, 1 when not (or for a bad PID)."""
     from ssh_guard._state import pid_is_live
@@ -175,10 +231,12 @@ def _pid_alive(args: list[str]) -> tuple[int, str, str]:
     return (0 if pid_is_live(int(args[0])) else 1), "", ""
 
 
-#: The helpers that only read RHL's state, probe a port or make the handshake GET, as functions
-#: of their arguments that return (exit status, stdout, stderr) as the commands would.
+#: The helpers of a local launch as functions of their arguments that return (exit status,
+#: stdout, stderr) as the commands would: those that read RHL's state, probe a port or make the
+#: handshake GET, and the launch itself.
 IN_PROCESS = {
     "rhl-inspect": _inspect,
+    "rhl-launch-service": _launch_service,
     "rhl-verify-port": _verify_port,
     "rhl-handshake": _handshake,
     "rhl-pid-alive": _pid_alive,
