@@ -61,9 +61,10 @@ done
 set -- {options} "$@"
 [ -n "$tunnel" ] || exec "$real" "$@"
 # A tunnel: the master opens the forwarding and this client exits at once. Stand in for it:
-# stay alive while the master lives, and cancel the forwarding when terminated.
-"$real" "$@" || exit $?
+# stay alive while the master lives, and cancel the forwarding when terminated (also when that
+# comes while the forwarding is being opened: the trap then runs once the client is done).
 trap '"$real" -O cancel "$@" >/dev/null 2>&1; kill $! 2>/dev/null; exit 0' HUP INT TERM
+"$real" "$@" || exit $?
 while "$real" -O check "$@" >/dev/null 2>&1; do sleep {check} & wait $!; done
 """
 #: Seconds between a tunnel's checks that its master still runs.
@@ -275,23 +276,35 @@ def _cmdline(pid: int) -> list[str]:
 def stop_tunnel_processes(pids: list[int], *, timeout: float = 5) -> list[int]:
     """Stop tunnel processes: SIGKILL for RHL's monitors (they sleep 20 s between checks) and
     plain ssh; SIGTERM for the shim, which then cancels its forwarding in the shared master
-    (waited for, so the local port is closed on return). Returns ``pids``."""
+    (waited for, so the local port is closed on return). An ``ssh`` that a shim is running is left
+    to finish (killed, its request to open the forwarding could still reach the master after the
+    shim's cancel). Returns ``pids``."""
     import time
 
     from .launching import pid_alive
 
     shims = [pid for pid in pids if is_shim_process(_cmdline(pid))]
+    of_shims = [pid for pid in pids if pid not in shims and _parent(pid) in shims]
     for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM if pid in shims else signal.SIGKILL)
+        if pid not in of_shims:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM if pid in shims else signal.SIGKILL)
     deadline = time.monotonic() + timeout
     for pid in shims:
         while pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.02)
+    for pid in [*shims, *of_shims]:
         if pid_alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
     return pids
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _control_dir_if_any() -> Path | None:

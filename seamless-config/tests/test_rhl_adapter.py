@@ -12,7 +12,6 @@ import inspect
 import re
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -172,37 +171,25 @@ def test_8_tunnels_opened_together_write_rhls_client_record(isolated_home):
             server.shutdown()
 
 
-def _taken_port() -> socket.socket:
-    """A listening socket on every local address (IPv4 and IPv6) of one port: no tunnel can bind it."""
-    if socket.has_ipv6:
-        sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        sock.bind(("::", 0))
-    else:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("0.0.0.0", 0))
-    sock.listen()
-    return sock
-
-
 @pytest.mark.ssh
 def test_8_a_failed_tunnel_names_its_port_and_leaves_no_tunnel(isolated_home):
+    """One tunnel fails (its monitor exits at once: a local port it cannot parse; a port already
+    taken would fail too, but RHL's monitor reports ready after a fixed 0.5 s, which on a busy
+    machine may come before ssh has failed): the others are closed, the error names the one."""
     from seamless_config import ssh_multiplex
 
     servers = _http_servers(3)
     remote = dict(zip(("port", "dashboard_port", "health_port"), (s.server_port for s in servers), strict=True))
-    taken = _taken_port()
     free = rhl_adapter.free_local_ports(2)
-    local = {"port": free[0], "dashboard_port": taken.getsockname()[1], "health_port": free[1]}
+    local: dict = {"port": free[0], "dashboard_port": "no-port", "health_port": free[1]}
     try:
         with ssh_multiplex.multiplexed(), pytest.raises(rhl.LauncherError) as info:
             rhl_adapter.open_tunnels("localhost", "127.0.0.1", remote, local, os.getpid())
         message = str(info.value)
-        assert f"dashboard_port localhost:{local['dashboard_port']}" in message, message
+        assert "dashboard_port localhost:no-port" in message and "Tunnel monitor exited" in message, message
         assert f"localhost:{free[0]}" not in message and f"localhost:{free[1]}" not in message
-        assert rhl_adapter.tunnel_processes(set(local.values())) == []
+        assert rhl_adapter.tunnel_processes(set(free)) == []
         assert not _answers(free[0]) and not _answers(free[1])
     finally:
-        taken.close()
         for server in servers:
             server.shutdown()
