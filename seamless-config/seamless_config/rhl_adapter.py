@@ -424,12 +424,11 @@ def open_tunnels(ssh_host: str, remote_host: str, remote_ports: Mapping[str, int
 
     import remote_http_launcher as rhl
 
-    from .ssh_multiplex import open_master, wait_for_master
+    from .ssh_multiplex import ensure_master
 
     # the tunnels' ssh calls share the master: without one they would race to become it, and the
     # winner, a process with a tunnel's ``-L`` in its argv, would close them all with that tunnel
-    wait_for_master(ssh_host)
-    open_master(ssh_host)
+    ensure_master(ssh_host)
 
     def one(name: str) -> None:
         rhl.establish_tunnel(ssh_host, remote_host, remote_ports[name], local_ports[name], remote_pid)

@@ -226,6 +226,12 @@ def start_master(host: str) -> None:
         thread.start()
 
 
+def ensure_master(host: str) -> None:
+    """:func:`open_master` for ``host``, once at a time however many threads ask (each waits)."""
+    start_master(host)
+    wait_for_master(host)
+
+
 def wait_for_master(host: str) -> None:
     """Wait while :func:`start_master` is opening the master of ``host``: an ``ssh`` started
     meanwhile would open a connection of its own."""
