@@ -21,9 +21,12 @@ protocol (its helpers and state file) is untouched.
 
 from __future__ import annotations
 
+import functools
+import json
 import shlex
 import subprocess
 import threading
+from pathlib import Path
 from typing import Any
 
 from .launching import START_TIMEOUT
@@ -65,7 +68,20 @@ def _script(key: str, launch: list[str] | None, check: tuple[str, str | None, st
     (default host, handshake port field or None, handshake URL before and after ``host:port``).
     """
     q = shlex.quote
-    lines = [_SCRIPT_HEAD, f"run first rhl-inspect {q(key)}", 'state=$(cat "$o")']
+    plan = {"key": key, "launch": launch, "check": None if check is None else list(check),
+            "status_file": None if launch is None else _status_path(launch), "polls": _WAIT_POLLS}
+    lines = [
+        _SCRIPT_HEAD,
+        # the whole sequence in one interpreter (the helpers' own, from rhl-inspect's #! line);
+        # the commands one by one below when it cannot load them
+        """py=$(sed -n '1s/^#!//p' "$(command -v rhl-inspect)" 2>/dev/null)""",
+        'if [ -n "$py" ]; then',
+        f'  $py -c {q(_runner_source())} "$sep" {q(json.dumps(plan))} >"$o" 2>"$e"',
+        '  if [ -s "$o" ]; then cat "$o"; exit 0; fi',
+        "fi",
+        f"run first rhl-inspect {q(key)}",
+        'state=$(cat "$o")',
+    ]
     if launch is not None:
         lines += [
             'if [ "$rc" = 1 ] && grep -q "no state file" "$e"; then',
@@ -88,15 +104,28 @@ def _script(key: str, launch: list[str] | None, check: tuple[str, str | None, st
     return "\n".join(lines) + "\n"
 
 
-def _status_file(launch: list[str]) -> str:
-    """The service's status file in RHL's launch argv, as a shell word (``~/`` expanded on the
-    frontend); ``''`` when the argv names none."""
+def _status_path(launch: list[str]) -> str | None:
+    """The service's status file in RHL's launch argv (maybe ``~/...``), or None."""
     for i, word in enumerate(launch):
-        path = launch[i + 1] if word == "--status-file" and i + 1 < len(launch) else (
-            word.removeprefix("--status-file=") if word.startswith("--status-file=") else None)
-        if path is not None:
-            return '"$HOME"/' + shlex.quote(path[2:]) if path.startswith("~/") else shlex.quote(path)
-    return "''"
+        if word == "--status-file" and i + 1 < len(launch):
+            return launch[i + 1]
+        if word.startswith("--status-file="):
+            return word.removeprefix("--status-file=")
+    return None
+
+
+def _status_file(launch: list[str]) -> str:
+    """:func:`_status_path` as a shell word (``~/`` expanded on the frontend); ``''`` for none."""
+    path = _status_path(launch)
+    if path is None:
+        return "''"
+    return '"$HOME"/' + shlex.quote(path[2:]) if path.startswith("~/") else shlex.quote(path)
+
+
+@functools.lru_cache(maxsize=1)
+def _runner_source() -> str:
+    """The source of :mod:`.batch_runner`, sent to the frontend."""
+    return (Path(__file__).parent / "batch_runner.py").read_text()
 
 
 def _parse(stdout: str) -> dict[str, subprocess.CompletedProcess]:

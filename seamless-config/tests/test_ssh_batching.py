@@ -5,9 +5,11 @@ script runs on the frontend; tests/test_pure_dask.py launches through it)."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import remote_http_launcher as rhl
 
@@ -90,3 +92,42 @@ def test_the_wait_reads_the_status_file_that_the_launch_argv_names(tmp_path):
     done = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60)
     assert json.loads(done.stdout)["status"] == "running", done.stderr
 
+
+
+def _wrapped_helpers(tmp_path, *, loadable: bool) -> dict:
+    """PATH with logging copies of the three helpers the runner loads: ``loadable`` keeps their
+    ``from MODULE import main`` line (the runner calls that ``main``), else it hides it."""
+    bin_dir, log = tmp_path / "bin", tmp_path / "ran.log"
+    bin_dir.mkdir(parents=True)
+    for name in ("rhl-inspect", "rhl-verify-port", "rhl-handshake"):
+        real = (Path(sys.executable).parent / name).read_text()
+        module = re.search(r"^from (\S+) import main$", real, re.M).group(1)
+        importer = f"from {module} import main" if loadable else f"main = __import__({module!r}, fromlist=['main']).main"
+        (bin_dir / name).write_text(
+            f"#!{sys.executable}\nimport sys\n{importer}\nopen({str(log)!r}, 'a').write({name!r} + '\\n')\nsys.exit(main())\n")
+        (bin_dir / name).chmod(0o700)
+    path = os.pathsep.join([str(bin_dir), os.path.dirname(sys.executable), os.environ["PATH"]])
+    return {"env": {**os.environ, "PATH": path}, "log": log}
+
+
+def test_the_sequence_runs_in_one_interpreter_or_else_command_by_command(service, tmp_path):
+    """The frontend's helpers run in one interpreter (none of their commands is started); when
+    they cannot be loaded so, the script runs the commands, with the same results."""
+    labels = {}
+    for loadable in (True, False):
+        config = service(f"batch-one-{loadable}".lower(), "--delay", "0.3")
+        cfg = _cfg(config)
+        where = _wrapped_helpers(tmp_path / str(loadable), loadable=loadable)
+        out = subprocess.run(["sh", "-c", _script(cfg.key, planned_launch(cfg), planned_check(cfg))],
+                             capture_output=True, text=True, timeout=120, env=where["env"])
+        ran = _parse(out.stdout)
+        labels[loadable] = list(ran)
+        assert json.loads(ran["state"].stdout)["status"] == "running", out.stderr
+        assert ran["handshake"].returncode == 0 and ran["handshake"].args[0] == "rhl-handshake"
+        commands = where["log"].read_text().split() if where["log"].exists() else []
+        if loadable:
+            assert commands == []  # all in the runner's interpreter
+        else:
+            assert commands[0] == "rhl-inspect" and commands[-2:] == ["rhl-verify-port", "rhl-handshake"]
+        launching.stop(config)
+    assert labels[True] == labels[False] == ["first", "launch", "state", "verify", "handshake"]
