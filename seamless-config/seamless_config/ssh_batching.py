@@ -12,11 +12,14 @@ the larger part), even over the shared master of :mod:`.ssh_multiplex`. remote-h
 At RHL's first call, the executor here runs that whole sequence in one session: the same
 helpers with the arguments RHL would give them (the launch command is RHL's own, recorded from
 its ``launch_process``; host and ports come from the state the helpers print), with the wait
-for the start done on the frontend (the service's status file read every 50 ms: a ``cat``, not
-an ``rhl-inspect`` interpreter competing with the starting service for the CPU). The results are handed
-to RHL's calls in order, each once, when its arguments match; any other call drops the rest,
-which RHL then runs itself. So RHL sees what it would have seen, from one round trip; the
-protocol (its helpers and state file) is untouched.
+for the start done on the frontend (the service's status file read every 50 ms). The helpers
+run in one interpreter there (:mod:`.batch_runner`: each helper's own ``main``, as the frontend
+installed it; ``rhl-launch-service`` stays a process), not one each (~0.1-0.3 s apiece on a
+busy login node, competing with the starting service for the CPU); where they cannot be loaded
+so, the script runs the commands one by one. The results are handed to RHL's calls in order,
+each once, when its arguments match; any other call drops the rest, which RHL then runs itself.
+So RHL sees what it would have seen, from one round trip; the protocol (its helpers and state
+file) is untouched.
 """
 
 from __future__ import annotations
