@@ -70,13 +70,14 @@ def launch(argv):
 
 
 def alive(pid):
+    """As the shell's ``kill -0`` (this file runs alone on the frontend: no Seamless import)."""
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
         return True
-    return True
+    except PermissionError:  # another user's process: it exists
+        return True
+    except OSError:
+        return False
 
 
 def wait_started(mains, key, status_file, polls):
