@@ -122,9 +122,11 @@ def dask_security(creds: Credentials | None) -> Any:
 
 
 def import_dask_client() -> None:
-    """Import ``distributed`` (~0.4 s), e.g. in a thread while services start, so that
-    :func:`connect_dask` does not wait for it."""
-    import distributed  # noqa: F401
+    """Import ``distributed`` (~0.4 s; its configuration parsed by libyaml), e.g. in a thread
+    while services start, so that :func:`connect_dask` does not wait for it."""
+    from seamless_service import c_yaml
+
+    c_yaml.import_module("distributed")
 
 
 def connect_dask(address: str, creds: Credentials | None, *, set_as_default: bool) -> Any:

@@ -311,8 +311,9 @@ class _LoggingObserver:
     polling resumes, so RHL finds the service running (or failed) at its first look.
     """
 
-    def __init__(self, config: Mapping[str, Any], what: str):
+    def __init__(self, config: Mapping[str, Any], what: str, while_starting: Callable[[], None] | None = None):
         self.config = config
+        self.while_starting = while_starting
         self.key = config["key"]
         self.what = what
         self.target = describe_target(config)
@@ -330,6 +331,9 @@ class _LoggingObserver:
             self.launched = True
             logger.info("Starting the %s '%s' %s", self.what, self.key, self.target)
         elif name == "WAIT_FOR_START":
+            callback, self.while_starting = self.while_starting, None
+            if callback is not None:
+                callback()
             self._start_heartbeat()
             if not self.batched.settled():
                 wait_while_starting(self.config)
@@ -456,14 +460,17 @@ def ssh_connection(config: Mapping[str, Any]) -> contextlib.AbstractContextManag
 
 
 def launch(
-    config: Mapping[str, Any], *, what: str = "service", on_start: Callable[[], None] | None = None
+    config: Mapping[str, Any], *, what: str = "service", on_start: Callable[[], None] | None = None,
+    while_starting: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Launch the service of the RHL launch dict ``config``, or reconnect to it; return RHL's payload.
 
     The payload holds ``hostname`` and ``port`` (plus e.g. ``dashboard_port``) as seen from this
     process, tunnelled when the dict says ``tunnel: true``. Raises :class:`LaunchError` with the
     tail of the service's log when it does not start; nothing half-launched is left running.
-    ``on_start`` is called after a successful launch that started the service (not a reconnect).
+    ``on_start`` is called after a successful launch that started the service (not a reconnect);
+    ``while_starting`` once the service has been started and is being waited for: the moment to
+    begin other work (e.g. an import) without slowing the launch itself.
     """
     from seamless_service.private_files import private_umask
 
@@ -488,7 +495,8 @@ def launch(
             if running is not None:
                 logger.debug("%s: reconnecting to the running %s", key, what)
                 return running
-        return _launch_with_rhl(config, what, record=previous != wanted, on_start=on_start)
+        return _launch_with_rhl(config, what, record=previous != wanted, on_start=on_start,
+                                while_starting=while_starting)
 
 
 def _running_payload(config: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -515,16 +523,17 @@ def _running_payload(config: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def _launch_with_rhl(
-    config: dict[str, Any], what: str, *, record: bool, on_start: Callable[[], None] | None = None
+    config: dict[str, Any], what: str, *, record: bool, on_start: Callable[[], None] | None = None,
+    while_starting: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Launch or reconnect through remote-http-launcher; ``record``: write the launch record;
-    ``on_start`` is called when the service was started (not reconnected to)."""
+    ``on_start`` and ``while_starting`` as for :func:`launch`."""
     import remote_http_launcher as rhl
 
     key = config["key"]
     _make_state_private()
     for attempt in (1, 2):
-        observer = _LoggingObserver(config, what)
+        observer = _LoggingObserver(config, what, while_starting)
         try:
             payload = rhl_adapter.execute(_launch_parameters(config), observer)
             if observer.launched and on_start is not None:

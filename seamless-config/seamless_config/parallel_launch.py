@@ -47,21 +47,32 @@ def _open_masters(configs: Sequence[Mapping[str, Any]]) -> None:
 
 
 def launch_all(
-    launches: Sequence[tuple[Mapping[str, Any], str]], *, meanwhile: Callable[[], Any] | None = None
+    launches: Sequence[tuple[Mapping[str, Any], str]], *, meanwhile: Callable[[], Any] | None = None,
+    then: Sequence[Callable[[dict[str, Any]], Any] | None] | None = None,
 ) -> list[dict[str, Any]]:
     """Launch (or reconnect to) each ``(launch dict, what)`` concurrently; return their payloads
     in the same order. Raises the one error when one launch fails, a :class:`ParallelLaunchError`
     naming each when several do; either way nothing this call started is left running.
 
     ``meanwhile`` runs in the calling thread while the services start (e.g. importing the client
-    library that connects to them); its own error is raised after the launches, as theirs are.
+    library that connects to them), from when each launch has started its service (or finished):
+    before, it would hold the GIL the launch steps need. Its own error is raised after the
+    launches, as theirs are. ``then[i]`` (optional, e.g. connecting a client) is called with the
+    payload of launch ``i`` in that launch's thread, while slower launches go on; its error is that
+    launch's failure.
     """
-    if len(launches) <= 1 and meanwhile is None:
+    follow_ups = list(then) if then is not None else [None] * len(launches)
+    if len(follow_ups) != len(launches):
+        raise ValueError(f"then: {len(follow_ups)} callables for {len(launches)} launches")
+    if len(launches) <= 1 and meanwhile is None and then is None:
         return [launching.launch(config, what=what) for config, what in launches]
     launching.ensure_user_messages()
     configs = [config for config, _ in launches]
     started: list[int] = []
     lock = threading.Lock()
+
+    waiting = [threading.Event() for _ in launches]
+    launched_then_failed: set[int] = set()
 
     def one(index: int) -> dict[str, Any]:
         config, what = launches[index]
@@ -70,7 +81,19 @@ def launch_all(
             with lock:
                 started.append(index)
 
-        return launching.launch(config, what=what, on_start=on_start)
+        try:
+            payload = launching.launch(config, what=what, on_start=on_start, while_starting=waiting[index].set)
+        finally:
+            waiting[index].set()
+        follow_up = follow_ups[index]
+        if follow_up is not None:
+            try:
+                follow_up(payload)
+            except BaseException:
+                with lock:
+                    launched_then_failed.add(index)
+                raise
+        return payload
 
     remote = [config for config in configs if launching.ssh_host(config) is not None]
     from seamless_service.private_files import private_umask
@@ -84,6 +107,8 @@ def launch_all(
             futures = [pool.submit(one, i) for i in range(len(launches))]
             meanwhile_error: BaseException | None = None
             if meanwhile is not None:
+                for event in waiting:
+                    event.wait()
                 try:
                     meanwhile()
                 except BaseException as exc:  # raised once the launches are done (or failed)
@@ -96,7 +121,7 @@ def launch_all(
             return outcomes  # type: ignore[return-value]
         stopped = []
         for index in started:
-            if isinstance(outcomes[index], BaseException):
+            if isinstance(outcomes[index], BaseException) and index not in launched_then_failed:
                 continue  # a failed launch already stopped what it half launched
             config, what = launches[index]
             with contextlib.suppress(Exception):

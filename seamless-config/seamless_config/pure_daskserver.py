@@ -13,7 +13,6 @@ calls :func:`is_active`.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 import time
@@ -113,11 +112,14 @@ class PureDask:
         self.deactivate()
         creds = client_credentials.for_launch(config)
         launch_started = time.time()
-        # importing distributed takes ~0.4 s: let it overlap with the launch (which mostly waits)
-        importer = threading.Thread(target=importlib.import_module, args=("distributed",), daemon=True)
-        importer.start()
-        payload = launch(config, what="Dask scheduler")
-        importer.join()
+        # importing distributed takes ~0.4 s: let it overlap with the wait for the scheduler, once
+        # the launch is done (before, the import would hold the GIL the launch steps need)
+        importer = threading.Thread(target=client_credentials.import_dask_client, daemon=True)
+        payload = launch(config, what="Dask scheduler", while_starting=importer.start)
+        if importer.ident is None:  # reconnected: nothing was waited for
+            client_credentials.import_dask_client()
+        else:
+            importer.join()
         host = payload.get("hostname") or "localhost"
         address = f"{client_credentials.scheme(creds, 'dask')}://{host}:{payload['port']}"
         client = client_credentials.connect_dask(address, creds, set_as_default=True)

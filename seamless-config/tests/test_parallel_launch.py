@@ -62,3 +62,47 @@ def test_meanwhile_runs_in_the_caller_and_its_error_comes_after_the_launches(ser
         launch_all([(config, "service") for config in configs], meanwhile=meanwhile)
     assert seen == [True]
     assert all(server_state(config)["status"] == "running" for config in configs)  # launched all the same
+
+
+def test_meanwhile_begins_once_every_service_has_been_started(service):
+    """``meanwhile`` (CPU work such as an import) must not hold the GIL the launch steps need: it
+    begins when each service has been started, i.e. has its launcher record, and is waited for."""
+    configs = [service(f"par-after-{i}", "--delay", "1") for i in range(3)]
+    from seamless_config.rhl_adapter import server_state_path
+
+    records = []
+
+    def meanwhile():  # a file read each, at once: RHL's server record written by the launch
+        records.extend(server_state_path(config["key"]).is_file() for config in configs)
+
+    launch_all([(config, "service") for config in configs], meanwhile=meanwhile)
+    assert records == [True] * 3
+    assert all(server_state(config)["status"] == "running" for config in configs)
+
+
+def test_then_follows_each_launch_in_its_thread_and_its_error_fails_that_launch(service):
+    import threading
+
+    fast, slow = service("par-then-fast"), service("par-then-slow", "--delay", "1.5")
+    seen: dict[str, tuple] = {}
+
+    def follow(name):
+        def then(payload):  # the fast service's follow-up runs while the slow one still starts
+            other = server_state(slow if name == "fast" else fast)
+            seen[name] = (payload["port"], threading.current_thread() is threading.main_thread(),
+                          other and other["status"])
+        return then
+
+    payloads = launch_all([(fast, "hashserver"), (slow, "database")], then=[follow("fast"), follow("slow")])
+    assert seen["fast"] == (payloads[0]["port"], False, "starting")
+    assert seen["slow"] == (payloads[1]["port"], False, "running")
+
+    others = [service("par-then-ok"), service("par-then-bad")]
+
+    def refuse(payload):
+        raise ConnectionError(f"nothing answers at port {payload['port']}")
+
+    with pytest.raises(ConnectionError, match="nothing answers"):
+        launch_all([(others[0], "hashserver"), (others[1], "database")], then=[None, refuse])
+    for config in others:  # both were started by this call: both stopped again
+        assert server_state(config) is None, config["key"]

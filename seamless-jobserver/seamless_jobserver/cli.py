@@ -89,7 +89,7 @@ def _start(args: argparse.Namespace, content: dict | None):
     from seamless_service.service_side import service_credentials
 
     from .runner import Runner
-    from .server import bind_socket
+    from .listening import bind_socket
 
     creds = service_credentials(args.tls, "seamless-jobserver")
     clients = clients_from_parameters(

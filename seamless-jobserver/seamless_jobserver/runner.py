@@ -1,17 +1,23 @@
 """`Runner`: what the jobserver does with one transformation.
 
 Look the result up among the results still being stored, then in the database(s) (a hit whose
-buffer is on a hashserver is returned without executing); otherwise take the code and input
+buffer is on a hashserver is returned without executing; skipped when the client has just
+looked it up there itself); otherwise take the code and input
 buffers from the request or fetch them from the hashserver(s), run the transformation on the
 spawn pool of ``seamless_transformer`` (N worker processes) and return the result at once.
 Storing it (the buffers sent with the request and the result on the writable hashservers, then
 transformation → result on the writable databases) is done in the background by
 ``seamless_transformer.write_behind``; a failed store is raised (`StoreError`) by the next run.
+Requests for a transformation that is already running wait for it rather than run it again, so
+it is computed and stored once. One log line per transformation at DEBUG (``--log-level
+DEBUG``), none at the default INFO: the answer is the record.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import Future
 
 from seamless import Buffer, Checksum
 from seamless.errors import SeamlessError
@@ -33,6 +39,9 @@ class Runner:
         self.check_clients(clients)  # callers may check earlier (the CLI does, before its healthchecks)
         self.clients = clients
         self.workers = workers
+        #: the transformations being run, by checksum: a second request for one waits for it
+        self._running: dict[Checksum, Future] = {}
+        self._running_lock = threading.Lock()
         spawn(workers)
 
     @staticmethod
@@ -65,17 +74,24 @@ class Runner:
     def _on_hashserver(self, checksum: Checksum) -> bool:
         return any(h.has([checksum])[0] for h in self.clients.hashservers)
 
-    def cached_result(self, checksum: Checksum) -> Buffer | Checksum | None:
-        pending = get_write_behind().pending
-        result = pending.get_result(checksum)
-        buffer = pending.get_buffer(result) if result is not None else None
-        if buffer is not None:
+    def cached_result(self, checksum: Checksum, lookup: bool = True) -> Buffer | Checksum | None:
+        """The result among those being stored, else (``lookup``) from a database whose result
+        buffer is on a hashserver; None if neither has it."""
+        buffer = self.pending_result(checksum)
+        if buffer is not None or not lookup:
             return buffer
         for database in self.clients.databases:
             result = database.get_result(checksum)
             if result is not None and self._on_hashserver(result):
                 return result
         return None
+
+    @staticmethod
+    def pending_result(checksum: Checksum) -> Buffer | None:
+        """The result if it is among those this jobserver is still storing."""
+        pending = get_write_behind().pending
+        result = pending.get_result(checksum)
+        return pending.get_buffer(result) if result is not None else None
 
     def _fetch(self, checksum: Checksum) -> Buffer:
         pending = get_write_behind().pending.get_buffer(checksum)
@@ -93,26 +109,54 @@ class Runner:
         get_write_behind().submit(checksum, result, stores, inputs)
 
     def run(self, transformation: dict, checksum: Checksum | None, location: tuple[str, int] | None,
-            buffers: dict[Checksum, Buffer] | None = None) -> Buffer | Checksum:
+            buffers: dict[Checksum, Buffer] | None = None, lookup: bool = True) -> Buffer | Checksum:
         """Run (or find cached) one transformation; return its result buffer (computed now or
         still being stored) or checksum (found in a database). ``buffers``: some of the code and
-        input buffers, sent with the request (verified by the caller).
+        input buffers, sent with the request (verified by the caller). ``lookup=False``: the
+        client has just found no result in the database; it is not asked again.
 
         Raises `JobRequestError` for a bad request, ``TransformationError`` if the code failed,
         ``StoreError`` if an earlier result could not be stored.
         """
         get_write_behind().raise_failures()
         spec, checksum = self._spec(transformation, checksum)
-        cached = self.cached_result(checksum)
+        cached = self.cached_result(checksum, lookup)
         if cached is not None:
-            logger.info("Transformation %s: cached result", checksum.hex())
+            logger.debug("Transformation %s: cached result", checksum.hex())
             return cached
-        given = buffers or {}
+        while True:
+            with self._running_lock:
+                running = self._running.get(checksum)
+                if running is None:
+                    mine: Future = Future()
+                    self._running[checksum] = mine
+                    break
+            logger.debug("Transformation %s: already running, waiting for it", checksum.hex())
+            try:
+                return running.result()
+            except JobRequestError:  # that request lacked a buffer this one may bring: run it here
+                continue
+        try:
+            # it may have ended just before it was claimed here: its result is then being stored
+            result = self.pending_result(checksum) or self._execute(spec, checksum, location, buffers or {})
+        except BaseException as exc:
+            self._release(checksum)
+            mine.set_exception(exc)
+            raise
+        self._release(checksum)
+        mine.set_result(result)
+        return result
+
+    def _release(self, checksum: Checksum) -> None:
+        with self._running_lock:
+            self._running.pop(checksum, None)
+
+    def _execute(self, spec: TransformationSpec, checksum: Checksum, location: tuple[str, int] | None,
+                 given: dict[Checksum, Buffer]) -> Buffer:
         needed = spec.checksums()
         inputs = {cs: given[cs] if cs in given else self._fetch(cs) for cs in needed}
         loc = CodeLocation(*location) if location else None
-        logger.info("Transformation %s: running", checksum.hex())
         result = run_spawned(spec, checksum, inputs.__getitem__, loc)
         self._store(checksum, result, tuple(given[cs] for cs in needed if cs in given))
-        logger.info("Transformation %s: result %s", checksum.hex(), result.checksum.hex())
+        logger.debug("Transformation %s: result %s", checksum.hex(), result.checksum.hex())
         return result

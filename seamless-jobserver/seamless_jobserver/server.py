@@ -1,7 +1,8 @@
-"""The jobserver's HTTP server (aiohttp): routes, port binding and the idle timeout.
+"""The jobserver's HTTP server (aiohttp): its routes.
 
 Routes: ``GET /`` (what this is), ``GET /healthcheck`` (``OK``), ``POST``/``GET
-/run-transformation`` (:mod:`seamless_remote.jobserver_protocol`). Transformations run in a
+/run-transformation`` (:mod:`seamless_remote.jobserver_protocol`); served by
+:mod:`.aiohttp_serving` on the socket of :mod:`.listening`. Transformations run in a
 thread pool that hands them to the `Runner`; the event loop only parses and answers.
 """
 
@@ -10,12 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import signal
 import socket
 import ssl
-import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Awaitable, Callable
+from typing import Callable
 
 from aiohttp import web
 from seamless import Buffer
@@ -23,43 +22,13 @@ from seamless_remote.errors import RemoteError
 from seamless_remote.jobserver_protocol import HEALTHCHECK_PATH, RUN_PATH, error_body, parse_request, result_body
 from seamless_transformer import StoreError, TransformationError
 
+from .aiohttp_serving import Activity, serve_app
 from .runner import JobRequestError, Runner
 
 logger = logging.getLogger(__name__)
 
-IDLE_CHECK_SECONDS = 1.0
 #: Largest request body accepted (bytes); larger ones get 413 before their body is read.
 DEFAULT_MAX_REQUEST_BYTES = 64 * 1024**2
-
-
-def bind_socket(host: str, ports: range) -> socket.socket:
-    """A listening TCP socket on ``host`` and a free port of ``ports`` (tried in random order)."""
-    from seamless_service.ports import bind_free_port
-
-    sock = bind_free_port(host, ports.start, ports.stop - 1)
-    sock.listen(128)
-    sock.setblocking(False)
-    return sock
-
-
-class Activity:
-    """Requests in progress and the time of the last one: decides when the server is idle."""
-
-    def __init__(self) -> None:
-        self.in_progress = 0
-        self.last = time.monotonic()
-
-    @web.middleware
-    async def middleware(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
-        self.in_progress += 1
-        try:
-            return await handler(request)
-        finally:
-            self.in_progress -= 1
-            self.last = time.monotonic()
-
-    def idle_for(self) -> float:
-        return 0.0 if self.in_progress else time.monotonic() - self.last
 
 
 def _json_error(status: int, message: str, traceback: str | None = None) -> web.Response:
@@ -91,7 +60,7 @@ def make_app(
         loop = asyncio.get_running_loop()
         try:
             result = await loop.run_in_executor(
-                executor, runner.run, job.transformation, job.checksum, job.location, job.buffers
+                executor, runner.run, job.transformation, job.checksum, job.location, job.buffers, job.lookup
             )
         except JobRequestError as exc:
             return _json_error(400, str(exc))
@@ -133,58 +102,3 @@ async def serve(
         executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _publish_idle(activity: Activity, on_idle: Callable[[float | None], None], published: float | None | bool):
-    """Tell ``on_idle`` the idle state when it changed since ``published``; return what it was told."""
-    current = None if activity.in_progress else activity.last
-    if current != published:
-        try:
-            on_idle(None if current is None else time.time() - (time.monotonic() - current))
-        except OSError as exc:  # e.g. the status file's directory is gone: serving goes on
-            logger.debug("could not publish the idle time: %r", exc)
-    return current
-
-
-async def serve_app(
-    app: web.Application,
-    activity: Activity,
-    sock: socket.socket,
-    *,
-    timeout: float | None,
-    on_running: Callable[[int], None],
-    ssl_context: ssl.SSLContext | None = None,
-    on_idle: Callable[[float | None], None] | None = None,
-) -> str:
-    """Serve ``app`` (whose middlewares include ``activity``'s) on ``sock``, over TLS when
-    ``ssl_context`` is given, until idle for ``timeout`` s or a stop signal; return why it stopped.
-    ``on_idle`` is told, when it changes, since when (epoch seconds) no request was served, or
-    None while one is in progress."""
-    app_runner = web.AppRunner(app, access_log=None)
-    await app_runner.setup()
-    stop = asyncio.Event()
-    reason = "stopped"
-
-    def on_signal(signum: int) -> None:
-        nonlocal reason
-        reason = f"signal {signal.Signals(signum).name}"
-        stop.set()
-
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        loop.add_signal_handler(signum, on_signal, signum)
-    published: float | None | bool = False
-    try:
-        await web.SockSite(app_runner, sock, ssl_context=ssl_context).start()
-        on_running(sock.getsockname()[1])
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), IDLE_CHECK_SECONDS)
-            except asyncio.TimeoutError:
-                pass
-            if on_idle is not None:
-                published = _publish_idle(activity, on_idle, published)
-            if timeout is not None and activity.idle_for() >= timeout:
-                reason = f"idle for {timeout:g} s"
-                break
-    finally:
-        await app_runner.cleanup()
-    return reason

@@ -135,7 +135,7 @@ def _serve_database(args: argparse.Namespace, sock: socket.socket, ctx: ssl.SSLC
 
     import database
 
-    from .server import Activity, serve_app
+    from .aiohttp_serving import Activity, serve_app
 
     if not args.writable and not os.path.exists(args.path):
         raise FileNotFoundError(f"Database file '{args.path}' must exist when --writable is not set")
@@ -173,7 +173,7 @@ def main(argv: list[str]) -> int:
         make_private(args.status_file, content.get("log"))
         _make_store_private(store, os.path.abspath(args.path))
         creds = service_credentials(args.tls, store)
-        from .server import bind_socket
+        from .listening import bind_socket
 
         start, end = args.port_range
         sock = bind_socket(args.host, range(start, end + 1))

@@ -28,6 +28,15 @@ def whoami(sidefile):
     return {"pid": os.getpid(), "parent": os.getppid()}
 
 
+def slowly(sidefile, seconds):
+    import time
+
+    with open(sidefile, "a") as f:
+        f.write("executed\n")
+    time.sleep(seconds)
+    return seconds
+
+
 def explode(depth):
     raise ValueError(f"boom at depth {depth}")
 
@@ -81,6 +90,75 @@ def test_runs_on_a_worker_and_persists_the_result(jobserver, storage, tmp_path: 
 
     assert client.run(transformation, checksum) == result  # cached: its checksum
     assert sidefile.read_text().count("executed") == 1, "a cached transformation was executed again"
+
+
+def test_a_client_that_looked_up_itself_is_not_looked_up_again(jobserver, storage, tmp_path: Path):
+    """``lookup=False``: the client found no result in the database just before, so the jobserver
+    runs the transformation without asking the database. Shown with a result planted in the
+    database: a default request is answered with it (nothing runs), a ``lookup=False`` one runs."""
+    hashserver, database = storage
+    sidefile = tmp_path / "side.txt"
+    transformation, checksum, location = _job(whoami, hashserver.url, sidefile=str(sidefile))
+    planted = Buffer.from_value({"planted": True}, "mixed")
+    HashserverClient(hashserver.url).put_buffer(planted)
+    DatabaseClient(database.url).put_result(checksum, planted.checksum)
+    client = JobserverClient(jobserver.url, tls=jobserver.tls)
+
+    assert client.run(transformation, checksum, location) == planted.checksum
+    assert not sidefile.exists(), "a stored result was computed again"
+    computed = client.run(transformation, checksum, location, lookup=False)
+    assert isinstance(computed, Buffer) and computed.get_value("mixed")["parent"] == jobserver.pid
+    assert sidefile.read_text().count("executed") == 1
+
+
+def test_the_backend_skips_the_jobservers_lookup_only_for_its_own_database(jobserver, storage, tmp_path: Path):
+    """`JobserverBackend` says ``lookup: false`` only when the caller looked the job up
+    (``RemoteJob.looked_up``) in a set of stores that holds the jobserver's database; else the
+    jobserver looks it up (here: a planted result answers, nothing runs)."""
+    import seamless_transformer as st
+    from seamless_remote.jobserver_backend import JobserverBackend
+    from seamless_transformer import RemoteJob
+
+    hashserver, database = storage
+    sidefile = tmp_path / "side.txt"
+    transformation, checksum, location = _job(whoami, hashserver.url, sidefile=str(sidefile))
+    planted = Buffer.from_value({"planted": True}, "mixed")
+    hs, db = HashserverClient(hashserver.url), DatabaseClient(database.url)
+    hs.put_buffer(planted)
+    db.put_result(checksum, planted.checksum)
+    backend = JobserverBackend(JobserverClient(jobserver.url, tls=jobserver.tls), hs, db)
+    job = RemoteJob(checksum, transformation, lambda cs: hs.get_buffer(cs), looked_up=True)
+
+    assert backend.submit(job) == planted.checksum  # its database is no store here: looked up there
+    assert not sidefile.exists()
+    st.add_store(db)
+    try:
+        assert st.has_store(db)
+        computed = backend.submit(job)
+    finally:
+        st.remove_store(db)
+    assert not st.has_store(db)
+    assert isinstance(computed, Buffer) and computed.get_value("mixed")["parent"] == jobserver.pid
+    assert sidefile.read_text().count("executed") == 1
+
+
+def test_concurrent_requests_for_one_transformation_run_it_once(jobserver, storage, tmp_path: Path):
+    """Requests for a transformation that is running wait for it (the jobserver has 2 workers,
+    which could run it twice): one execution, one stored result, the same answer for all."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    hashserver, database = storage
+    sidefile = tmp_path / "side.txt"
+    transformation, checksum, location = _job(slowly, hashserver.url, sidefile=str(sidefile), seconds=1.5)
+
+    def ask(_):
+        return JobserverClient(jobserver.url, tls=jobserver.tls).run(transformation, checksum, location, lookup=False)
+
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(ask, range(3)))
+    assert sidefile.read_text().count("executed") == 1
+    assert all(isinstance(a, Buffer) and a.get_value("mixed") == 1.5 for a in answers)
+    assert stored(lambda: DatabaseClient(database.url).get_result(checksum)) == answers[0].checksum
 
 
 def test_error_reaches_the_caller_with_its_traceback(jobserver, storage):
@@ -145,6 +223,7 @@ def test_checksum_mismatch_is_refused(jobserver, storage):
         (b"not json", "Bad request"),
         (b'{"tf_checksum": "00"}', "'transformation_dict'"),
         (b'{"transformation_dict": {"language": "cobol"}}', "expected \\['code', 'inputs', 'language', 'result_celltype'\\]"),
+        (b'{"transformation_dict": {}, "lookup": "no"}', "'lookup' must be true or false, not 'no'"),
     ],
 )
 def test_malformed_requests_get_400(jobserver, body, message):

@@ -135,3 +135,33 @@ def test_no_tls_serves_plain_http_with_a_warning(tmp_path):
         assert "WITHOUT TLS" in (tmp_path / "database.log").read_text()
     finally:
         _stop(proc)
+
+
+@pytest.mark.parametrize("store", ["hashserver", "database"])
+def test_a_store_server_loads_no_jobserver_stack(tmp_path, store: str):
+    """Each store server's start is on the critical path of a persistent set_stage(), beside the
+    others on the same cores: it imports what serving its store needs, not the jobserver's
+    transformation stack (nor, for the hashserver, aiohttp: ~0.3 s of CPU together)."""
+    status = tmp_path / "status.json"
+    status.write_text("{}")
+    path = tmp_path / ("buffers" if store == "hashserver" else "db.sqlite")
+    code = f"""
+import json, sys, threading, time
+from seamless_jobserver.cli import main
+
+def report():
+    while json.loads(open({str(status)!r}).read() or "{{}}").get("status") != "running":
+        time.sleep(0.01)
+    print(json.dumps(sorted({{m.split(".")[0] for m in sys.modules}})), flush=True)
+
+threading.Thread(target=report, daemon=True).start()
+main(["serve-{store}", {str(path)!r}, "--writable", "--port-range", "61900", "61999",
+      "--status-file", {str(status)!r}, "--timeout", "1", "--no-tls"])
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    loaded = set(json.loads(out.stdout.splitlines()[0]))
+    assert ("hashserver" if store == "hashserver" else "database") in loaded
+    assert not loaded & {"seamless", "seamless_transformer", "seamless_remote", "seamless_dask", "distributed"}
+    if store == "hashserver":
+        assert "aiohttp" not in loaded

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from .database_client import DatabaseClient
 from .errors import RemoteError
-from .hashserver_client import HashserverClient
-from .remote_clients import remote_clients_parameters
+
+if TYPE_CHECKING:  # the clients (and urllib3) are imported while the services start
+    from .database_client import DatabaseClient
+    from .hashserver_client import HashserverClient
 
 logger = logging.getLogger(__name__)
 
@@ -126,11 +127,12 @@ def _launch(config: dict[str, Any], what: str) -> dict[str, Any]:
     return launch(config, what=what)
 
 
-def _launch_all(launches: list[tuple[dict[str, Any], str]], *, meanwhile: Any = None) -> list[dict[str, Any]]:
+def _launch_all(launches: list[tuple[dict[str, Any], str]], *, meanwhile: Any = None,
+                then: Any = None) -> list[dict[str, Any]]:
     """Launch the services side by side (``seamless_config.parallel_launch``); payloads in order."""
     from seamless_config.parallel_launch import launch_all
 
-    return launch_all(launches, meanwhile=meanwhile)
+    return launch_all(launches, meanwhile=meanwhile, then=then)
 
 
 def _check_reachable(client: Any, config: Mapping[str, Any]) -> None:
@@ -138,6 +140,16 @@ def _check_reachable(client: Any, config: Mapping[str, Any]) -> None:
         raise RemoteError(
             f"The {client.service} '{config['key']}' was launched but does not answer at {client.url}/healthcheck"
         )
+
+
+def _import_clients(dask: bool) -> None:
+    """Import the service clients' libraries (and Dask's when ``dask``)."""
+    from . import database_client, hashserver_client  # noqa: F401
+
+    if dask:
+        from seamless_config.client_credentials import import_dask_client
+
+        import_dask_client()
 
 
 def _start(mode: str, cluster: str) -> ActiveServices:
@@ -161,17 +173,33 @@ def _start(mode: str, cluster: str) -> ActiveServices:
         dask_config = configure_daskserver()
         launches.append((dask_config, DASKSERVER))
         dask_creds = client_credentials.for_launch(dask_config)
-    # the Dask client library (~0.3-0.8 s to import) loads while the services start
-    payloads = _launch_all(launches, meanwhile=client_credentials.import_dask_client if dask_backend is not None else None)
+    clients: dict[str, Any] = {}
+
+    def connect_hashserver(payload: Mapping[str, Any]) -> None:
+        from .hashserver_client import HashserverClient
+
+        clients["hashserver"] = client = HashserverClient(url_here(payload, scheme), tls=tls)
+        _check_reachable(client, hs_config)
+
+    def connect_database(payload: Mapping[str, Any]) -> None:
+        from .database_client import DatabaseClient
+
+        clients["database"] = client = DatabaseClient(url_here(payload, scheme), tls=tls)
+        client.check_protocol()
+
+    # the client libraries (urllib3 ~0.1 s; Dask's ~0.3-0.8 s) load while the services start, and
+    # each store's client connects as soon as its service is up, while slower ones still start
+    try:
+        payloads = _launch_all(launches, meanwhile=lambda: _import_clients(dask_backend is not None),
+                               then=[connect_hashserver, connect_database, None][: len(launches)])
+    except BaseException:
+        for client in clients.values():
+            client.close()
+        raise
     hs_payload, db_payload = payloads[:2]
-    active = ActiveServices(
-        cluster, creds, HashserverClient(url_here(hs_payload, scheme), tls=tls),
-        DatabaseClient(url_here(db_payload, scheme), tls=tls),
-    )
+    active = ActiveServices(cluster, creds, clients["hashserver"], clients["database"])
     active.closers += [active.hashserver.close, active.database.close]
     try:
-        _check_reachable(active.hashserver, hs_config)
-        active.database.check_protocol()
         active.urls.update(hashserver=active.hashserver.url, database=active.database.url)
         if remote == "jobserver":
             _activate_jobserver(
@@ -198,6 +226,8 @@ def _activate_jobserver(active: ActiveServices, hashserver_url: str, database_ur
     from .jobserver_client import JobserverClient
 
     from seamless_config.client_credentials import for_launch, scheme
+
+    from .remote_clients import remote_clients_parameters
 
     config = configure_jobserver(file_parameters=remote_clients_parameters(hashserver_url, database_url))
     creds = for_launch(config)  # its frontend's credentials (on a shared home: the same CA)

@@ -5,13 +5,15 @@ stores them on the hashserver in the background), uploads the large ones the has
 first, and returns the result: the buffer itself, sent back by the jobserver, or (a result the
 jobserver found cached) its checksum, whose buffer is then read from the hashserver. The
 jobserver records the result in the hashserver and database itself, so this process's clients
-are told not to send it again.
+are told not to send it again. The jobserver shares ``database`` with this process too: when the
+caller has just looked the result up there (``RemoteJob.looked_up``, with ``database`` among
+its stores), the jobserver is told not to look it up again.
 """
 
 from __future__ import annotations
 
 from seamless import Buffer, Checksum
-from seamless_transformer import RemoteJob, TransformationError
+from seamless_transformer import RemoteJob, TransformationError, has_store
 
 from .database_client import DatabaseClient
 from .errors import JobFailedError
@@ -36,7 +38,10 @@ class JobserverBackend:
         self.hashserver.upload_missing({cs: b for cs, b in buffers.items() if cs not in inline})
         location = (job.location.filename, job.location.lineno) if job.location else None
         try:
-            result = self.jobserver.run(job.transformation, job.checksum, location, buffers=inline)
+            looked_up = job.looked_up and has_store(self.database)  # that database was asked
+            result = self.jobserver.run(
+                job.transformation, job.checksum, location, buffers=inline, lookup=not looked_up
+            )
         except JobFailedError as exc:
             raise TransformationError(exc.message, traceback=exc.traceback, checksum=job.checksum.hex()) from None
         checksum = result.checksum if isinstance(result, Buffer) else result

@@ -25,15 +25,17 @@ class JobserverClient(ServiceClient):
         checksum: Checksum,
         location: tuple[str, int] | None = None,
         buffers: Mapping[Checksum, Buffer] | None = None,
+        lookup: bool = True,
     ) -> Buffer | Checksum:
         """Run the transformation remotely; return its result: the `Buffer` when the jobserver
         computed it, else (a cached result) its `Checksum`, whose buffer is on the hashserver.
 
         ``buffers`` travel with the request; every other buffer the dict names must already be
-        on the jobserver's hashserver. Raises `JobFailedError` (with the remote traceback) if it
-        failed.
+        on the jobserver's hashserver. ``lookup=False``: the caller has just found no result in
+        the jobserver's database; it is not asked again. Raises `JobFailedError` (with the remote
+        traceback) if it failed.
         """
-        body = make_request(transformation, checksum, location, buffers=buffers, inline_result=True)
+        body = make_request(transformation, checksum, location, buffers=buffers, inline_result=True, lookup=lookup)
         response = self.request("POST", RUN_PATH, json=body)
         if response.status_code == 200:
             try:

@@ -3,12 +3,15 @@
 ``POST /run-transformation`` (``GET`` with a body is accepted too) with the JSON body::
 
     {"transformation_dict": {...}, "tf_checksum": "<hex>", "location": ["file.py", 12],
-     "buffers": {"<hex>": "<base64>", ...}, "inline_result": true}
+     "buffers": {"<hex>": "<base64>", ...}, "inline_result": true, "lookup": false}
 
 ``location`` (optional) maps traceback lines to the caller's source file. ``buffers``
 (optional) carries some of the code and input buffers the dict names, so that the jobserver
 need not fetch them from the hashserver (it stores them there afterwards, in the background);
-each is verified against its checksum. Answers:
+each is verified against its checksum. ``lookup`` (optional, default true): false when the
+client has just looked the result up in the jobserver's database itself and found none; the
+jobserver then runs the transformation without asking the database again (a result it is still
+storing is used all the same). Answers:
 
 * 200, text: the result checksum (hex); or, with ``"inline_result": true``, JSON
   ``{"checksum": "<hex>", "buffer": "<base64>" or null}``: the result itself when the jobserver
@@ -43,6 +46,7 @@ class JobRequest:
     location: tuple[str, int] | None = None
     buffers: dict[Checksum, Buffer] = field(default_factory=dict)
     inline_result: bool = False
+    lookup: bool = True
 
 
 def encode_buffer(buffer: Buffer) -> str:
@@ -50,7 +54,8 @@ def encode_buffer(buffer: Buffer) -> str:
 
 
 def make_request(transformation: Mapping[str, Any], checksum: Checksum, location: tuple[str, int] | None,
-                 buffers: Mapping[Checksum, Buffer] | None = None, inline_result: bool = False) -> dict[str, Any]:
+                 buffers: Mapping[Checksum, Buffer] | None = None, inline_result: bool = False,
+                 lookup: bool = True) -> dict[str, Any]:
     body: dict[str, Any] = {"transformation_dict": dict(transformation), "tf_checksum": Checksum(checksum).hex()}
     if location is not None:
         body["location"] = [str(location[0]), int(location[1])]
@@ -58,6 +63,8 @@ def make_request(transformation: Mapping[str, Any], checksum: Checksum, location
         body["buffers"] = {Checksum(cs).hex(): encode_buffer(buffer) for cs, buffer in buffers.items()}
     if inline_result:
         body["inline_result"] = True
+    if not lookup:
+        body["lookup"] = False
     return body
 
 
@@ -82,7 +89,8 @@ def parse_request(body: Any) -> JobRequest:
         raise ValueError(
             "the body must be a JSON object with 'transformation_dict' (an object), optional "
             "'tf_checksum' (64 hex characters), optional 'location' ([filename, line]), optional "
-            "'buffers' ({checksum: base64}) and optional 'inline_result' (true/false)"
+            "'buffers' ({checksum: base64}), optional 'inline_result' (true/false) and optional 'lookup' "
+            "(true/false)"
         )
     checksum = body.get("tf_checksum")
     tf_checksum = Checksum(checksum) if checksum is not None else None
@@ -91,11 +99,13 @@ def parse_request(body: Any) -> JobRequest:
         if not (isinstance(location, list) and len(location) == 2 and isinstance(location[0], str) and isinstance(location[1], int)):
             raise ValueError(f"'location' must be [filename, line], not {location!r}")
         location = (location[0], location[1])
-    inline_result = body.get("inline_result", False)
-    if not isinstance(inline_result, bool):
-        raise ValueError(f"'inline_result' must be true or false, not {inline_result!r}")
+    flags = {}
+    for name, default in (("inline_result", False), ("lookup", True)):
+        flags[name] = body.get(name, default)
+        if not isinstance(flags[name], bool):
+            raise ValueError(f"'{name}' must be true or false, not {flags[name]!r}")
     buffers = _decode_buffers(body["buffers"]) if body.get("buffers") is not None else {}
-    return JobRequest(dict(body["transformation_dict"]), tf_checksum, location, buffers, inline_result)
+    return JobRequest(dict(body["transformation_dict"]), tf_checksum, location, buffers, **flags)
 
 
 def result_body(result: Buffer | Checksum) -> dict[str, Any]:

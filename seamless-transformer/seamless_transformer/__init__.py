@@ -6,7 +6,7 @@ Importing it imports no Dask, distributed or seamless_remote.
 
 import logging
 
-from .cache import add_store, clear_memory_cache, get_cache_dir, remove_store, set_cache_dir
+from .cache import add_store, clear_memory_cache, get_cache_dir, has_store, remove_store, set_cache_dir
 from .code import CodeLocation
 from .decorators import delayed, direct
 from .errors import RemoteBackendMissingError, StoreError, TransformationError
@@ -40,6 +40,7 @@ __all__ = [
     "get_cache_dir",
     "get_execution",
     "get_write_behind",
+    "has_store",
     "parse_spec",
     "register_backend",
     "remove_store",

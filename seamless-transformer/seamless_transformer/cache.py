@@ -70,6 +70,12 @@ def add_store(store: object) -> None:
             _extra_stores.append(store)
 
 
+def has_store(store: object) -> bool:
+    """Whether `store` was added with `add_store` (and not removed)."""
+    with _lock:
+        return store in _extra_stores
+
+
 def remove_store(store: object) -> None:
     with _lock:
         if store in _extra_stores:

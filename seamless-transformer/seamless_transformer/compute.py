@@ -39,7 +39,8 @@ def compute_result(
         # in memory first, so no second round trip to a remote store is needed to know
         result = cache.lookup_result(checksum, memory_only=True)
         if result is None:
-            result = dispatch(spec, checksum, cache.get_buffer, location)
+            # every store was asked just before claiming it: a remote service need not ask again
+            result = dispatch(spec, checksum, cache.get_buffer, location, looked_up=True)
             cache.record_result(checksum, result)
         future.set_result(result)
         return result

@@ -58,8 +58,12 @@ def dispatch(
     checksum: Checksum,
     get_buffer,
     location: CodeLocation | None,
+    *,
+    looked_up: bool = False,
 ) -> Buffer:
-    """Compute the result buffer of a transformation (not cached yet) with the mode in force."""
+    """Compute the result buffer of a transformation (not cached yet) with the mode in force.
+
+    ``looked_up``: every result store was just asked for it, in vain (see `RemoteJob`)."""
     mode = get_execution()
     if mode == "process":
         return execute_spec(spec, get_buffer, location, checksum)
@@ -68,7 +72,7 @@ def dispatch(
 
         return run_spawned(spec, checksum, get_buffer, location)
     backend = require_backend()
-    outcome = backend.submit(RemoteJob(checksum, spec.to_dict(), get_buffer, location))
+    outcome = backend.submit(RemoteJob(checksum, spec.to_dict(), get_buffer, location, looked_up))
     if isinstance(outcome, Buffer):
         return outcome
     if isinstance(outcome, (Checksum, str)):

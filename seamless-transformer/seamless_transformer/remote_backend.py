@@ -27,12 +27,17 @@ MISSING_BACKEND_MESSAGE = (
 @dataclass(frozen=True)
 class RemoteJob:
     """What a backend receives: the transformation dict, its checksum, and access to the buffers
-    it names (code and inputs) by checksum."""
+    it names (code and inputs) by checksum.
+
+    ``looked_up``: the caller has just looked the result up in its result stores (memory, disk
+    and the added ones, e.g. the database) and found none; a backend whose service would look
+    the same database up before running may tell it not to (one lookup instead of two)."""
 
     checksum: Checksum
     transformation: dict[str, Any]
     get_buffer: Callable[[Checksum], Buffer]
     location: CodeLocation | None = None
+    looked_up: bool = False
 
     def buffers(self) -> dict[Checksum, Buffer]:
         """Every buffer the transformation dict names (e.g. to upload to a hashserver)."""

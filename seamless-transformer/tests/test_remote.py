@@ -24,6 +24,7 @@ class StoreBackend:
     def __init__(self, return_checksum: bool = False):
         self.store: dict[Checksum, Buffer] = {}
         self.submitted: list[Checksum] = []
+        self.looked_up: list[bool] = []
         self.return_checksum = return_checksum
 
     # BufferStore protocol, for the checksum-returning variant
@@ -35,6 +36,7 @@ class StoreBackend:
 
     def submit(self, job: RemoteJob) -> Buffer | Checksum:
         self.submitted.append(job.checksum)
+        self.looked_up.append(job.looked_up)
         self.store.update(job.buffers())
         outcome: dict = {}
 
@@ -82,6 +84,16 @@ def test_backend_returning_buffer(fns, tmp_path):
     assert fns.count_runs(tmp_path) == 2
     assert fns.add(3, 4, log=str(tmp_path)).run() == 7  # cache hit: not submitted again
     assert len(backend.submitted) == 2
+
+
+def test_a_job_says_the_stores_were_asked_before_it(fns, tmp_path):
+    """A transformation is submitted only after every result store said it had none: the job says
+    so (a jobserver sharing the database need not ask it again); a job built elsewhere does not."""
+    backend = StoreBackend()
+    st.register_backend(backend)
+    assert fns.add(20, 22, log=str(tmp_path)).run() == 42
+    assert backend.looked_up == [True]
+    assert RemoteJob(Checksum.of(b"x"), {}, lambda cs: Buffer(b"")).looked_up is False
 
 
 def test_backend_returning_checksum_uses_buffer_stores(fns):
