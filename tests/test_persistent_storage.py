@@ -147,7 +147,12 @@ st.flush()  # stored while the hashserver runs
 record = next((Path.home() / ".remote-http-launcher" / "server").glob("hashserver*.json"))
 pid = json.loads(record.read_text())["pid"]
 os.kill(pid, signal.SIGTERM)
-while Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower():
+def gone(pid):  # the service is this process's child (the launch runs in-process): reaped at once
+    try:
+        return "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+    except OSError:
+        return True
+while not gone(pid):
     time.sleep(0.05)
 tf = triple(14)
 out = {"value": tf.run(), "tf": tf.checksum.hex(), "database": get_active().database.url}

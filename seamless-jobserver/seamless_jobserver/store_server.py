@@ -21,13 +21,17 @@ What it needs of their internals (pinned by ``seamless-remote``'s exact versions
   is wrapped to drop group and other bits; so is ``os.chmod`` while it is imported (it makes its
   directory 03775 then).
 * seamless-database: ``db_init(path)`` and the request handlers of ``DatabaseServer``
-  (``_healthcheck``, ``_handle_get``, ``_handle_put``) on an aiohttp app of ours.
+  (``_healthcheck``, ``_handle_get``, ``_handle_put``, ``_register_activity``) on an aiohttp app
+  of ours, run on uvloop; its ``parse_checksum``, ``format_response`` and the peewee model
+  ``Transformation`` with its database ``_db`` for the fast transformation lookup.
+* for the reads of a cache hit, `store_routes` answers the common case itself (same answers):
+  hashserver's ``layout``, ``directory``, ``calculate_checksum``, ``_current_put_requests`` and
+  ``INACTIVITY_STATE``; its per-request INFO log lines are not written (level WARNING).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import signal
@@ -46,11 +50,15 @@ from seamless_service.private_files import private_dir
 from seamless_service.service_side import NO_TLS_FLAG, make_private, service_credentials
 from seamless_service.tls import server_context
 
+from .store_routes import FastBufferRoutes, fast_database_get
+
 logger = logging.getLogger(__name__)
 
 STORES = {"serve-hashserver": "hashserver", "serve-database": "database"}
 #: seamless-database's own request-size limit
 DATABASE_MAX_BODY = 10**9
+#: how long the hashserver keeps an idle client connection open (aiohttp's default)
+KEEP_ALIVE_SECONDS = 75
 
 
 def build_parser(command: str) -> argparse.ArgumentParser:
@@ -101,12 +109,16 @@ def _serve_hashserver(args: argparse.Namespace, sock: socket.socket, ctx_files: 
     import uvicorn
 
     module = _hashserver_app(os.path.abspath(args.path), args.writable)
-    # a stop (SIGTERM, idle timeout) closes open connections after at most 5 s
-    options: dict[str, Any] = {"log_level": "warning", "lifespan": "on", "timeout_graceful_shutdown": 5}
+    module.LOGGER.setLevel(logging.WARNING)  # a line per GET and three per PUT otherwise
+    # a stop (SIGTERM, idle timeout) closes open connections after at most 5 s; an idle client
+    # connection is kept as long as aiohttp (the database) keeps one, not uvicorn's 5 s: a new
+    # TLS handshake costs more than the request it precedes
+    options: dict[str, Any] = {"log_level": "warning", "lifespan": "on", "timeout_graceful_shutdown": 5,
+                               "loop": "uvloop", "http": "httptools", "timeout_keep_alive": KEEP_ALIVE_SECONDS}
     if ctx_files is not None:
         ca, cert, key = (str(p) for p in ctx_files)
         options.update(ssl_keyfile=key, ssl_certfile=cert, ssl_ca_certs=ca, ssl_cert_reqs=ssl.CERT_REQUIRED)
-    server = uvicorn.Server(uvicorn.Config(module.app, **options))
+    server = uvicorn.Server(uvicorn.Config(FastBufferRoutes(module), **options))
     if args.timeout is not None:
         module.setup_inactivity_timeout(args.timeout, server)
 
@@ -131,6 +143,7 @@ def _serve_hashserver(args: argparse.Namespace, sock: socket.socket, ctx_files: 
 
 def _serve_database(args: argparse.Namespace, sock: socket.socket, ctx: ssl.SSLContext | None,
                     on_running: Any, on_idle: Any) -> str:
+    import uvloop
     from aiohttp import web
 
     import database
@@ -145,10 +158,11 @@ def _serve_database(args: argparse.Namespace, sock: socket.socket, ctx: ssl.SSLC
     app = web.Application(middlewares=[activity.middleware], client_max_size=DATABASE_MAX_BODY)
     app.add_routes([
         web.get("/healthcheck", handlers._healthcheck),
-        web.get("/{tail:.*}", handlers._handle_get),
+        web.get("/{tail:.*}", fast_database_get(handlers)),
         web.put("/{tail:.*}", handlers._handle_put),
     ])
-    return asyncio.run(serve_app(
+    # uvloop: compiled transports and TLS protocol (asyncio's SSL protocol is pure Python)
+    return uvloop.run(serve_app(
         app, activity, sock, timeout=args.timeout, on_running=on_running, ssl_context=ctx, on_idle=on_idle,
     ))
 

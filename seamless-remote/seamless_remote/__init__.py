@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-#: each public name and the module that defines it, imported on first use: the clients import
-#: urllib3 (~0.1 s), which set_stage() loads while the services start, not before
+#: each public name and the module that defines it, imported on first use (set_stage() loads the
+#: clients while the services start, not before)
 _EXPORTS = {
     "ChecksumMismatchError": "errors",
     "DatabaseClient": "database_client",

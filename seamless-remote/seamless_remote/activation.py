@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from .errors import RemoteError
 
-if TYPE_CHECKING:  # the clients (and urllib3) are imported while the services start
+if TYPE_CHECKING:  # the clients are imported while the services start
     from .database_client import DatabaseClient
     from .hashserver_client import HashserverClient
 
@@ -187,8 +187,8 @@ def _start(mode: str, cluster: str) -> ActiveServices:
         clients["database"] = client = DatabaseClient(url_here(payload, scheme), tls=tls)
         client.check_protocol()
 
-    # the client libraries (urllib3 ~0.1 s; Dask's ~0.3-0.8 s) load while the services start, and
-    # each store's client connects as soon as its service is up, while slower ones still start
+    # the client libraries (Dask's ~0.3-0.8 s; the HTTP clients, a few ms) load while the services
+    # start, and each store's client connects as soon as its service is up, while slower ones still start
     try:
         payloads = _launch_all(launches, meanwhile=lambda: _import_clients(dask_backend is not None),
                                then=[connect_hashserver, connect_database, None][: len(launches)])

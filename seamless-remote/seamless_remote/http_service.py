@@ -1,11 +1,11 @@
 """`ServiceClient`: the HTTP plumbing shared by the clients of hashserver, database and jobserver.
 
-One urllib3 connection pool per service: thread-safe, its connections kept alive and reused by
-every thread (as many as requests in flight, idle ones kept up to `POOL_SIZE`), so a request
-costs one round trip, not a TCP + TLS handshake. urllib3 rather than requests: requests adds
-~0.8 ms of client-side work per request on this kind of machine (measured in bench/), about as much as
-a loopback round trip. A retry on connection errors; errors name the service, its URL and what
-it answered.
+One connection pool per service (`http_connection`): thread-safe, its connections kept alive and
+reused by every thread (as many as requests in flight, idle ones kept up to `POOL_SIZE`), so a
+request costs one round trip, not a TCP + TLS handshake. A lean HTTP/1.1 client rather than
+urllib3 or requests: their client-side work (urllib3: ~0.35 ms CPU per request on this kind of
+machine, requests more) is more than the round trip itself (see `http_connection`). A retry on
+connection errors; errors name the service, its URL and what it answered.
 
 An ``https://`` URL needs ``tls=(credentials, role)``: the client presents that role's certificate
 and accepts only a server certificate signed by the user's CA (no host-name check: identity is
@@ -17,29 +17,22 @@ error names the file and the renew command.
 from __future__ import annotations
 
 import json as jsonlib
+import ssl
 import time
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-import urllib3
 from seamless_service.credentials import Credentials, check
 from seamless_service.tls import shared_client_context
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    HTTPError,
-    NewConnectionError,
-    ProtocolError,
-    SSLError,
-    TimeoutError,
-)
 
 from .errors import RemoteError, ServiceUnavailableError
+from .http_connection import ConnectError, ConnectionPool, ProtocolError
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 120.0
 RETRY_DELAYS = (0.2, 0.5)
 #: idle keep-alive connections kept per service (more may be open while requests are in flight;
-#: urllib3 warns when it closes one beyond this, so it is above the usual thread counts)
+#: those beyond it are closed when done, so it is above the usual thread counts)
 POOL_SIZE = 64
 _BODY_EXCERPT = 500
 
@@ -89,17 +82,13 @@ class ServiceClient:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
 
-    def _new_pool(self) -> urllib3.HTTPConnectionPool:
+    def _new_pool(self) -> ConnectionPool:
         parts = urlsplit(self.url)
         if parts.hostname is None:
             raise ValueError(f"{self.service} URL {self.url} names no host")
-        options: dict[str, Any] = {"maxsize": POOL_SIZE, "block": False, "retries": False}
         if self.tls is None:
-            return urllib3.HTTPConnectionPool(parts.hostname, parts.port or 80, **options)
-        return urllib3.HTTPSConnectionPool(
-            parts.hostname, parts.port or 443, ssl_context=shared_client_context(*self.tls),
-            assert_hostname=False, **options,
-        )
+            return ConnectionPool(parts.hostname, parts.port or 80, None, POOL_SIZE)
+        return ConnectionPool(parts.hostname, parts.port or 443, shared_client_context(*self.tls), POOL_SIZE)
 
     def request(self, method: str, path: str, *, json: Any = None, data: bytes | None = None,
                 timeout: tuple[float, float | None] | None = None) -> Response:
@@ -113,17 +102,16 @@ class ServiceClient:
         if json is not None:
             body = jsonlib.dumps(json).encode()
             headers["Content-Type"] = "application/json"
-        url = f"{self._base_path}/{path.lstrip('/')}"
+        url = quote(f"{self._base_path}/{path.lstrip('/')}", safe="/%?=&:@!$'()*+,;~-._")
         for delay in (*RETRY_DELAYS, None):
             try:
-                answer = self._pool.urlopen(
-                    method, url, body=body, headers=headers, redirect=False, preload_content=True,
-                    timeout=urllib3.Timeout(connect=connect, read=read),
+                status, content = self._pool.request(
+                    method, url, body=body, headers=headers, connect_timeout=connect, read_timeout=read,
                 )
-                return Response(answer.status, answer.data)
-            except SSLError as exc:
+                return Response(status, content)
+            except ssl.SSLError as exc:
                 raise self._tls_failure(exc) from None
-            except (NewConnectionError, ConnectTimeoutError, ProtocolError) as exc:
+            except (ConnectError, ConnectionError) as exc:
                 if delay is None:
                     raise ServiceUnavailableError(
                         f"The {self.service} at {self.url} cannot be reached ({type(exc).__name__}). "
@@ -135,7 +123,7 @@ class ServiceClient:
                 raise ServiceUnavailableError(
                     f"The {self.service} at {self.url} did not answer {method} /{path.lstrip('/')} in time"
                 ) from None
-            except HTTPError as exc:
+            except (ProtocolError, OSError) as exc:
                 raise ServiceUnavailableError(
                     f"The {self.service} at {self.url} failed {method} /{path.lstrip('/')}: {type(exc).__name__}: {exc}"
                 ) from None

@@ -1,5 +1,5 @@
-"""Importing seamless_remote is cheap: no seamless_config, seamless_transformer, Dask, aiohttp or
-requests, and not even the clients' urllib3 (its names are imported on first use: set_stage()
+"""Importing seamless_remote is cheap: no seamless_config, seamless_transformer, Dask, aiohttp,
+requests or urllib3, and not even the clients (their names are imported on first use: set_stage()
 loads the clients while the services start)."""
 
 from __future__ import annotations

@@ -15,7 +15,35 @@ import threading
 from types import ModuleType
 from typing import Any, Iterator
 
-_lock = threading.RLock()
+
+class _Swap:
+    """``yaml.safe_load`` swapped while at least one caller is inside (threads and nesting
+    included); no lock is held while they are, so that concurrent imports do not wait."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.inside = 0
+        self.original: Any = None
+
+    def enter(self, yaml: Any, loader: Any) -> None:
+        with self.lock:
+            if self.inside == 0:
+                self.original = yaml.safe_load
+
+                def safe_load(stream: Any) -> Any:
+                    return yaml.load(stream, Loader=loader)
+
+                yaml.safe_load = safe_load
+            self.inside += 1
+
+    def leave(self, yaml: Any) -> None:
+        with self.lock:
+            self.inside -= 1
+            if self.inside == 0:
+                yaml.safe_load, self.original = self.original, None
+
+
+_swap = _Swap()
 
 
 @contextlib.contextmanager
@@ -30,16 +58,11 @@ def c_safe_load() -> Iterator[None]:
     if loader is None:
         yield
         return
-
-    def safe_load(stream: Any) -> Any:
-        return yaml.load(stream, Loader=loader)
-
-    with _lock:  # one swap at a time: the last one out restores PyYAML's own function
-        original, yaml.safe_load = yaml.safe_load, safe_load
-        try:
-            yield
-        finally:
-            yaml.safe_load = original
+    _swap.enter(yaml, loader)
+    try:
+        yield
+    finally:
+        _swap.leave(yaml)
 
 
 def import_module(name: str) -> ModuleType:

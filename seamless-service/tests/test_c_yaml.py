@@ -45,3 +45,27 @@ def test_safe_load_is_the_c_loader_only_inside_and_restored_after_an_error():
             raise ZeroDivisionError("inside")
     assert yaml.safe_load is original
     assert c_yaml.import_module("json") is sys.modules["json"]
+
+
+def test_concurrent_users_do_not_wait_for_each_other_and_the_last_one_out_restores():
+    import threading
+
+    if not hasattr(yaml, "CSafeLoader"):
+        pytest.skip("PyYAML without libyaml: c_yaml imports as usual")
+    original = yaml.safe_load
+    inside, release = threading.Event(), threading.Event()
+
+    def long_import():  # e.g. distributed's, in a thread
+        with c_yaml.c_safe_load():
+            inside.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=long_import)
+    thread.start()
+    assert inside.wait(30)
+    with c_yaml.c_safe_load():  # entered at once, although the other one is still inside
+        assert yaml.safe_load is not original
+    assert yaml.safe_load is not original  # the other one is still inside
+    release.set()
+    thread.join(30)
+    assert yaml.safe_load is original
