@@ -307,7 +307,9 @@ starts a session whose login shell runs the user's `.bashrc` (here `pyenv init`,
 A cold launch used to run 7 sessions one after another (9 with a tunnel), each with its own
 TCP connection and login; now every `ssh` shares one master, and remote-http-launcher's
 helpers for a launch (check, launch, wait for the start, port check, handshake) run in one
-session, so a process that finds the master open pays one session more than a local launch
+session and, there, in one interpreter (not one per helper, ~0.2 s each on this busy machine,
+competing with the starting service), so a process that finds the master open pays one session
+more than a local launch
 (1.0-1.1x in the runs of this page). *No master* adds opening the connection itself (key exchange and
 login, ~0.3-1 s on this loaded machine), once per ``ControlPersist`` period, not per process:
 `set_stage()` begins it in the background (`ssh -N`: no remote command, so no login shell) as
