@@ -495,6 +495,11 @@ def launch(
             if running is not None:
                 logger.debug("%s: reconnecting to the running %s", key, what)
                 return running
+        if while_starting is not None and ssh_host(config) is not None:
+            # over SSH the launch runs (and waits) in one remote session: overlap all of it
+            callback: Callable[[], None] = while_starting
+            while_starting = None
+            callback()
         return _launch_with_rhl(config, what, record=previous != wanted, on_start=on_start,
                                 while_starting=while_starting)
 
@@ -551,6 +556,7 @@ def _launch_with_rhl(
             raise _launch_failure(config, what, exc, observer.launched) from None
         finally:
             observer.close()
+            while_starting = observer.while_starting  # called at most once, across attempts
     if record:  # a warm reconnect leaves the record as it is
         _write_record(config)
     return payload

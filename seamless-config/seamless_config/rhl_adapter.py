@@ -168,13 +168,28 @@ def _handshake(args: list[str]) -> tuple[int, str, str]:
     return (0, "", "") if 200 <= status < 300 else (2, "", f"HTTP status {status}\n")
 
 
+def _json_object_argument(raw: str | None, option: str) -> dict[str, Any] | None:
+    """The JSON object of ``option`` (None when absent); ValueError naming the option otherwise."""
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{option} must be valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{option} must be a JSON object")
+    return value
+
+
 def _launch_service(args: list[str]) -> tuple[int, str, str]:
-    """``rhl-launch-service --key K --workdir W [...] -- SERVICE ARGS``: start the whitelisted
-    service in a session of its own, logging to RHL's log file, and write its record
-    (``status: starting`` and the PID), as the command does, with the command's own functions.
+    """``rhl-launch-service --key K --workdir W [...] -- SERVICE ARGS`` (without ``--conda-env``,
+    which the executor leaves to the command): start the whitelisted service in a session of its
+    own, logging to RHL's log file, and write its record (``status: starting`` and the PID), as the
+    command does, with the command's own functions.
 
     The service is this process's child instead of an exited helper's: a thread reaps it when it
-    ends, so that its PID never lingers as a zombie that ``rhl-pid-alive`` would call alive.
+    ends, so that its PID never lingers as a zombie that ``rhl-pid-alive`` would call alive. If
+    its record cannot be written, it is killed: nothing runs that the launcher does not know of.
     """
     import argparse
     import shlex
@@ -188,9 +203,10 @@ def _launch_service(args: list[str]) -> tuple[int, str, str]:
     parser = argparse.ArgumentParser(prog="rhl-launch-service", add_help=False, exit_on_error=False)
     for option in ("--key", "--workdir"):
         parser.add_argument(option, required=True)
-    for option in ("--conda-env", "--network-interface", "--parameters", "--meta"):
+    for option in ("--network-interface", "--parameters", "--meta"):
         parser.add_argument(option)
     parser.add_argument("service_argv", nargs=argparse.REMAINDER)
+    process = None
     try:
         ns = parser.parse_args(args)
         service_argv = list(ns.service_argv)[1 if ns.service_argv[:1] == ["--"] else 0:]
@@ -198,8 +214,8 @@ def _launch_service(args: list[str]) -> tuple[int, str, str]:
             return 1, "", "rhl-launch-service: service binary is required after --\n"
         _state.validate_key(ns.key)
         workdir = _state.validate_workdir(ns.workdir)
-        parameters = helper._json_object(ns.parameters, "--parameters")
-        meta = helper._json_object(ns.meta, "--meta")
+        parameters = _json_object_argument(ns.parameters, "--parameters")
+        meta = _json_object_argument(ns.meta, "--meta")
         with c_safe_load():  # tools.yaml: ~5 ms instead of PyYAML's pure-Python ~20-40 ms
             binaries = load_service_binaries()
         if service_argv[0] not in binaries:
@@ -209,7 +225,7 @@ def _launch_service(args: list[str]) -> tuple[int, str, str]:
         workdir.mkdir(parents=True, exist_ok=True)
         log_path = _state.key_to_server_log(ns.key)
         with log_path.open("wb", buffering=0) as log:
-            process = helper._spawn(service_argv, cwd=workdir, stdout_handle=log, conda_env=ns.conda_env)
+            process = helper._spawn(service_argv, cwd=workdir, stdout_handle=log, conda_env=None)
         threading.Thread(target=process.wait, name=f"reap {ns.key}", daemon=True).start()
         record: dict[str, Any] = {"workdir": ns.workdir, "log": log_path.as_posix(),
                                   "command": shlex.join(service_argv), "uid": os.getuid(),
@@ -219,10 +235,14 @@ def _launch_service(args: list[str]) -> tuple[int, str, str]:
             if value is not None:
                 record[name] = value
         helper._write_state(_state.key_to_server_json(ns.key), record)
-    except SystemExit as exc:  # how the command's functions report: a message, or 1 after printing it
-        return 1, "", f"{exc.code if isinstance(exc.code, str) else 'rhl-launch-service failed'}\n"
-    except (argparse.ArgumentError, OSError) as exc:
-        return 1, "", f"rhl-launch-service: {exc}\n"
+    except BaseException as exc:
+        if process is not None:
+            process.kill()  # started, but unrecorded: the reaper thread collects it
+        if isinstance(exc, SystemExit):  # how ssh_guard's functions report: a message, or 1 after printing it
+            return 1, "", f"{exc.code if isinstance(exc.code, str) else 'rhl-launch-service failed'}\n"
+        if isinstance(exc, Exception):
+            return 1, "", f"rhl-launch-service: {exc}\n"
+        raise
     return 0, "", ""
 
 
@@ -262,7 +282,8 @@ def _in_process_executor() -> type:
         def invoke_helper(
             self, argv: list[str], *, check: bool = True, input_data: str | None = None
         ) -> subprocess.CompletedProcess:
-            if argv[0] not in IN_PROCESS or input_data is not None:
+            if argv[0] not in IN_PROCESS or input_data is not None or "--conda-env" in argv:
+                # (a conda environment is activated by a login shell: the command does that)
                 return super().invoke_helper(argv, check=check, input_data=input_data)
             command = " ".join(argv)
             self.observer.on_command(self.host, command, command)

@@ -77,8 +77,8 @@ def test_in_process_launch_writes_the_record_the_command_writes(service):
         assert launch(config)["port"] == server_state(config)["port"]
 
 
-@pytest.mark.parametrize("change", ["key", "binary", "workdir", "no-service"])
-def test_in_process_launch_refuses_as_the_command_does(service, change: str):
+@pytest.mark.parametrize("change", ["key", "binary", "workdir", "no-service", "parameters"])
+def test_in_process_launch_refuses_as_the_command_does(service, change: str, capfd: pytest.CaptureFixture):
     argv = _launch_argv(service("launch-refused"))
     if change == "key":
         argv[argv.index("--key") + 1] = "../bad key"
@@ -86,10 +86,17 @@ def test_in_process_launch_refuses_as_the_command_does(service, change: str):
         argv[argv.index("--") + 1] = "/bin/sh"
     elif change == "workdir":
         argv[argv.index("--workdir") + 1] = "relative/dir"
+    elif change == "parameters":
+        argv[argv.index("--parameters") + 1] = "{bad"
     else:
         del argv[argv.index("--") + 1:]
-    mine, theirs = rhl_adapter.run_helper(argv), _script(argv)
+    capfd.readouterr()
+    mine = rhl_adapter.run_helper(argv)
+    assert capfd.readouterr() == ("", ""), "the in-process launch printed instead of returning its reason"
+    theirs = _script(argv)
     assert mine.returncode == theirs.returncode == 1 and mine.stderr and theirs.stderr, (mine, theirs)
+    if change == "parameters":
+        assert "--parameters must be valid JSON" in mine.stderr and "--parameters must be valid JSON" in theirs.stderr
     assert server_state({"key": "launch-refused"}) is None
 
 

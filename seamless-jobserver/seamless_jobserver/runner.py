@@ -78,7 +78,8 @@ class Runner:
         """The result among those being stored, else (``lookup``) from a database whose result
         buffer is on a hashserver; None if neither has it."""
         buffer = self.pending_result(checksum)
-        if buffer is not None or not lookup:
+        # the client asked one database (its own): others, e.g. read-only ones, are still asked
+        if buffer is not None or (not lookup and len(self.clients.databases) <= 1):
             return buffer
         for database in self.clients.databases:
             result = database.get_result(checksum)
@@ -138,7 +139,9 @@ class Runner:
                 continue
         try:
             # it may have ended just before it was claimed here: its result is then being stored
-            result = self.pending_result(checksum) or self._execute(spec, checksum, location, buffers or {})
+            result = self.pending_result(checksum)
+            if result is None:  # (an empty result Buffer is falsy: not "or")
+                result = self._execute(spec, checksum, location, buffers or {})
         except BaseException as exc:
             self._release(checksum)
             mine.set_exception(exc)

@@ -23,6 +23,8 @@ import ssl
 import threading
 from typing import BinaryIO
 
+from seamless_service.errors import SeamlessError
+
 #: the longest status or header line accepted
 MAX_LINE = 65536
 #: the most header lines accepted in one answer
@@ -31,15 +33,15 @@ MAX_HEADERS = 100
 COALESCE_BODY = 64 * 1024
 
 
-class ProtocolError(Exception):
+class ProtocolError(SeamlessError):
     """The server's answer is not HTTP/1.x as expected."""
 
 
-class ConnectError(Exception):
+class ConnectError(SeamlessError):
     """No connection could be opened (not a TLS failure: those stay `ssl.SSLError`)."""
 
 
-class StaleConnectionError(ConnectionError):
+class StaleConnectionError(SeamlessError, ConnectionError):
     """A reused connection was closed by the server before any answer: safe to send again."""
 
 

@@ -109,9 +109,8 @@ class ServiceClient:
                     method, url, body=body, headers=headers, connect_timeout=connect, read_timeout=read,
                 )
                 return Response(status, content)
-            except ssl.SSLError as exc:
-                raise self._tls_failure(exc) from None
-            except (ConnectError, ConnectionError) as exc:
+            except (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectError, ConnectionError) as exc:
+                # (a TLS connection the server closed, e.g. as it stops, is not a credential problem)
                 if delay is None:
                     raise ServiceUnavailableError(
                         f"The {self.service} at {self.url} cannot be reached ({type(exc).__name__}). "
@@ -119,6 +118,8 @@ class ServiceClient:
                         "again to relaunch it"
                     ) from None
                 time.sleep(delay)
+            except ssl.SSLError as exc:
+                raise self._tls_failure(exc) from None
             except TimeoutError:
                 raise ServiceUnavailableError(
                     f"The {self.service} at {self.url} did not answer {method} /{path.lstrip('/')} in time"

@@ -17,29 +17,37 @@ from typing import Any, Iterator
 
 
 class _Swap:
-    """``yaml.safe_load`` swapped while at least one caller is inside (threads and nesting
-    included); no lock is held while they are, so that concurrent imports do not wait."""
+    """``yaml.safe_load`` replaced while at least one caller is inside; the replacement uses the C
+    loader for the threads inside only (nesting included), PyYAML's own function for any other
+    thread. No lock is held while callers are inside: concurrent imports do not wait."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.inside = 0
+        self.inside: dict[int, int] = {}  # thread ident -> depth
         self.original: Any = None
 
     def enter(self, yaml: Any, loader: Any) -> None:
         with self.lock:
-            if self.inside == 0:
-                self.original = yaml.safe_load
+            if not self.inside:
+                original = self.original = yaml.safe_load
+                inside = self.inside
 
                 def safe_load(stream: Any) -> Any:
-                    return yaml.load(stream, Loader=loader)
+                    if threading.get_ident() in inside:
+                        return yaml.load(stream, Loader=loader)
+                    return original(stream)
 
                 yaml.safe_load = safe_load
-            self.inside += 1
+            ident = threading.get_ident()
+            self.inside[ident] = self.inside.get(ident, 0) + 1
 
     def leave(self, yaml: Any) -> None:
         with self.lock:
-            self.inside -= 1
-            if self.inside == 0:
+            ident = threading.get_ident()
+            self.inside[ident] -= 1
+            if not self.inside[ident]:
+                del self.inside[ident]
+            if not self.inside:
                 yaml.safe_load, self.original = self.original, None
 
 

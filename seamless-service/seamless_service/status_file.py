@@ -73,7 +73,8 @@ class StatusFile:
         if wait_seconds is None:
             wait_seconds = WAIT_SECONDS
         deadline = time.monotonic() + wait_seconds
-        # rhl-launch-service writes the file, then exits: without a file, an orphan waits in vain
+        # the launcher writes the file: rhl-launch-service, which then exits (over SSH), or the
+        # user's process itself (a local launch); if it is gone without a file, an orphan waits in vain
         launcher = os.getppid()
         launcher_gone = False
         while True:

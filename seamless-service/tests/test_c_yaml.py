@@ -63,6 +63,12 @@ def test_concurrent_users_do_not_wait_for_each_other_and_the_last_one_out_restor
     thread = threading.Thread(target=long_import)
     thread.start()
     assert inside.wait(30)
+    # another thread keeps PyYAML's own loader (and what was registered with SafeLoader)
+    yaml.SafeLoader.add_constructor("!seamless-test", lambda loader, node: "constructed")
+    try:
+        assert yaml.safe_load("a: !seamless-test x") == {"a": "constructed"}
+    finally:
+        del yaml.SafeLoader.yaml_constructors["!seamless-test"]
     with c_yaml.c_safe_load():  # entered at once, although the other one is still inside
         assert yaml.safe_load is not original
     assert yaml.safe_load is not original  # the other one is still inside
