@@ -307,17 +307,21 @@ starts a session whose login shell runs the user's `.bashrc` (here `pyenv init`,
 A cold launch used to run 7 sessions one after another (9 with a tunnel), each with its own
 TCP connection and login; now every `ssh` shares one master, and remote-http-launcher's
 helpers for a launch (check, launch, wait for the start, port check, handshake) run in one
-session, so a process that finds the master open pays one session more than a local launch
+session and, there, in one interpreter (not one per helper, ~0.2 s each on this busy machine,
+competing with the starting service), so a process that finds the master open pays one session
+more than a local launch
 (1.0-1.1x in the runs of this page). *No master* adds opening the connection itself (key exchange and
-login, ~0.5-1.5 s on this loaded machine), once per ``ControlPersist`` period, not per process.
+login, ~0.3-1 s on this loaded machine), once per ``ControlPersist`` period, not per process:
+`set_stage()` begins it in the background (`ssh -N`: no remote command, so no login shell) as
+soon as it knows the mode's frontends, overlapping the rest of the activation (~0.1 s here).
 With `tunnel: true`, remote-http-launcher 0.4.5 opens one tunnel per port (the scheduler, the
-dashboard and the health port), one after another, each through a monitor process that sleeps a
-fixed 0.5 s before it reports the tunnel ready: ~2 s that the shared master cannot remove (the
-forwardings themselves are instant over it); this misses the 1.7x target, and would need the
-launcher to open its tunnels together (or one `ssh -L` per service). SLURM behind SSH: within
-target. Persistent mode on that queue: the hashserver, the database and the Seamless Dask server
-start side by side on the frontend, each with its own tunnels (three tunnel sets, the cost
-above, run in parallel), and the first transformation adds the Seamless client's requests.
+dashboard and the health port) through a monitor process that sleeps a fixed 0.5 s before it
+reports the tunnel ready; one after another, that was ~2 s. The monitors of a service's ports
+now start together (`rhl_adapter` workaround 8), so a service waits for them once (~0.6 s; the
+forwardings themselves are instant over the master). SLURM behind SSH: within target.
+Persistent mode on that queue: the hashserver, the database and the Seamless Dask server start
+side by side on the frontend, each with its own tunnels (three tunnel sets, each opened at once,
+run in parallel), and the first transformation adds the Seamless client's requests.
 Persistent cold `set_stage()`: the three launches begin ~0.2 s after the call, side by side,
 and what follows the last one (connecting the hashserver, database and Dask clients over TLS,
 registering the stores) takes ~0.2 s, the client library (`distributed`) being imported while

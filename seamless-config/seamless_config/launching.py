@@ -143,8 +143,9 @@ def run_tool(config: Mapping[str, Any], argv: list[str], *, timeout: float = 60)
     if host is None:
         cmd = argv
     else:
-        from .ssh_multiplex import ssh_executable
+        from .ssh_multiplex import ssh_executable, wait_for_master
 
+        wait_for_master(host)
         cmd = [ssh_executable(), "-o", "BatchMode=yes", "--", host, shlex.join(argv)]
     with interpreter_tools_on_path():
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)

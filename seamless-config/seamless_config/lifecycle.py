@@ -138,6 +138,24 @@ def _missing_activator(exc: activators_module.MissingActivator, mode: str) -> Co
     return ConfigurationError(f"{message} Installed activators: {installed}.")
 
 
+def _start_ssh_masters(mode: str) -> None:
+    """Begin opening the SSH connection to each frontend that ``mode`` launches on, in the
+    background: key exchange and login overlap the rest of the activation (the launch's first
+    ``ssh`` waits for it). A launch dict that cannot be built is left to the activator to report."""
+    from . import plan
+    from .launching import ssh_host
+
+    try:
+        hosts = {host for _, _, config in plan.planned_launches(mode) if (host := ssh_host(config)) is not None}
+    except Exception:  # noqa: BLE001 - the activation itself raises it, with its context
+        return
+    if hosts:
+        from .ssh_multiplex import start_master
+
+        for host in sorted(hosts):
+            start_master(host)
+
+
 def _with_location(action) -> None:
     """Run ``action``; a ConfigurationError without a file gets the line of the command behind it."""
     try:
@@ -215,6 +233,7 @@ class Stage:
         except activators_module.MissingActivator as exc:
             raise _missing_activator(exc, mode) from None
         cluster = select.get_selected_cluster()
+        _start_ssh_masters(mode)
         for activator in needed:
             self.activated.append(activator)
             activator.activate(mode=mode, cluster=cluster)

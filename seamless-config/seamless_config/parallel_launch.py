@@ -39,10 +39,11 @@ def _open_masters(configs: Sequence[Mapping[str, Any]]) -> None:
     hosts = {host for host in map(launching.ssh_host, configs) if host is not None}
     if not hosts:
         return
-    from .ssh_multiplex import open_master
+    from .ssh_multiplex import ensure_master
 
+    # maybe begun already by set_stage(); a failure shows up in the launches themselves
     with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
-        list(pool.map(open_master, sorted(hosts)))  # a failure shows up in the launches themselves
+        list(pool.map(ensure_master, sorted(hosts)))
 
 
 def launch_all(

@@ -34,8 +34,17 @@ there, not in a user's launch):
    that stops or kills stays a process. RHL's own code writes its state, so its tools keep working.
 7. For a launch on a frontend, the same steps with :mod:`.ssh_batching`'s executor (a subclass of
    RHL's ``SSHExecutor``): at RHL's first helper call it runs RHL's whole sequence of helpers in one
-   SSH session (the launch argv recorded from RHL's own ``launch_process``) and hands the results
-   to RHL's calls in order, each when its arguments match.
+   SSH session (the launch argv recorded from RHL's own ``launch_process``; the helpers' ``main``
+   functions in one interpreter there, :mod:`.batch_runner`) and hands the results to RHL's calls
+   in order, each when its arguments match.
+8. With ``tunnel: true``, :func:`create_local_file` does what RHL's does (same client record, same
+   handshake through the tunnel), but opens the tunnels of all the service's ports (the service
+   port, then each of ``_gather_port_parameters``) together, each by RHL's own
+   ``establish_tunnel`` in a thread, over the frontend's SSH master (opened first if need be).
+   RHL opens them one after another, and each waits ~0.6 s for its monitor process (a fixed
+   0.5 s sleep before it reports ready). The monitors and their ``ssh -N -L`` are RHL's, so
+   workaround 4 and RHL's tools find them as before. When one tunnel fails, the others are
+   closed and the error names every failed port (RHL would leave those opened before it running).
 
 Stdlib only at import; ``remote_http_launcher`` and ``seamless_service`` are imported when used.
 """
@@ -81,7 +90,7 @@ def execute(parameters: Mapping[str, Any], observer: Any) -> dict[str, Any]:
         executor.ensure_conda_setup()
     server_state = rhl.RemoteState(executor, cfg, rhl._default_server_directory().as_posix())
     result, how = rhl.handle_remote(cfg, server_state)
-    payload = rhl.create_local_file(cfg, client_state, result, observer)
+    payload = create_local_file(cfg, client_state, result, observer)
     observer.on_phase(rhl.Phase.DONE, how)
     return payload
 
@@ -372,6 +381,96 @@ def close_tunnels(config: Mapping[str, Any]) -> list[int]:
     from .ssh_multiplex import stop_tunnel_processes
 
     return stop_tunnel_processes(tunnel_processes(ports))
+
+
+# --- tunnels opened together (workaround 8) ---------------------------------------------------
+
+
+def create_local_file(cfg: Any, client_state: Any, remote_data: dict[str, Any], observer: Any) -> dict[str, Any]:
+    """RHL's ``create_local_file``: the client record of a running service, written and checked
+    with one handshake; with ``tunnel: true`` its tunnels are opened together (workaround 8)."""
+    import remote_http_launcher as rhl
+
+    if not cfg.tunnel or cfg.hostname is None or cfg.ssh_hostname is None:
+        return rhl.create_local_file(cfg, client_state, remote_data, observer)  # RHL's errors included
+    remote_ports = {"port": int(remote_data["port"]), **rhl._gather_port_parameters(remote_data)}
+    local_ports = dict(zip(remote_ports, free_local_ports(len(remote_ports)), strict=True))
+    observer.on_phase(rhl.Phase.TUNNEL_SETUP, f"localhost:{local_ports['port']} -> {cfg.hostname}:{remote_ports['port']}")
+    for name, remote_port in remote_ports.items():
+        if name != "port":
+            observer.on_detail(f"extra tunnel {name}: localhost:{local_ports[name]} -> {cfg.hostname}:{remote_port}")
+    open_tunnels(cfg.ssh_hostname, cfg.hostname, remote_ports, local_ports, int(remote_data["pid"]))
+    try:
+        payload: dict[str, Any] = {
+            "hostname": "localhost",
+            "port": local_ports["port"],
+            "tunneled-host": cfg.ssh_hostname,
+            "tunneled-port": remote_ports["port"],
+            "tunneled-network-interface": remote_data.get("network_interface", cfg.network_interface),
+        }
+        for name, remote_port in remote_ports.items():
+            if name != "port":
+                payload[name] = local_ports[name]
+                payload[f"tunneled-{name}"] = remote_port
+        if isinstance(remote_data.get("parameters"), dict):
+            payload["parameters"] = dict(remote_data["parameters"])
+        if cfg.meta is not None:
+            payload["meta"] = dict(cfg.meta)
+        client_state.write(payload)
+        port_name = cfg.handshake.port_name if cfg.handshake is not None and cfg.handshake.port_name else "port"
+        rhl.perform_local_handshake("localhost", payload[port_name], cfg.handshake, trials=5, observer=observer)
+    except BaseException:
+        from .ssh_multiplex import stop_tunnel_processes
+
+        stop_tunnel_processes(tunnel_processes(set(local_ports.values())))
+        raise
+    observer.on_phase(rhl.Phase.LOCAL_VALIDATE, "ok")
+    return payload
+
+
+def free_local_ports(count: int) -> list[int]:
+    """``count`` distinct free ports of this machine (as RHL's ``allocate_local_port`` picks one;
+    all held at once, so that no two are the same)."""
+    import socket
+
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("localhost", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+
+
+def open_tunnels(ssh_host: str, remote_host: str, remote_ports: Mapping[str, int],
+                 local_ports: Mapping[str, int], remote_pid: int) -> None:
+    """Open ``localhost:local_ports[name] -> remote_host:remote_ports[name]`` over ``ssh_host`` for
+    every name at once, each by RHL's ``establish_tunnel``. When any fails, none is left open and
+    the ``LauncherError`` names each failed one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import remote_http_launcher as rhl
+
+    from .ssh_multiplex import ensure_master
+
+    # the tunnels' ssh calls share the master: without one they would race to become it, and the
+    # winner, a process with a tunnel's ``-L`` in its argv, would close them all with that tunnel
+    ensure_master(ssh_host)
+
+    def one(name: str) -> None:
+        rhl.establish_tunnel(ssh_host, remote_host, remote_ports[name], local_ports[name], remote_pid)
+
+    with ThreadPoolExecutor(max_workers=len(remote_ports), thread_name_prefix="tunnel") as pool:
+        futures = {name: pool.submit(one, name) for name in remote_ports}
+        errors = {name: future.exception() for name, future in futures.items()}
+    failed = {name: error for name, error in errors.items() if error is not None}
+    if not failed:
+        return
+    from .ssh_multiplex import stop_tunnel_processes
+
+    stop_tunnel_processes(tunnel_processes(set(local_ports.values())))
+    raise rhl.LauncherError("SSH tunnel(s) could not be opened: " + "; ".join(
+        f"{name} localhost:{local_ports[name]} -> {remote_host}:{remote_ports[name]} via {ssh_host}: {error}"
+        for name, error in failed.items()
+    )) from next(iter(failed.values()))
 
 
 # --- RHL's messages (workaround 5) ------------------------------------------------------------

@@ -12,20 +12,28 @@ the larger part), even over the shared master of :mod:`.ssh_multiplex`. remote-h
 At RHL's first call, the executor here runs that whole sequence in one session: the same
 helpers with the arguments RHL would give them (the launch command is RHL's own, recorded from
 its ``launch_process``; host and ports come from the state the helpers print), with the wait
-for the start done on the frontend (``rhl-inspect`` polled every 50 ms). The results are handed
-to RHL's calls in order, each once, when its arguments match; any other call drops the rest,
-which RHL then runs itself. So RHL sees what it would have seen, from one round trip; the
-protocol (its helpers and state file) is untouched.
+for the start done on the frontend (the service's status file read every 50 ms). The helpers
+run in one interpreter there (:mod:`.batch_runner`: each helper's own ``main``, as the frontend
+installed it; ``rhl-launch-service`` stays a process), not one each (~0.1-0.3 s apiece on a
+busy login node, competing with the starting service for the CPU); where they cannot be loaded
+so, the script runs the commands one by one. The results are handed to RHL's calls in order,
+each once, when its arguments match; any other call drops the rest, which RHL then runs itself.
+So RHL sees what it would have seen, from one round trip; the protocol (its helpers and state
+file) is untouched.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import shlex
 import subprocess
 import threading
+from pathlib import Path
 from typing import Any
 
 from .launching import START_TIMEOUT
+from .ssh_multiplex import wait_for_master
 
 #: Polls, 50 ms apart, of the remote wait for a starting service (launching.START_TIMEOUT).
 _WAIT_POLLS = round(START_TIMEOUT / 0.05)
@@ -42,10 +50,10 @@ run() {{
   "$@" >"$o" 2>"$e"; rc=$?
   cat "$o"; printf '\\n%s\\n' "$sep"; cat "$e"; printf '\\n%s %s %d %s\\n' "$sep" "$label" "$rc" "$*"
 }}
-wait_started() {{
+wait_started() {{  # KEY [STATUS_FILE]: the file itself is read when known (no interpreter per poll)
   i=0
   while [ "$i" -lt {_WAIT_POLLS} ]; do
-    out=$(rhl-inspect "$1" 2>/dev/null) || return 0
+    if [ -n "$2" ]; then out=$(cat "$2" 2>/dev/null) || return 0; else out=$(rhl-inspect "$1" 2>/dev/null) || return 0; fi
     case $out in *'"status": "starting"'*) ;; *) return 0 ;; esac
     pid=$(printf '%s\\n' "$out" | sed -n 's/.*"pid": *\\([0-9][0-9]*\\).*/\\1/p')
     if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then return 0; fi
@@ -63,13 +71,26 @@ def _script(key: str, launch: list[str] | None, check: tuple[str, str | None, st
     (default host, handshake port field or None, handshake URL before and after ``host:port``).
     """
     q = shlex.quote
-    lines = [_SCRIPT_HEAD, f"run first rhl-inspect {q(key)}", 'state=$(cat "$o")']
+    plan = {"key": key, "launch": launch, "check": None if check is None else list(check),
+            "status_file": None if launch is None else _status_path(launch), "polls": _WAIT_POLLS}
+    lines = [
+        _SCRIPT_HEAD,
+        # the whole sequence in one interpreter (the helpers' own, from rhl-inspect's #! line);
+        # the commands one by one below when it cannot load them
+        """py=$(sed -n '1s/^#!//p' "$(command -v rhl-inspect)" 2>/dev/null)""",
+        'if [ -n "$py" ]; then',
+        f'  $py -c {q(_runner_source())} "$sep" {q(json.dumps(plan))} >"$o" 2>"$e"',
+        '  if [ -s "$o" ]; then cat "$o"; exit 0; fi',
+        "fi",
+        f"run first rhl-inspect {q(key)}",
+        'state=$(cat "$o")',
+    ]
     if launch is not None:
         lines += [
             'if [ "$rc" = 1 ] && grep -q "no state file" "$e"; then',
             f"  run launch {shlex.join(launch)}",
             '  [ "$rc" = 0 ] || exit 0',
-            f"  wait_started {q(key)}",
+            f"  wait_started {q(key)} {_status_file(launch)}",
             f"  run state rhl-inspect {q(key)}",
             '  state=$(cat "$o")',
             "fi",
@@ -84,6 +105,30 @@ def _script(key: str, launch: list[str] | None, check: tuple[str, str | None, st
         if port_field is not None:
             lines += ['[ "$rc" = 0 ] || exit 0', f'run handshake rhl-handshake {q(before)}"$host:$(field {q(port_field)})"{q(after)}']
     return "\n".join(lines) + "\n"
+
+
+def _status_path(launch: list[str]) -> str | None:
+    """The service's status file in RHL's launch argv (maybe ``~/...``), or None."""
+    for i, word in enumerate(launch):
+        if word == "--status-file" and i + 1 < len(launch):
+            return launch[i + 1]
+        if word.startswith("--status-file="):
+            return word.removeprefix("--status-file=")
+    return None
+
+
+def _status_file(launch: list[str]) -> str:
+    """:func:`_status_path` as a shell word (``~/`` expanded on the frontend); ``''`` for none."""
+    path = _status_path(launch)
+    if path is None:
+        return "''"
+    return '"$HOME"/' + shlex.quote(path[2:]) if path.startswith("~/") else shlex.quote(path)
+
+
+@functools.lru_cache(maxsize=1)
+def _runner_source() -> str:
+    """The source of :mod:`.batch_runner`, sent to the frontend."""
+    return (Path(__file__).parent / "batch_runner.py").read_text()
 
 
 def _parse(stdout: str) -> dict[str, subprocess.CompletedProcess]:
@@ -208,6 +253,7 @@ def _build_executor_class() -> type:
             launch = planned_launch(self.cfg)
             script = _script(self.cfg.key, launch, planned_check(self.cfg))
             self.observer.on_command(self.host, "batch: " + rhl._command_snippet(" ".join(argv)), script)
+            wait_for_master(self._host)
             done = subprocess.run(["ssh", self._host, shlex.join(["sh", "-c", script])], text=True, capture_output=True)
             ran = _parse(done.stdout)
             first = ran.get("first")

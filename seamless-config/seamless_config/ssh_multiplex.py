@@ -32,6 +32,7 @@ import signal
 import stat
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -57,12 +58,13 @@ tunnel=  # -N among ssh's own options (not in the remote command): a tunnel
 while getopts :46AaCfGgKkMNnqsTtVvXxYyB:b:c:D:E:e:F:I:i:J:L:l:m:O:o:P:p:Q:R:S:W:w: option; do
   [ "$option" = N ] && tunnel=1
 done
-set -- -o ControlMaster=auto -o {control_path} -o ControlPersist={persist} "$@"
+set -- {options} "$@"
 [ -n "$tunnel" ] || exec "$real" "$@"
 # A tunnel: the master opens the forwarding and this client exits at once. Stand in for it:
-# stay alive while the master lives, and cancel the forwarding when terminated.
-"$real" "$@" || exit $?
+# stay alive while the master lives, and cancel the forwarding when terminated (also when that
+# comes while the forwarding is being opened: the trap then runs once the client is done).
 trap '"$real" -O cancel "$@" >/dev/null 2>&1; kill $! 2>/dev/null; exit 0' HUP INT TERM
+"$real" "$@" || exit $?
 while "$real" -O check "$@" >/dev/null 2>&1; do sleep {check} & wait $!; done
 """
 #: Seconds between a tunnel's checks that its master still runs.
@@ -94,6 +96,12 @@ def control_dir() -> Path:
     return fallback
 
 
+def control_options() -> list[str]:
+    """The options that make an ``ssh`` share the master of its destination (opening it if none)."""
+    return ["-o", "ControlMaster=auto", "-o", f"ControlPath={control_dir() / _SOCKET_NAME}",
+            "-o", f"ControlPersist={CONTROL_PERSIST_SECONDS}"]
+
+
 def _shim_dir() -> Path:
     from seamless_service.private_files import private_dir
 
@@ -112,12 +120,7 @@ def shim() -> Path | None:
     real = real_ssh()
     if real is None:
         return None
-    text = _SHIM.format(
-        real=shlex.quote(real),
-        control_path=shlex.quote(f"ControlPath={control_dir() / _SOCKET_NAME}"),
-        persist=CONTROL_PERSIST_SECONDS,
-        check=_TUNNEL_CHECK_SECONDS,
-    )
+    text = _SHIM.format(real=shlex.quote(real), options=shlex.join(control_options()), check=_TUNNEL_CHECK_SECONDS)
     path = _shim_dir() / "ssh"
     with contextlib.suppress(OSError):
         if path.read_text() == text:
@@ -148,16 +151,94 @@ def multiplexed() -> Iterator[None]:
 
 def open_master(host: str, *, timeout: float = 60) -> bool:
     """Make sure a master for ``host`` runs (opened once, before launches in parallel would each
-    open their own); True when the shared connection works."""
-    executable = ssh_executable()
+    open their own); True when the shared connection works.
+
+    A running master is only checked (``ssh -O check``); a new one is opened without a remote
+    command (``-N``: key exchange and login, no session, so no login shell on the frontend).
+    When the user's configuration multiplexes ``host`` its own way, its master is checked, and when
+    there is none, one remote ``true`` opens it.
+    """
+    real = real_ssh()
+    if real is None:
+        return False
     try:
-        result = subprocess.run(
-            [executable, "-o", "BatchMode=yes", "--", host, "true"],
-            capture_output=True, text=True, timeout=timeout,
-        )
+        if master_pid(host) is not None:
+            return True
+        if _own_control_path(real, host):
+            for command in (["-O", "check", "--", host], ["--", host, "true"]):
+                result = subprocess.run([real, "-o", "BatchMode=yes", *command],
+                                        capture_output=True, text=True, timeout=timeout)
+                if result.returncode == 0:
+                    return True
+            return False
+        return _open_new_master(real, host, timeout)
     except (OSError, subprocess.TimeoutExpired):
         return False
-    return result.returncode == 0
+
+
+def _open_new_master(real: str, host: str, timeout: float) -> bool:
+    """``ssh -N`` with :func:`control_options`: with ControlPersist the master goes to the
+    background once logged in and this client exits at once. When another process opened the
+    master first, OpenSSH keeps this one as a plain ``-N`` connection instead: it is then ended."""
+    import time
+
+    process = subprocess.Popen([real, *control_options(), "-o", "BatchMode=yes", "-N", "--", host],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            try:
+                return process.wait(timeout=0.2) == 0
+            except subprocess.TimeoutExpired:
+                pass
+            if master_pid(host) is not None:  # a master answers: ours (this client exits now) or another's
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    return process.wait(timeout=2) == 0
+                return True
+        return False
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _own_control_path(real: str, host: str) -> bool:
+    """Whether the user's ssh configuration sets a ControlPath for ``host`` (as the shim checks)."""
+    result = subprocess.run([real, "-G", "--", host], capture_output=True, text=True, timeout=30)
+    for line in result.stdout.splitlines():
+        if line.startswith("controlpath "):
+            return line.split(" ", 1)[1].strip() not in ("", "none")
+    return False
+
+
+_opening: dict[str, threading.Thread] = {}
+_opening_lock = threading.Lock()
+
+
+def start_master(host: str) -> None:
+    """Begin :func:`open_master` for ``host`` in the background (e.g. while the rest of a launch is
+    prepared); our ``ssh`` calls to ``host`` wait for it first (:func:`wait_for_master`)."""
+    with _opening_lock:
+        if host in _opening and _opening[host].is_alive():
+            return
+        thread = threading.Thread(target=open_master, args=(host,), name=f"ssh-master-{host}", daemon=True)
+        _opening[host] = thread
+        thread.start()
+
+
+def ensure_master(host: str) -> None:
+    """:func:`open_master` for ``host``, once at a time however many threads ask (each waits)."""
+    start_master(host)
+    wait_for_master(host)
+
+
+def wait_for_master(host: str) -> None:
+    """Wait while :func:`start_master` is opening the master of ``host``: an ``ssh`` started
+    meanwhile would open a connection of its own."""
+    with _opening_lock:
+        thread = _opening.get(host)
+    if thread is not None:
+        thread.join()
 
 
 def master_pid(host: str) -> int | None:
@@ -201,23 +282,35 @@ def _cmdline(pid: int) -> list[str]:
 def stop_tunnel_processes(pids: list[int], *, timeout: float = 5) -> list[int]:
     """Stop tunnel processes: SIGKILL for RHL's monitors (they sleep 20 s between checks) and
     plain ssh; SIGTERM for the shim, which then cancels its forwarding in the shared master
-    (waited for, so the local port is closed on return). Returns ``pids``."""
+    (waited for, so the local port is closed on return). An ``ssh`` that a shim is running is left
+    to finish (killed, its request to open the forwarding could still reach the master after the
+    shim's cancel). Returns ``pids``."""
     import time
 
     from .launching import pid_alive
 
     shims = [pid for pid in pids if is_shim_process(_cmdline(pid))]
+    of_shims = [pid for pid in pids if pid not in shims and _parent(pid) in shims]
     for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM if pid in shims else signal.SIGKILL)
+        if pid not in of_shims:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM if pid in shims else signal.SIGKILL)
     deadline = time.monotonic() + timeout
     for pid in shims:
         while pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.02)
+    for pid in [*shims, *of_shims]:
         if pid_alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
     return pids
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _control_dir_if_any() -> Path | None:

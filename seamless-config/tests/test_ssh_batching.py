@@ -5,14 +5,16 @@ script runs on the frontend; tests/test_pure_dask.py launches through it)."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import remote_http_launcher as rhl
 
 from seamless_config import launching
-from seamless_config.ssh_batching import HelperResults, _parse, _script, planned_check, planned_launch
+from seamless_config.ssh_batching import _SCRIPT_HEAD, HelperResults, _parse, _script, _status_file, planned_check, planned_launch
 
 
 def _run(script: str) -> dict[str, subprocess.CompletedProcess]:
@@ -69,3 +71,63 @@ def test_results_are_handed_out_once_and_in_order():
     assert results.take(["rhl-inspect", "k"]) is done
     assert results.take(["rhl-stop", "k"]) is None  # another call: what was fetched is dropped
     assert results.take(["rhl-inspect", "k"]) is None
+
+
+def test_the_wait_reads_the_status_file_that_the_launch_argv_names(tmp_path):
+    """The remote wait polls the file the service writes (``~/`` expanded there), else rhl-inspect."""
+    status = tmp_path / "s p" / "k.json"
+    status.parent.mkdir()
+    status.write_text(json.dumps({"status": "starting", "pid": os.getpid()}, indent=2))
+    words = {
+        "tilde": _status_file(["rhl-launch-service", "--", "svc", "--status-file", "~/d/k.json"]),
+        "absolute": _status_file(["rhl-launch-service", "--", "svc", f"--status-file={status}"]),
+        "none": _status_file(["rhl-launch-service", "--", "svc"]),
+    }
+    out = subprocess.run(["sh", "-c", "; ".join(f"printf '%s\\n' {w}" for w in words.values())],
+                         capture_output=True, text=True, env={**os.environ, "HOME": "/h"}).stdout.splitlines()
+    assert out == ["/h/d/k.json", str(status), ""]
+    # a live pid that stays "starting": the wait polls the file until it says otherwise
+    script = _SCRIPT_HEAD + f"(sleep 0.3; printf '%s' '{{\"status\": \"running\"}}' > {words['absolute']}) &\n" \
+        f"wait_started k {words['absolute']}; cat {words['absolute']}\n"
+    done = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60)
+    assert json.loads(done.stdout)["status"] == "running", done.stderr
+
+
+
+def _wrapped_helpers(tmp_path, *, loadable: bool) -> dict:
+    """PATH with logging copies of the three helpers the runner loads: ``loadable`` keeps their
+    ``from MODULE import main`` line (the runner calls that ``main``), else it hides it."""
+    bin_dir, log = tmp_path / "bin", tmp_path / "ran.log"
+    bin_dir.mkdir(parents=True)
+    for name in ("rhl-inspect", "rhl-verify-port", "rhl-handshake"):
+        real = (Path(sys.executable).parent / name).read_text()
+        module = re.search(r"^from (\S+) import main$", real, re.M).group(1)
+        importer = f"from {module} import main" if loadable else f"main = __import__({module!r}, fromlist=['main']).main"
+        (bin_dir / name).write_text(
+            f"#!{sys.executable}\nimport sys\n{importer}\nopen({str(log)!r}, 'a').write({name!r} + '\\n')\nsys.exit(main())\n")
+        (bin_dir / name).chmod(0o700)
+    path = os.pathsep.join([str(bin_dir), os.path.dirname(sys.executable), os.environ["PATH"]])
+    return {"env": {**os.environ, "PATH": path}, "log": log}
+
+
+def test_the_sequence_runs_in_one_interpreter_or_else_command_by_command(service, tmp_path):
+    """The frontend's helpers run in one interpreter (none of their commands is started); when
+    they cannot be loaded so, the script runs the commands, with the same results."""
+    labels = {}
+    for loadable in (True, False):
+        config = service(f"batch-one-{loadable}".lower(), "--delay", "0.3")
+        cfg = _cfg(config)
+        where = _wrapped_helpers(tmp_path / str(loadable), loadable=loadable)
+        out = subprocess.run(["sh", "-c", _script(cfg.key, planned_launch(cfg), planned_check(cfg))],
+                             capture_output=True, text=True, timeout=120, env=where["env"])
+        ran = _parse(out.stdout)
+        labels[loadable] = list(ran)
+        assert json.loads(ran["state"].stdout)["status"] == "running", out.stderr
+        assert ran["handshake"].returncode == 0 and ran["handshake"].args[0] == "rhl-handshake"
+        commands = where["log"].read_text().split() if where["log"].exists() else []
+        if loadable:
+            assert commands == []  # all in the runner's interpreter
+        else:
+            assert commands[0] == "rhl-inspect" and commands[-2:] == ["rhl-verify-port", "rhl-handshake"]
+        launching.stop(config)
+    assert labels[True] == labels[False] == ["first", "launch", "state", "verify", "handshake"]

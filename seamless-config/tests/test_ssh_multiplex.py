@@ -48,6 +48,40 @@ def test_calls_share_one_master_which_is_replaced_when_killed():
     assert second is not None and second != first and launching.pid_alive(second)
 
 
+def _our_ssh_processes() -> list[int]:
+    """PIDs of the ssh processes that use this home's control directory (masters and clients)."""
+    control = str(ssh_multiplex.control_dir())
+    return sorted(pid for pid, argv in rhl_adapter.own_processes()
+                  if ssh_multiplex.ssh_argv(argv) is not None and any(control in a for a in argv))
+
+
+def test_open_master_called_at_once_opens_one_master_and_leaves_no_client():
+    assert ssh_multiplex.master_pid(HOST) is None
+    results: list[bool] = []
+    threads = [threading.Thread(target=lambda: results.append(ssh_multiplex.open_master(HOST))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [True, True, True]
+    master = ssh_multiplex.master_pid(HOST)
+    assert master is not None and _our_ssh_processes() == [master]
+    assert ssh_multiplex.open_master(HOST) and ssh_multiplex.master_pid(HOST) == master  # only checked
+    os.kill(master, 9)
+    assert launching.wait_for_exit(master)
+    assert ssh_multiplex.open_master(HOST)  # the stale socket is replaced
+    second = ssh_multiplex.master_pid(HOST)
+    assert second not in (None, master) and _our_ssh_processes() == [second]
+
+
+def test_ssh_calls_wait_for_a_master_opening_in_the_background():
+    ssh_multiplex.start_master(HOST)
+    result = launching.run_tool(CONFIG, ["echo", "after"])
+    assert (result.returncode, result.stdout.strip()) == (0, "after"), result.stderr
+    master = ssh_multiplex.master_pid(HOST)
+    assert master is not None and _our_ssh_processes() == [master]  # one connection, shared
+
+
 def test_control_directory_and_socket_are_owner_only():
     assert ssh_multiplex.open_master(HOST)
     directory = ssh_multiplex.control_dir()

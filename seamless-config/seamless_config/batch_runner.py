@@ -1,0 +1,138 @@
+"""remote-http-launcher's helpers for one launch, run in ONE interpreter on the frontend.
+
+Not imported by Seamless: :mod:`.ssh_batching` sends this file's source to the frontend, where
+its batch script runs it with the interpreter of the frontend's own ``rhl-inspect`` (read from its
+``#!`` line). Each helper (``rhl-inspect``, ``rhl-verify-port``, ``rhl-handshake``) is the
+frontend's own: its ``main`` (the module named in its console script) is called with the argv the
+command would get, its output and exit status captured as the command's. ``rhl-launch-service``
+stays a process. The results are printed as the script's ``run`` prints them, so the client parses
+them alike; each helper interpreter saved is ~0.1-0.3 s on a busy login node.
+
+Exit status 3 with nothing printed: the helpers could not be loaded here (the script then runs
+them as commands). Stdlib only, Python 3.6+ syntax: it runs on whatever the frontend has.
+"""
+
+import contextlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HELPERS = ("rhl-inspect", "rhl-verify-port", "rhl-handshake")
+
+
+def helper_main(name):
+    """The ``main`` of helper ``name`` (from the ``from MODULE import main`` of its script)."""
+    with open(shutil.which(name)) as handle:
+        match = re.search(r"^from (\S+) import main$", handle.read(), re.M)
+    return __import__(match.group(1), fromlist=["main"]).main
+
+
+def emit(sep, label, argv, code, out, err):
+    sys.stdout.write("%s\n%s\n%s\n%s %s %d %s\n" % (out, sep, err, sep, label, code, " ".join(argv)))
+    sys.stdout.flush()
+
+
+def call(mains, argv):
+    """Run helper ``argv[0]`` in this process: (exit status, stdout, stderr) as the command's."""
+    out, err = io.StringIO(), io.StringIO()
+    saved = sys.argv
+    sys.argv = list(argv)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                result = mains[argv[0]]()
+                code = 0 if result is None else int(result)
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+                if not isinstance(exc.code, (int, type(None))):
+                    print(exc.code, file=sys.stderr)
+            except Exception as exc:  # a helper's crash is its exit status 1, as for the command
+                print("%s: %s" % (type(exc).__name__, exc), file=sys.stderr)
+                code = 1
+    finally:
+        sys.argv = saved
+    return code, out.getvalue(), err.getvalue()
+
+
+def launch(argv):
+    """Run ``rhl-launch-service`` (output to files: the service it starts may keep them open)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        code = subprocess.call(argv, stdout=out, stderr=err)
+        out.seek(0)
+        err.seek(0)
+        return code, out.read(), err.read()
+
+
+def alive(pid):
+    """As the shell's ``kill -0`` (this file runs alone on the frontend: no Seamless import)."""
+    try:
+        os.kill(pid, 0)
+        return True
+    except PermissionError:  # another user's process: it exists
+        return True
+    except OSError:
+        return False
+
+
+def wait_started(mains, key, status_file, polls):
+    """Wait while the service's state says "starting" and its process lives (50 ms polls)."""
+    for _ in range(polls):
+        if status_file:
+            try:
+                with open(os.path.expanduser(status_file)) as handle:
+                    text = handle.read()
+            except OSError:
+                return
+        else:
+            code, text, _ = call(mains, ["rhl-inspect", key])
+            if code != 0:
+                return
+        try:
+            state = json.loads(text)
+        except ValueError:
+            return
+        pid = state.get("pid")
+        if state.get("status") != "starting" or (isinstance(pid, int) and not alive(pid)):
+            return
+        time.sleep(0.05)
+
+
+def main():
+    sep, plan = sys.argv[1], json.loads(sys.argv[2])
+    try:
+        mains = {name: helper_main(name) for name in HELPERS}
+    except Exception:
+        return 3
+    key = plan["key"]
+
+    def run(label, argv):
+        code, out, err = launch(argv) if label == "launch" else call(mains, argv)
+        emit(sep, label, argv, code, out, err)
+        return code, out, err
+
+    code, state, err = run("first", ["rhl-inspect", key])
+    if plan["launch"] is not None and code == 1 and "no state file" in err:
+        if run("launch", plan["launch"])[0] != 0:
+            return 0
+        wait_started(mains, key, plan["status_file"], plan["polls"])
+        code, state, _ = run("state", ["rhl-inspect", key])
+    if plan["check"] is None or code != 0:
+        return 0
+    default_host, port_field, before, after = plan["check"]
+    data = json.loads(state)
+    if data.get("status") != "running":
+        return 0
+    host = data.get("network_interface") or default_host
+    if run("verify", ["rhl-verify-port", str(host), str(data.get("port"))])[0] == 0 and port_field:
+        run("handshake", ["rhl-handshake", "%s%s:%s%s" % (before, host, data.get(port_field), after)])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
