@@ -196,7 +196,7 @@ def report(r: dict, runs: int, n: int) -> str:
         "stored in the background), and the time spent in them (medians).",
         f"Reproduce: `.venv/bin/python bench/bench_persistent.py --runs {runs} --n {n} --write` (part of `make bench`).",
         "",
-        f"Machine: {machine('distributed', 'hashserver', 'seamless-database', 'urllib3')}. Date: {datetime.date.today().isoformat()}.",
+        f"Machine: {machine('distributed', 'hashserver', 'seamless-database', 'uvloop')}. Date: {datetime.date.today().isoformat()}.",
         f"Load average (1 min) before / after: {r['load'][0]:.1f} / {r['load'][-1]:.1f} (other work shares the machine).",
         "",
         "| per transformation | min (µs) | median (µs) | ratio | HTTP requests | HTTP (µs) |",
