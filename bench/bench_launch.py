@@ -322,14 +322,23 @@ forwardings themselves are instant over the master). SLURM behind SSH: within ta
 Persistent mode on that queue: the hashserver, the database and the Seamless Dask server start
 side by side on the frontend, each with its own tunnels (three tunnel sets, each opened at once,
 run in parallel), and the first transformation adds the Seamless client's requests.
-Persistent cold `set_stage()`: the three launches begin ~0.2 s after the call, side by side,
-and what follows the last one (connecting the hashserver, database and Dask clients over TLS,
-registering the stores) takes ~0.2 s, the client library (`distributed`) being imported while
-the services start. What misses the 1.3x target is the launches themselves: on 2 cores shared
-with other work, three service start-ups (each mostly CPU: interpreter and imports; the Dask
-server also forks its workers) compete for the CPU, so together they take about twice as long
-as the slowest alone (one traced run: 2.8 s for the three, 1.2 s for the Dask server alone).
-On a machine with a core per service this overhead should mostly go."""
+Persistent cold `set_stage()`: the three launches begin ~0.1-0.2 s after the call, side by
+side, started by this process itself (no `rhl-launch-service` interpreter); the client
+libraries are imported once all three are started (before, their import held the GIL the
+launch steps needed), and the hashserver's and database's clients connect in their launch's
+thread as soon as each is up; what follows the last one (the Dask client over TLS, registering
+the stores) takes ~0.1-0.2 s. The store servers import only what serving their store needs
+(the hashserver's process no longer loads aiohttp and the jobserver's transformation stack:
+0.78 -> 0.47 s of CPU to its start). The single launches got faster too (hashserver 1043 ->
+610 ms, Dask server 1178 -> 770 ms between this page's runs), so the ratio barely moved while
+the whole start went from 2.75 to 1.73 s. What misses the 1.3x target is the launches
+themselves: on 2 cores, three service start-ups (each mostly CPU: interpreter and imports; the
+Dask server also starts a forkserver that imports `distributed` for its workers) compete for
+the CPU, about 1.7 s of CPU together against 0.8 s for the Dask server alone. On a machine
+with a core per service this overhead should mostly go. Over SSH, the local start got faster
+(this page's reference: 2186 -> 1170 ms) and the SSH cases as much in absolute terms (no
+master 3351 -> 1781 ms, tunnel 4319 -> 2383 ms), so their ratios did not fall further: what
+they add is the sessions and the tunnel monitors above, ~0.5-1.2 s."""
 
 
 def main() -> int:

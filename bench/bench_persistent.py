@@ -272,35 +272,31 @@ def tls_rows(r: dict) -> list[str]:
 
 
 READING = """\
-Reading (2026-12-02, after issue 10 item 4; a shared 2-core machine: absolute figures move by up
-to 2x between runs, the ratios within a run less; the TLS on/off ratios of one 7-run series
-reached 1.23-1.27x for three figures, those of two 11-run series stayed within 1.17x). A new result is now returned as soon as it is
-known: its hashserver PUT and database PUT run on 2 background threads (buffer first, then the
-database entry), and `flush()` found 0-50 ms of them left per process at the end. In the
-foreground remains one database GET, the lookup every new transformation must make (the
-database has no batch or negative lookup), then the backend's own round trip. Before this
-change (same bench, 2026-12-02 morning, load ~4): persistent process 11.5 ms per new
-transformation, daskserver 29.6 ms = 2.4x its plain submit, jobserver 46.6 ms, hits 9.6-11 ms.
-The service clients now use one urllib3 keep-alive pool per service instead of requests
-sessions: a `/healthcheck` on the hashserver cost 1.0 ms through `http.client`, 1.2-1.4 ms
-through urllib3 and 1.8-2.3 ms through requests (one-off probe, same server, same process).
-Dask: 1.5-1.8x its plain `Client.submit().result()` across the day's series: the
-database GET of the lookup and Seamless's own work (build and hash the dict, ship the buffers,
-run `execute_transformation` on the worker). Jobserver: 2 client requests (the database lookup; one POST carrying the code and
-inputs, whose answer carries the result), where the client used to make 4 and wait for the
-jobserver's own 5 (fetch code and inputs, store the result and the entry). What remains past
-the plain POST: the client's lookup, the jobserver's own database lookup (it serves other
-clients too), the spawn worker round trip, and the CPU its background writes (input, result,
-entry) take on 2 shared cores: ~3 chained round trips at best, so the 1.5x target is out of
-reach without dropping one of the two lookups. Hits in a new process are one database GET and
-one hashserver GET, at ~3x two plain `/healthcheck` GETs on the same connections: the handlers
-themselves cost (seamless-database runs an SQLite query; hashserver 1.1.0 re-verifies the file
-against its checksum and serves it through thread hops: 2.9-5 ms for a 10-byte buffer against
-1-1.8 ms for its healthcheck, in a one-off probe). The 2 ms target needs cheaper handlers in
-those two services or a lookup that returns the buffer with the checksum; neither is in the
-client. TLS: within 1.2x of TLS off but for the jobserver-mode hit (1.21x), which makes the same
-two requests as the other modes' hits (1.13-1.15x here): run-to-run spread (the 5-run series
-just before had it at 1.13x and the process-mode new transformation at 1.42x)."""
+Reading (2026-12-02 evening, after the second round of issue 10; a shared 2-core machine:
+absolute figures move by up to 2x between runs, the ratios within a run less). Hits in a new
+process are one database GET and one hashserver GET, now ~1.8-1.9 ms for both (they were
+~6.7 ms): the service clients speak HTTP/1.1 themselves over kept-alive TLS connections
+(`seamless_remote.http_connection`, ~45-70 us of client CPU a request, against ~330-390 us
+through urllib3 and ~150 us through `http.client`), and the store server answers the reads of a
+hit on fast routes (`seamless_jobserver.store_routes`: a small buffer read and verified against
+its checksum without FastAPI's middleware and thread hops, a transformation lookup as one
+prepared SQL query, on uvloop); `test_store_routes.py` checks that they answer as the libraries'
+handlers do. What remains is about twice two plain healthchecks. New transformations: the
+foreground database lookup got as cheap (process mode 1.8-2.3 ms per new transformation, was
+3.8 ms). Dask: 1.6x its plain `Client.submit().result()`: the lookup, then Seamless's task
+(build and hash the dict, ship the buffers, run `execute_transformation` on the worker), ~3 ms
+over a plain submit's ~12 ms. Jobserver: the client's lookup, then one POST with the code and
+inputs, whose answer carries the result; the POST says the client looked the result up
+(`"lookup": false`), so the jobserver does not ask the same database again, and concurrent
+requests for one transformation run it once. It went from ~11 ms to ~6 ms, but the plain POST
+also got cheaper (0.85 -> 0.4-0.5 ms), so the ratio stays 8-13x: past the POST remain the lookup,
+the spawn-worker hand-off (~1 ms) and the CPU of the background writes on 2 shared cores. The
+lookup must come before the run (a hit must not run the function again, and a started Dask
+task or worker job cannot be taken back), so ~3.5x a POST is the floor of this design. TLS
+on/off: the ratios of figures of ~1.5-2 ms (hits, process-mode new transformations) now move
+between 1.05x and 1.32x from series to series (the 7-run series before this 11-run one had the
+process-mode new transformation at 1.32x and the dask hit at 1.20x): TLS costs a near-constant
+~0.1-0.2 ms on each of them."""
 
 
 def main() -> int:
