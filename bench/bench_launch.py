@@ -23,7 +23,6 @@ Prints a Markdown section; ``--write`` replaces its section of ``bench/BENCHMARK
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
@@ -34,7 +33,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchlib import Sandbox, machine, markers, min_median, publish
+from benchlib import Sandbox, machine, markers, min_median, publish, arguments, slurm_problem
 
 NAME = "bench_launch"
 BEGIN, END = markers(NAME)
@@ -133,15 +132,6 @@ for name in sys.argv[2:]:
 """
 
 CLOSE_MASTERS = "from seamless_config.ssh_multiplex import close_masters; close_masters()"
-
-
-def slurm_problem() -> str | None:
-    if shutil.which("sinfo") is None:
-        return "no SLURM client (sinfo) on PATH"
-    out = subprocess.run(["sinfo", "-h", "-p", "debug", "-o", "%T"], capture_output=True, text=True)
-    if out.returncode != 0 or not any(s.rstrip("*") in ("idle", "mixed") for s in out.stdout.split()):
-        return "sinfo shows no usable node in partition 'debug'"
-    return None
 
 
 def ssh_problem() -> str | None:
@@ -342,10 +332,7 @@ they add is the sessions and the tunnel monitors above, ~0.5-1.2 s."""
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help="repetitions of each measurement (default 5)")
-    parser.add_argument("--write", action="store_true", help="replace this script's section of bench/BENCHMARKS.md")
-    args = parser.parse_args()
+    args = arguments(__doc__, "this script's section").parse_args()
     problem = ssh_problem()
     if problem:
         print(f"bench_launch: skipped, {problem}", file=sys.stderr)

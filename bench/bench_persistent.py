@@ -25,7 +25,6 @@ no target: exit code 0 unless a run fails.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
@@ -35,7 +34,7 @@ import sys
 
 import yaml
 
-from benchlib import ROOT, Sandbox, machine, markers, min_median, publish
+from benchlib import ROOT, Sandbox, machine, markers, min_median, publish, arguments
 
 NAME = "bench_persistent"
 BEGIN, END = markers(NAME)
@@ -300,10 +299,8 @@ process-mode new transformation at 1.32x and the dask hit at 1.20x): TLS costs a
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help="fresh processes per mode and phase (default 5)")
+    parser = arguments(__doc__, "the Persistent mode section", runs_help="fresh processes per mode and phase")
     parser.add_argument("--n", type=int, default=50, help="transformations timed per process (default 50)")
-    parser.add_argument("--write", action="store_true", help="replace the Persistent mode section of bench/BENCHMARKS.md")
     args = parser.parse_args()
     results = Bench(args.runs, args.n).run()
     print(f"stopped: {', '.join(results['stopped'])}", file=sys.stderr)

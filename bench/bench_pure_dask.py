@@ -18,7 +18,6 @@ LocalCluster, warm (call) <= 0.15 s, throughput >= the plain client on ``LocalCl
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import shutil
@@ -26,7 +25,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from benchlib import ROOT, Sandbox, machine, markers, min_median, publish
+from benchlib import ROOT, Sandbox, machine, markers, min_median, publish, arguments
 
 PROFILE = ROOT / "examples" / "pure-dask" / "seamless.profile.yaml"
 NAME = "bench_pure_dask"
@@ -212,10 +211,8 @@ def report(r: dict, runs: int) -> tuple[str, bool]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help="repetitions of each measurement (default 5)")
+    parser = arguments(__doc__, "the Pure Dask section")
     parser.add_argument("--clusters", type=Path, help="a clusters.yaml for the isolated HOME (default: none)")
-    parser.add_argument("--write", action="store_true", help="replace the Pure Dask section of bench/BENCHMARKS.md")
     args = parser.parse_args()
     section, ok = report(Bench(args.runs, args.clusters).run(), args.runs)
     publish(NAME, section, args.write)

@@ -21,16 +21,14 @@ SLURM job a run started is cancelled, every wrapper stopped. Exit code 0 unless 
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
-import shutil
 import statistics
 import subprocess
 import sys
 import time
 
-from benchlib import Sandbox, machine, markers, min_median, publish
+from benchlib import Sandbox, machine, markers, min_median, publish, arguments, slurm_problem
 
 NAME = "bench_slurm"
 BEGIN, END = markers(NAME)
@@ -82,17 +80,6 @@ jobs = sorted({str(j) for j in client.run(os.getenv, "SLURM_JOB_ID").values()})
 t_job = min(client.run(job_start).values()) - boot0
 print(json.dumps({"stage": t_stage, "job": t_job, "worker": t_worker, "result": t_result, "jobs": jobs}))
 """
-
-
-def slurm_ready() -> str | None:
-    """None when partition ``debug`` has a node that takes jobs, else why not."""
-    if shutil.which("sinfo") is None:
-        return "no SLURM client (sinfo) on PATH"
-    out = subprocess.run(["sinfo", "-h", "-p", PARTITION, "-o", "%T"], capture_output=True, text=True)
-    states = out.stdout.split()
-    if out.returncode != 0 or not any(s.rstrip("*") in ("idle", "mixed") for s in states):
-        return f"sinfo shows no usable node in partition '{PARTITION}' ({(out.stderr or ' '.join(states) or 'none').strip()})"
-    return None
 
 
 def queued(job_ids: list[str]) -> list[str]:
@@ -238,11 +225,8 @@ def slurm_version() -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help="repetitions of each measurement (default 5)")
-    parser.add_argument("--write", action="store_true", help="replace the SLURM section of bench/BENCHMARKS.md")
-    args = parser.parse_args()
-    why_not = slurm_ready()
+    args = arguments(__doc__, "the SLURM section").parse_args()
+    why_not = slurm_problem(PARTITION)
     if why_not is not None:
         print(f"bench_slurm: skipped, {why_not}. Start SLURM with scripts/slurm-up.sh (as root).", file=sys.stderr)
         return 0

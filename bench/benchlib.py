@@ -8,6 +8,7 @@ this module as ``benchlib``.
 
 from __future__ import annotations
 
+import argparse
 import compileall
 import os
 import platform
@@ -122,3 +123,24 @@ def publish(name: str, section: str, write: bool) -> None:
     print(section)
     if write:
         write_section(name, section)
+
+
+def arguments(doc: str | None, what: str, *, runs: int = 5,
+              runs_help: str = "repetitions of each measurement") -> argparse.ArgumentParser:
+    """The parser every script starts from: ``--runs`` and ``--write`` (its section, ``what``, of
+    BENCHMARKS.md); a script adds its own options."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0] if doc else None)
+    parser.add_argument("--runs", type=int, default=runs, help=f"{runs_help} (default {runs})")
+    parser.add_argument("--write", action="store_true", help=f"replace {what} of bench/BENCHMARKS.md")
+    return parser
+
+
+def slurm_problem(partition: str = "debug") -> str | None:
+    """None when SLURM's ``partition`` has a node that takes jobs, else why not."""
+    if shutil.which("sinfo") is None:
+        return "no SLURM client (sinfo) on PATH"
+    out = subprocess.run(["sinfo", "-h", "-p", partition, "-o", "%T"], capture_output=True, text=True)
+    states = out.stdout.split()
+    if out.returncode != 0 or not any(s.rstrip("*") in ("idle", "mixed") for s in states):
+        return f"sinfo shows no usable node in partition '{partition}' ({(out.stderr or ' '.join(states) or 'none').strip()})"
+    return None
