@@ -44,6 +44,8 @@ def test_calls_share_one_master_which_is_replaced_when_killed():
     # the stale socket stays behind; the next call replaces the master without a word
     result = launching.run_tool(CONFIG, ["echo", "after"])
     assert (result.returncode, result.stdout.strip()) == (0, "after"), result.stderr
+    # it waited: had it raced the opening master, ssh would have gone without multiplexing
+    assert "disabling multiplexing" not in result.stderr
     second = ssh_multiplex.master_pid(HOST)
     assert second is not None and second != first and launching.pid_alive(second)
 
@@ -78,6 +80,8 @@ def test_ssh_calls_wait_for_a_master_opening_in_the_background():
     ssh_multiplex.start_master(HOST)
     result = launching.run_tool(CONFIG, ["echo", "after"])
     assert (result.returncode, result.stdout.strip()) == (0, "after"), result.stderr
+    # it waited: had it raced the opening master, ssh would have gone without multiplexing
+    assert "disabling multiplexing" not in result.stderr
     master = ssh_multiplex.master_pid(HOST)
     assert master is not None and _our_ssh_processes() == [master]  # one connection, shared
 
