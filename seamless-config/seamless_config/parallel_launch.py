@@ -39,11 +39,13 @@ def _open_masters(configs: Sequence[Mapping[str, Any]]) -> None:
     hosts = {host for host in map(launching.ssh_host, configs) if host is not None}
     if not hosts:
         return
-    from .ssh_multiplex import ensure_master
+    from .ssh_multiplex import start_master, wait_for_master
 
     # maybe begun already by set_stage(); a failure shows up in the launches themselves
-    with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
-        list(pool.map(ensure_master, sorted(hosts)))
+    for host in sorted(hosts):
+        start_master(host)  # each in a thread of its own: together
+    for host in sorted(hosts):
+        wait_for_master(host)
 
 
 def launch_all(
