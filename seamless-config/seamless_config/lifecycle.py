@@ -138,12 +138,18 @@ def _missing_activator(exc: activators_module.MissingActivator, mode: str) -> Co
     return ConfigurationError(f"{message} Installed activators: {installed}.")
 
 
-def _start_ssh_masters(mode: str) -> None:
+def _start_ssh_masters(mode: str, cluster: str | None) -> None:
     """Begin opening the SSH connection to each frontend that ``mode`` launches on, in the
     background: key exchange and login overlap the rest of the activation (the launch's first
-    ``ssh`` waits for it). A launch dict that cannot be built is left to the activator to report."""
+    ``ssh`` waits for it). A launch dict that cannot be built is left to the activator to report.
+    A cluster without a frontend host (``type: local``...) costs nothing here."""
     from . import plan
+    from .cluster import get_clusters
     from .launching import ssh_host
+
+    definition = get_clusters().get(cluster) if cluster is not None else None
+    if definition is None or definition.is_local_cluster or not any(f.hostname for f in definition.frontends):
+        return
 
     try:
         hosts = {host for _, _, config in plan.planned_launches(mode) if (host := ssh_host(config)) is not None}
@@ -233,7 +239,7 @@ class Stage:
         except activators_module.MissingActivator as exc:
             raise _missing_activator(exc, mode) from None
         cluster = select.get_selected_cluster()
-        _start_ssh_masters(mode)
+        _start_ssh_masters(mode, cluster)
         for activator in needed:
             self.activated.append(activator)
             activator.activate(mode=mode, cluster=cluster)
