@@ -16,14 +16,13 @@ DEBUG``), none at the default INFO: the answer is the record.
 from __future__ import annotations
 
 import logging
-import threading
-from concurrent.futures import Future
 
 from seamless import Buffer, Checksum
 from seamless.errors import SeamlessError
 from seamless_remote import RemoteClients
 from seamless_transformer import CodeLocation, TransformationSpec, get_write_behind, parse_spec, run_spawned, spawn
 from seamless_transformer import shutdown_workers as shutdown
+from seamless_transformer.inflight import InFlight
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +39,7 @@ class Runner:
         self.clients = clients
         self.workers = workers
         #: the transformations being run, by checksum: a second request for one waits for it
-        self._running: dict[Checksum, Future] = {}
-        self._running_lock = threading.Lock()
+        self._running: InFlight[Buffer] = InFlight()
         spawn(workers)
 
     @staticmethod
@@ -125,34 +123,17 @@ class Runner:
         if cached is not None:
             logger.debug("Transformation %s: cached result", checksum.hex())
             return cached
-        while True:
-            with self._running_lock:
-                running = self._running.get(checksum)
-                if running is None:
-                    mine: Future = Future()
-                    self._running[checksum] = mine
-                    break
-            logger.debug("Transformation %s: already running, waiting for it", checksum.hex())
-            try:
-                return running.result()
-            except JobRequestError:  # that request lacked a buffer this one may bring: run it here
-                continue
-        try:
+
+        def compute() -> Buffer:
             # it may have ended just before it was claimed here: its result is then being stored
             result = self.pending_result(checksum)
             if result is None:  # (an empty result Buffer is falsy: not "or")
                 result = self._execute(spec, checksum, location, buffers or {})
-        except BaseException as exc:
-            self._release(checksum)
-            mine.set_exception(exc)
-            raise
-        self._release(checksum)
-        mine.set_result(result)
-        return result
+            return result
 
-    def _release(self, checksum: Checksum) -> None:
-        with self._running_lock:
-            self._running.pop(checksum, None)
+        # concurrent requests for it wait for one run; one that lacked a buffer another brings
+        # (JobRequestError) lets the next one run it
+        return self._running.run(checksum, compute, retry_on=(JobRequestError,))
 
     def _execute(self, spec: TransformationSpec, checksum: Checksum, location: tuple[str, int] | None,
                  given: dict[Checksum, Buffer]) -> Buffer:

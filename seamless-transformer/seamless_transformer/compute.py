@@ -6,18 +6,15 @@ without executing anything, and concurrent requests for one that is running wait
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import Future
-
 from seamless import Buffer, Checksum
 
 from . import cache
 from .code import CodeLocation
 from .execution import dispatch
+from .inflight import InFlight
 from .transformation_dict import TransformationSpec
 
-_inflight: dict[Checksum, Future] = {}
-_inflight_lock = threading.Lock()
+_inflight: InFlight[Buffer] = InFlight()
 
 
 def compute_result(
@@ -27,14 +24,8 @@ def compute_result(
     cached = cache.lookup_result(checksum)
     if cached is not None:
         return cached
-    with _inflight_lock:
-        running = _inflight.get(checksum)
-        if running is None:
-            future: Future = Future()
-            _inflight[checksum] = future
-    if running is not None:
-        return running.result()
-    try:
+
+    def compute() -> Buffer:
         # another thread may have finished it just before we claimed it; it recorded the result
         # in memory first, so no second round trip to a remote store is needed to know
         result = cache.lookup_result(checksum, memory_only=True)
@@ -42,11 +33,6 @@ def compute_result(
             # every store was asked just before claiming it: a remote service need not ask again
             result = dispatch(spec, checksum, cache.get_buffer, location, looked_up=True)
             cache.record_result(checksum, result)
-        future.set_result(result)
         return result
-    except BaseException as exc:
-        future.set_exception(exc)
-        raise
-    finally:
-        with _inflight_lock:
-            _inflight.pop(checksum, None)
+
+    return _inflight.run(checksum, compute)
