@@ -42,7 +42,9 @@ def test_sge_cluster_scales_up_computes_scales_down_and_exits(start_wrapper, wra
         # the workers run inside Grid Engine jobs: the job id is in their environment
         job_id = wrapper_tools.by_value("def job_id():\n    import os\n    return os.environ.get('JOB_ID')\n", "job_id")
         assert set(client.run(job_id).values()) <= seen_jobs
-        assert all(mods == [] for mods in client.run(wrapper_tools.seamless_modules).values())
+        # adaptive scaling may be retiring a worker by now: ask those still there (at least one)
+        modules = client.run(wrapper_tools.seamless_modules, on_error="ignore")
+        assert modules and all(mods == [] for mods in modules.values())
         del futures
         wrapper_tools.wait_for(lambda: wrapper_tools.our_sge_jobs(tmp_path) == [], 60, "jobs released (scale down)")
         assert wrapper.proc.poll() is None

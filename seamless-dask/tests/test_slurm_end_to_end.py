@@ -41,7 +41,9 @@ def test_slurm_cluster_scales_up_computes_scales_down_and_exits(start_wrapper, w
         wrapper_tools.wait_for(two_jobs_seen, 90, "two worker jobs in squeue")
         assert sum(client.gather(futures)) == sum(x * x for x in range(8))
         # pure mode on SLURM: workers run no Seamless code, 2 threads each
-        assert all(mods == [] for mods in client.run(wrapper_tools.seamless_modules).values())
+        # adaptive scaling may be retiring a worker by now: ask those still there (at least one)
+        modules = client.run(wrapper_tools.seamless_modules, on_error="ignore")
+        assert modules and all(mods == [] for mods in modules.values())
         assert {w["nthreads"] for w in client.scheduler_info()["workers"].values()} == {2}
         # the workers run the wrapper's own interpreter (this venv's), not a bare `python`
         executable = wrapper_tools.by_value("def exe():\n    import sys\n    return sys.executable\n", "exe")
