@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import runpy
 import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -184,6 +185,73 @@ def test_task_key_is_the_transformation_checksum(backend, client, tmp_path):
     tf.compute()
     assert tf.value == "computed"
     assert seen, f"{wanted} never appeared on the scheduler"
+
+
+def scheduler_keys(client: Client) -> set[str]:
+    def keys(dask_scheduler=None):
+        return [str(k) for k in dask_scheduler.tasks]
+
+    return set(client.run_on_scheduler(keys))
+
+
+def wait_until(condition, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"still not {what} after {timeout} s"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def use(client):
+    """Register a backend made here (e.g. with another ``release_after``); unregister it after."""
+    def register(backend: DaskTransformationBackend) -> DaskTransformationBackend:
+        st.set_cache_dir(None)
+        st.clear_memory_cache()
+        st.set_execution("remote")
+        st.register_backend(backend)
+        return backend
+
+    yield register
+    st.register_backend(None)
+    st.set_execution(None)
+    st.clear_memory_cache()
+
+
+def test_finished_task_is_released_with_the_next_submission(client, use):
+    use(DaskTransformationBackend(client, release_after=600))
+    first = fns.add(21, 1)
+    assert first.run() == 22
+    first_key = transformation_key(first.checksum.hex())
+    assert first_key in scheduler_keys(client)  # held until the next submission
+    second = fns.add(22, 1)
+    assert second.run() == 23
+    wait_until(lambda: first_key not in scheduler_keys(client), "released with the next submission")
+    assert transformation_key(second.checksum.hex()) in scheduler_keys(client)
+
+
+def test_finished_task_is_released_after_a_while_without_submissions(client, use):
+    backend = use(DaskTransformationBackend(client, release_after=0.2))
+    keys = []
+    for i in range(3):
+        tf = fns.add(31 + i, 1)
+        assert tf.run() == 32 + i
+        keys.append(transformation_key(tf.checksum.hex()))
+    wait_until(lambda: not set(keys) & scheduler_keys(client), "released without a next submission")
+    assert len(backend._spent) == 0
+
+
+def test_failed_task_is_released_at_once_so_that_it_can_run_again(client, use, tmp_path):
+    """A failure may be the environment's (here, a missing file): the same transformation,
+    submitted again once that is fixed, runs again instead of getting the held failure."""
+    use(DaskTransformationBackend(client, release_after=600))
+    path = tmp_path / "appears-later.txt"
+    failed = fns.read_file(str(path))
+    failed.compute()
+    assert "FileNotFoundError" in str(failed.exception)
+    path.write_text("here now")
+    again = fns.read_file(str(path))
+    assert again.checksum == failed.checksum
+    assert again.run() == "here now"
 
 
 def test_closed_client_gives_a_transformation_error(cluster):

@@ -12,7 +12,9 @@ cached runs as one Dask task (see :mod:`seamless_dask.backend.transformation_tas
   transformations is sent to the cluster once while it is in use;
 * the worker runs it with ``seamless_transformer.execute_transformation`` under its throttle;
 * `submit` blocks until the result is there and returns the result `Buffer`; a failure raises
-  `TransformationError` carrying the worker's traceback.
+  `TransformationError` carrying the worker's traceback;
+* a finished task is released together with the next submission (one batch of the client's
+  messages, not two: see :mod:`seamless_dask.backend.spent_futures`).
 
 Recording the result (memory, disk, hashserver + database stores) is left to the caller,
 seamless_transformer's ``compute_result``, which also looks the cache up before submitting.
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from seamless import Buffer, Checksum
 from seamless_transformer import RemoteJob, TransformationError
 
+from .spent_futures import LINGER, SpentFutures
 from .transformation_task import (
     TaskOutcome,
     buffer_content,
@@ -47,10 +50,13 @@ INLINE_LIMIT = 64 * 1024
 class DaskTransformationBackend:
     """Run Seamless transformations as Dask tasks on the cluster of ``client``.
 
+    A finished task's futures are released with the next submission, or ``release_after``
+    seconds later (see :mod:`seamless_dask.backend.spent_futures`); a failed task's at once.
     The backend does not own the client: closing it is the caller's business.
     """
 
-    def __init__(self, client: "distributed.Client", *, inline_limit: int = INLINE_LIMIT):
+    def __init__(self, client: "distributed.Client", *, inline_limit: int = INLINE_LIMIT,
+                 release_after: float = LINGER):
         submit = getattr(client, "submit", None)
         if not callable(submit):
             raise TypeError(
@@ -58,6 +64,7 @@ class DaskTransformationBackend:
             )
         self.client = client
         self.inline_limit = inline_limit
+        self._spent = SpentFutures(release_after)
 
     def __repr__(self) -> str:
         scheduler = getattr(self.client, "scheduler", None)
@@ -82,12 +89,17 @@ class DaskTransformationBackend:
         tf_hex = job.checksum.hex()
         buffers = job.buffers()  # a missing buffer is the caller's problem, not Dask's
         futures: list[Any] = []
-        try:
+        outcome: Any = None
+
+        def submit() -> Any:
             shipped = self._ship_buffers(buffers, futures)
-            future = self.client.submit(
+            return self.client.submit(
                 run_transformation, job.transformation, shipped, job.location,
                 key=transformation_key(tf_hex),
             )
+
+        try:
+            future = self._spent.submit_after_release(self.client, submit)
             futures.append(future)
             logger.debug("submitted transformation %s to %r", tf_hex, self)
             outcome = future.result()
@@ -97,8 +109,11 @@ class DaskTransformationBackend:
                 checksum=tf_hex,
             ) from None
         finally:
-            for fut in futures:
-                fut.release()
+            if isinstance(outcome, TaskOutcome) and outcome.error is None:
+                self._spent.add(futures)
+            else:  # a failed task is not kept: submitted again, it runs again
+                for fut in futures:
+                    fut.release()
         return _result(outcome, tf_hex)
 
 
