@@ -6,8 +6,10 @@ A ``distributed.Client`` sends its messages to the scheduler in batches, at most
 result sends a message on its own; when the caller's next submission comes a few ms later (after
 the cache lookup and the bookkeeping of a transformation), it waits for the window that release
 opened, and a sequence of transformations runs at every second window. Released together with the
-next submission instead, in the same callback of the client's event loop (`submit_after_release`),
-the release travels in the submission's batch, as a plain ``submit().result()`` loop's does.
+next submission instead, in the same callback of the client's event loop (the caller's business:
+`release` there, then ``client.submit``), the release travels in the submission's batch, as a
+plain ``submit().result()`` loop's does. (A release asked for from another thread reaches the
+loop first and goes out alone, while the submission still builds its graph.)
 
 Futures are released at the latest `LINGER` seconds after they were handed in, so an idle client
 does not keep results on the workers. A failed task's futures are never handed in: they are
@@ -16,18 +18,12 @@ released at once, so that submitting the same transformation again runs it again
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
-from concurrent.futures import Future
-from typing import Any, Callable, Iterable, TypeVar
-
-T = TypeVar("T")
+from typing import Any, Iterable
 
 #: seconds after which a spent future is released even if no submission came
 LINGER = 1.0
-#: seconds between checks that the client still runs, while waiting for its loop to submit
-WAIT_STEP = 1.0
 
 
 class SpentFutures:
@@ -62,32 +58,6 @@ class SpentFutures:
         for _, future in due:
             _release(future)
 
-    def submit_after_release(self, client: Any, submit: Callable[[], T]) -> T:
-        """Release the futures handed in, then ``submit()`` (which calls ``client.submit``), both
-        in one callback on ``client``'s event loop: the client's messages for the two then leave
-        in one batch (a release asked for from this thread would reach the loop first, and go
-        out alone, while ``submit`` still builds its graph). A client that is not running, or a
-        call from the loop itself, gets both here, one after the other."""
-        if getattr(client, "status", None) != "running" or _on_loop(client):
-            self.release()
-            return submit()
-        done: Future = Future()
-
-        def in_loop() -> None:
-            try:
-                self.release()
-                done.set_result(submit())
-            except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
-                done.set_exception(exc)
-
-        client.loop.add_callback(in_loop)
-        while True:
-            try:
-                return done.result(timeout=WAIT_STEP)
-            except TimeoutError:
-                if client.status != "running":  # closed meanwhile: its loop may never run it
-                    raise RuntimeError(f"The Dask client is {client.status}") from None
-
     def _arm(self, delay: float) -> None:
         timer = threading.Timer(delay, self._expire)
         timer.daemon = True
@@ -100,14 +70,6 @@ class SpentFutures:
             self._timer = None
             if self._spent:  # handed in since: wait until the oldest of them is due
                 self._arm(max(self._spent[0][0] + self.linger - time.monotonic(), 0.0))
-
-
-def _on_loop(client: Any) -> bool:
-    """Whether this thread runs ``client``'s event loop."""
-    try:
-        return asyncio.get_running_loop() is client.loop.asyncio_loop
-    except RuntimeError:  # no loop running in this thread
-        return False
 
 
 def _release(future: Any) -> None:

@@ -23,8 +23,9 @@ The client may be shared by any number of threads.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, TypeVar
 
 from seamless import Buffer, Checksum
 from seamless_transformer import RemoteJob, TransformationError
@@ -45,6 +46,10 @@ logger = logging.getLogger(__name__)
 
 #: Buffers up to this size travel inside the transformation task; larger ones as their own task.
 INLINE_LIMIT = 64 * 1024
+#: seconds between checks that the client still runs, while waiting for a result
+WAIT_STEP = 1.0
+
+T = TypeVar("T")
 
 
 class DaskTransformationBackend:
@@ -92,17 +97,25 @@ class DaskTransformationBackend:
         outcome: Any = None
 
         def submit() -> Any:
+            self._spent.release()  # first: the release leaves with this submission
             shipped = self._ship_buffers(buffers, futures)
-            return self.client.submit(
+            future = self.client.submit(
                 run_transformation, job.transformation, shipped, job.location,
                 key=transformation_key(tf_hex),
             )
-
-        try:
-            future = self._spent.submit_after_release(self.client, submit)
             futures.append(future)
             logger.debug("submitted transformation %s to %r", tf_hex, self)
-            outcome = future.result()
+            return future
+
+        async def submit_and_gather() -> Any:
+            return await self.client.gather(submit(), asynchronous=True)
+
+        try:
+            loop = _loop_elsewhere(self.client)
+            if loop is not None:
+                outcome = _wait_on_loop(self.client, loop, submit_and_gather)
+            else:  # a closed client raises at once; a caller on the loop itself waits as before
+                outcome = submit().result()
         except Exception as exc:  # scheduler gone, worker killed, client closed, cancelled...
             raise TransformationError(
                 f"Dask could not run transformation {tf_hex}: {type(exc).__name__}: {exc}",
@@ -115,6 +128,34 @@ class DaskTransformationBackend:
                 for fut in futures:
                     fut.release()
         return _result(outcome, tf_hex)
+
+
+def _loop_elsewhere(client: "distributed.Client") -> asyncio.AbstractEventLoop | None:
+    """The event loop of a running ``client``, unless this thread runs it (or it has none)."""
+    loop = getattr(client.loop, "asyncio_loop", None)
+    if client.status != "running" or not isinstance(loop, asyncio.AbstractEventLoop):
+        return None
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:  # no loop running in this thread
+        return loop
+    return None if running is loop else loop
+
+
+def _wait_on_loop(client: "distributed.Client", loop: asyncio.AbstractEventLoop,
+                  run: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run ``run()`` on ``client``'s event loop and wait here for its outcome: submitting and
+    gathering there takes one hand-over between this thread and the loop each way (where
+    ``submit()`` then ``result()`` from here take two), and releases and submits in one loop
+    callback (see :mod:`seamless_dask.backend.spent_futures`)."""
+    done = asyncio.run_coroutine_threadsafe(run(), loop)
+    while True:
+        try:
+            return done.result(timeout=WAIT_STEP)
+        except TimeoutError:
+            if client.status != "running":  # closed meanwhile: its loop may never finish it
+                done.cancel()
+                raise RuntimeError(f"The Dask client is {client.status}") from None
 
 
 def _result(outcome: Any, tf_hex: str) -> Buffer:
