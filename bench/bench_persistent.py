@@ -282,9 +282,15 @@ its checksum without FastAPI's middleware and thread hops, a transformation look
 prepared SQL query, on uvloop); `test_store_routes.py` checks that they answer as the libraries'
 handlers do. What remains is about twice two plain healthchecks. New transformations: the
 foreground database lookup got as cheap (process mode 1.8-2.3 ms per new transformation, was
-3.8 ms). Dask: 1.6x its plain `Client.submit().result()`: the lookup, then Seamless's task
-(build and hash the dict, ship the buffers, run `execute_transformation` on the worker), ~3 ms
-over a plain submit's ~12 ms. Jobserver: the client's lookup, then one POST with the code and
+3.8 ms). Dask: a plain `submit().result()` loop takes ~10-12 ms not for its round trip
+(~3-8 ms) but because distributed's client sends its messages to the scheduler at most once per
+10 ms; Seamless released each task alone right after its result, and the next transformation's
+submission (after the lookup, 1-3 ms later) waited for the window that release opened: two
+windows per transformation, 1.4-1.9x. The backend now releases a finished task in the same loop
+callback as the next submission, and submits and gathers in one coroutine on the client's loop
+(`seamless_dask.backend.spent_futures`): 1.0-1.3x, against 1.4-1.6x for the former backend in
+the same interleaved series (blocks of 10, load 2.9-3.0). What is left is the foreground lookup
+(~1 ms) and the background writes' CPU. Jobserver: the client's lookup, then one POST with the code and
 inputs, whose answer carries the result; the POST says the client looked the result up
 (`"lookup": false`), so the jobserver does not ask the same database again, and concurrent
 requests for one transformation run it once. It went from ~11 ms to ~6 ms, but the plain POST
