@@ -270,6 +270,22 @@ def test_closed_client_gives_a_transformation_error(cluster):
     assert "Dask could not run transformation" in str(tf.exception)
 
 
+def test_client_closed_during_a_transformation_gives_a_transformation_error(cluster, tmp_path):
+    client = Client(cluster, set_as_default=False)
+    st.clear_memory_cache()
+    st.set_execution("remote")
+    st.register_backend(DaskTransformationBackend(client))
+    try:
+        tf = fns.slow_once(str(tmp_path), 3.0).start()
+        wait_until(lambda: runs(tmp_path, "run-") == 1, "started on a worker")
+        client.close()
+        tf.compute()
+    finally:
+        st.register_backend(None)
+        st.set_execution(None)
+    assert "Dask could not run transformation" in str(tf.exception)
+
+
 def test_rejects_what_is_not_a_client():
     with pytest.raises(TypeError, match="needs a distributed.Client"):
         DaskTransformationBackend("tcp://127.0.0.1:8786")

@@ -24,6 +24,7 @@ The client may be shared by any number of threads.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 from typing import TYPE_CHECKING, Any, Callable, Coroutine, TypeVar
 
@@ -152,7 +153,7 @@ def _wait_on_loop(client: "distributed.Client", loop: asyncio.AbstractEventLoop,
     while True:
         try:
             return done.result(timeout=WAIT_STEP)
-        except TimeoutError:
+        except concurrent.futures.TimeoutError:  # TimeoutError itself from Python 3.11 on
             if client.status != "running":  # closed meanwhile: its loop may never finish it
                 done.cancel()
                 raise RuntimeError(f"The Dask client is {client.status}") from None
