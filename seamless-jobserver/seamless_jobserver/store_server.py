@@ -50,7 +50,7 @@ from seamless_service.private_files import private_dir
 from seamless_service.service_side import NO_TLS_FLAG, make_private, service_credentials
 from seamless_service.tls import server_context
 
-from .store_routes import FastBufferRoutes, fast_database_get
+from .store_routes import FastBufferRoutes, fast_database_get, fast_database_put
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ def _serve_database(args: argparse.Namespace, sock: socket.socket, ctx: ssl.SSLC
     app.add_routes([
         web.get("/healthcheck", handlers._healthcheck),
         web.get("/{tail:.*}", fast_database_get(handlers)),
-        web.put("/{tail:.*}", handlers._handle_put),
+        web.put("/{tail:.*}", fast_database_put(handlers)),
     ])
     # uvloop: compiled transports and TLS protocol (asyncio's SSL protocol is pure Python)
     return uvloop.run(serve_app(
