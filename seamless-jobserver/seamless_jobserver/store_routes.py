@@ -39,7 +39,7 @@ import json
 import os
 import re
 import time
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, TypeGuard
 
 #: buffers up to this size are read and verified on the event loop (a local file: microseconds)
 FAST_BUFFER_LIMIT = 256 * 1024
@@ -267,7 +267,7 @@ def fast_database_get(handlers: Any) -> Callable[[Any], Awaitable[Any]]:
     return get
 
 
-def _is_transformation(query: Any, *keys: str) -> bool:
+def _is_transformation(query: Any, *keys: str) -> TypeGuard[dict]:
     return (
         isinstance(query, dict)
         and query.get("type") == "transformation"
