@@ -288,9 +288,10 @@ foreground database lookup got as cheap (process mode 1.8-2.3 ms per new transfo
 submission (after the lookup, 1-3 ms later) waited for the window that release opened: two
 windows per transformation, 1.4-1.9x. The backend now releases a finished task in the same loop
 callback as the next submission, and submits and gathers in one coroutine on the client's loop
-(`seamless_dask.backend.spent_futures`): 1.0-1.3x, against 1.4-1.6x for the former backend in
-the same interleaved series (blocks of 10, load 2.9-3.0). What is left is the foreground lookup
-(~1 ms) and the background writes' CPU. Jobserver: the client's lookup, then one POST with the code and
+(`seamless_dask.backend.spent_futures`): 0.9-1.3x, against 1.3-1.7x for the former backend in
+the same interleaved series (this script alternating the two backends, and blocks of 10 in one
+process; load 2.3-3.6). What is left is the foreground lookup (~1 ms) and the CPU of the
+background writes on 2 shared cores. Jobserver: the client's lookup, then one POST with the code and
 inputs, whose answer carries the result; the POST says the client looked the result up
 (`"lookup": false`), so the jobserver does not ask the same database again, and concurrent
 requests for one transformation run it once. It went from ~11 ms to ~6 ms, but the plain POST
