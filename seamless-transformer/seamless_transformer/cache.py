@@ -26,6 +26,9 @@ _memory = MemoryStore()
 _directory: DirectoryStore | None = None
 _directory_configured = False
 _extra_stores: list[object] = []
+#: the added stores by protocol, classified once when added (a runtime protocol check costs
+#: ~8 us, and every lookup and write asks for the stores of one protocol)
+_extra_by_protocol: dict[type, list[object]] = {BufferStore: [], ResultStore: []}
 _lock = threading.Lock()
 
 
@@ -68,6 +71,9 @@ def add_store(store: object) -> None:
     with _lock:
         if store not in _extra_stores:
             _extra_stores.append(store)
+            for protocol, stores in _extra_by_protocol.items():
+                if isinstance(store, protocol):
+                    stores.append(store)
 
 
 def has_store(store: object) -> bool:
@@ -80,15 +86,20 @@ def remove_store(store: object) -> None:
     with _lock:
         if store in _extra_stores:
             _extra_stores.remove(store)
+            for stores in _extra_by_protocol.values():
+                if store in stores:
+                    stores.remove(store)
 
 
 def _stores(protocol: type) -> list:
+    """Memory, pending writes and the directory (each both kinds of store), then the added
+    stores of ``protocol`` (`BufferStore` or `ResultStore`)."""
     stores: list[object] = [_memory, get_write_behind().pending]
     directory = _directory_store()
     if directory is not None:
         stores.append(directory)
-    stores.extend(_extra_stores)
-    return [s for s in stores if isinstance(s, protocol)]
+    stores.extend(_extra_by_protocol[protocol])
+    return stores
 
 
 def clear_memory_cache() -> None:
