@@ -241,6 +241,12 @@ def wait_for_master(host: str) -> None:
         thread.join()
 
 
+def master_control_path(host: str) -> str | None:
+    """The control socket of the running master of ``host`` that :func:`open_master` opened;
+    None when there is none (e.g. the user's configuration multiplexes ``host`` its own way)."""
+    return None if master_pid(host) is None else str(control_dir() / _SOCKET_NAME)
+
+
 def master_pid(host: str) -> int | None:
     """The PID of the running master for ``host`` (``ssh -O check``), or None."""
     real = real_ssh()
@@ -279,17 +285,25 @@ def _cmdline(pid: int) -> list[str]:
         return []
 
 
+def is_own_monitor(argv: list[str]) -> bool:
+    """Whether the command line is a :mod:`.tunnel_monitor` (stop it with SIGTERM, so that it
+    cancels its forwardings in the master)."""
+    from .tunnel_monitor import MARKER
+
+    return MARKER in argv
+
+
 def stop_tunnel_processes(pids: list[int], *, timeout: float = 5) -> list[int]:
     """Stop tunnel processes: SIGKILL for RHL's monitors (they sleep 20 s between checks) and
-    plain ssh; SIGTERM for the shim, which then cancels its forwarding in the shared master
-    (waited for, so the local port is closed on return). An ``ssh`` that a shim is running is left
-    to finish (killed, its request to open the forwarding could still reach the master after the
-    shim's cancel). Returns ``pids``."""
+    plain ssh; SIGTERM for the shim and our :mod:`.tunnel_monitor`, which then cancel their
+    forwardings in the shared master (waited for, so the local ports are closed on return). An
+    ``ssh`` that a shim is running is left to finish (killed, its request to open the forwarding
+    could still reach the master after the shim's cancel). Returns ``pids``."""
     import time
 
     from .launching import pid_alive
 
-    shims = [pid for pid in pids if is_shim_process(_cmdline(pid))]
+    shims = [pid for pid in pids if is_shim_process(argv := _cmdline(pid)) or is_own_monitor(argv)]
     of_shims = [pid for pid in pids if pid not in shims and _parent(pid) in shims]
     for pid in pids:
         if pid not in of_shims:
