@@ -77,6 +77,33 @@ t = time.perf_counter()
 print(json.dumps({"script": t - t_script, "call": t - t_call, "stage": t_stage - t_call}))
 """
 
+TREE_CPU = """
+def tree_cpu():
+    \"\"\"CPU seconds of this process and of every process it started (the services it launched,
+    their forkservers and workers; children already reaped included), read from /proc.\"\"\"
+    import os, resource
+    tick = os.sysconf("SC_CLK_TCK")
+    parent, cpu = {}, {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()  # from field 3 (state) on
+            parent[int(name)] = int(fields[1])
+            cpu[int(name)] = sum(int(x) for x in fields[11:15]) / tick  # utime stime cutime cstime
+    total, todo = 0.0, [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        todo += [child for child, ppid in parent.items() if ppid == pid]
+        if pid != os.getpid():
+            total += cpu.get(pid, 0.0)
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return total + sum(u.ru_utime + u.ru_stime for u in usage)
+"""
+
 PERSISTENT = """
 import time
 t_script = time.perf_counter()
@@ -85,7 +112,7 @@ import seamless_config
 t_call = time.perf_counter()
 seamless_config.set_stage()
 t = time.perf_counter()
-print(json.dumps({"call": t - t_call}))
+print(json.dumps({"call": t - t_call, "cpu": tree_cpu()}))
 """
 
 TRANSFORMATION = """
@@ -118,7 +145,7 @@ config = {"hashserver": lambda: tools.configure_hashserver("rw"), "database": la
 client_credentials.for_launch(config)
 t = time.perf_counter()
 launching.launch(config, what=sys.argv[1])
-print(json.dumps({"call": time.perf_counter() - t}))
+print(json.dumps({"call": time.perf_counter() - t, "cpu": tree_cpu()}))
 """
 
 STOP = """
@@ -145,8 +172,8 @@ class Bench(Sandbox):
         (self.home / ".seamless").mkdir()
         (self.home / ".seamless" / "clusters.yaml").write_text(json.dumps(clusters(self.tmp / "store"), indent=1))
         self.write("pure.py", PURE)
-        self.write("persistent.py", PERSISTENT)
-        self.write("single.py", SINGLE)
+        self.write("persistent.py", TREE_CPU + PERSISTENT)
+        self.write("single.py", TREE_CPU + SINGLE)
         self.write("transformation.py", TRANSFORMATION)
         self.offset = int(time.time())  # new inputs in every run: the transformation is computed
         self.write("stop.py", STOP)
@@ -219,8 +246,12 @@ def run(runs: int, slurm: bool) -> dict[str, list[float]]:
                 add("slurm_ssh", bench.pure("slurmssh")["call"])
                 add("slurm_ssh_persistent", bench.persistent_slurm()["call"])
             for service in ("hashserver", "database", "daskserver"):
-                add(f"single_{service}", bench.single(service)["call"])
-            add("persistent", bench.persistent()["call"])
+                single = bench.single(service)
+                add(f"single_{service}", single["call"])
+                add(f"single_{service}_cpu", single["cpu"])
+            persistent = bench.persistent()
+            add("persistent", persistent["call"])
+            add("persistent_cpu", persistent["cpu"])
             # after each run, so that a failing run leaves the readings of the earlier ones
             print(f"bench_launch: run done, load {os.getloadavg()[0]:.1f}; so far {json.dumps(r)}", file=sys.stderr)
     finally:
@@ -264,6 +295,11 @@ def report(r: dict[str, list[float]], runs: int, load: tuple[float, float], slur
         ("persistent cold `set_stage()` (all three)", "persistent",
          ratio("persistent", slowest, " the slowest single launch", 1.3)),
     ]
+    cores = os.cpu_count() or 1
+    cpu_rows = [(f"{label}: CPU of the script and the processes it started", f"{key}_cpu",
+                 f"{med(r[key + '_cpu']) / cores / med(r[slowest]):.2f}x the slowest single launch if spread over {cores} cores")
+                for label, key in (("Seamless Dask server alone", "single_daskserver"), ("persistent cold start", "persistent"))
+                if f"{key}_cpu" in r]
     lines = [
         BEGIN,
         "## Launching over SSH and side by side",
@@ -285,6 +321,8 @@ def report(r: dict[str, list[float]], runs: int, load: tuple[float, float], slur
         "| --- | ---: | ---: | ---: | --- |",
     ]
     lines += [f"| {label} | {min_median(r[key])} | {max(r[key]) * 1000:.0f} | {versus} |" for label, key, versus in rows]
+    lines += [f"| {label} (CPU ms) | {min_median(r[key])} | {max(r[key]) * 1000:.0f} | {versus} |"
+              for label, key, versus in cpu_rows]
     if slurm:
         lines += ["", f"SLURM cases skipped: {slurm}."]
     lines += ["", READING, "", END]
