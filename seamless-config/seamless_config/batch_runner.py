@@ -4,9 +4,12 @@ Not imported by Seamless: :mod:`.ssh_batching` sends this file's source to the f
 its batch script runs it with the interpreter of the frontend's own ``rhl-inspect`` (read from its
 ``#!`` line). Each helper (``rhl-inspect``, ``rhl-verify-port``, ``rhl-handshake``) is the
 frontend's own: its ``main`` (the module named in its console script) is called with the argv the
-command would get, its output and exit status captured as the command's. ``rhl-launch-service``
-stays a process. The results are printed as the script's ``run`` prints them, so the client parses
-them alike; each helper interpreter saved is ~0.1-0.3 s on a busy login node.
+command would get, its output and exit status captured as the command's. So is
+``rhl-launch-service``'s, where it loads (else it runs as the command): the service it starts is
+then this interpreter's child, reaped while the start is waited for (a zombie would look alive to
+``kill -0``) and left to init when this interpreter exits, as when the command exits. The results
+are printed as the script's ``run`` prints them, so the client parses them alike; each helper
+interpreter saved is ~0.1-0.3 s on a busy login node, the launch's on the critical path.
 
 Exit status 3 with nothing printed: the helpers could not be loaded here (the script then runs
 them as commands). Stdlib only, Python 3.6+ syntax: it runs on whatever the frontend has.
@@ -24,6 +27,10 @@ import tempfile
 import time
 
 HELPERS = ("rhl-inspect", "rhl-verify-port", "rhl-handshake")
+#: Run in this interpreter where its ``main`` loads, else as a command.
+LAUNCHER = "rhl-launch-service"
+#: Seconds between the looks at a starting service's status file.
+POLL_SECONDS = 0.02
 
 
 def helper_main(name):
@@ -60,8 +67,11 @@ def call(mains, argv):
     return code, out.getvalue(), err.getvalue()
 
 
-def launch(argv):
-    """Run ``rhl-launch-service`` (output to files: the service it starts may keep them open)."""
+def launch(mains, argv):
+    """Run ``rhl-launch-service``: its ``main`` here, or the command (output to files: the service
+    it starts may keep them open)."""
+    if LAUNCHER in mains:
+        return call(mains, argv)
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         code = subprocess.call(argv, stdout=out, stderr=err)
         out.seek(0)
@@ -70,7 +80,13 @@ def launch(argv):
 
 
 def alive(pid):
-    """As the shell's ``kill -0`` (this file runs alone on the frontend: no Seamless import)."""
+    """As the shell's ``kill -0`` (this file runs alone on the frontend: no Seamless import); a
+    child of this interpreter (the service, launched here) that ended is reaped and not alive."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:  # not a child of this interpreter (or reaped already)
+        pass
     try:
         os.kill(pid, 0)
         return True
@@ -80,9 +96,11 @@ def alive(pid):
         return False
 
 
-def wait_started(mains, key, status_file, polls):
-    """Wait while the service's state says "starting" and its process lives (50 ms polls)."""
-    for _ in range(polls):
+def wait_started(mains, key, status_file, seconds):
+    """Wait (up to ``seconds``) while the service's state says "starting" and its process lives,
+    looking every :data:`POLL_SECONDS`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
         if status_file:
             try:
                 with open(os.path.expanduser(status_file)) as handle:
@@ -100,7 +118,7 @@ def wait_started(mains, key, status_file, polls):
         pid = state.get("pid")
         if state.get("status") != "starting" or (isinstance(pid, int) and not alive(pid)):
             return
-        time.sleep(0.05)
+        time.sleep(POLL_SECONDS)
 
 
 def main():
@@ -109,10 +127,14 @@ def main():
         mains = {name: helper_main(name) for name in HELPERS}
     except Exception:
         return 3
+    try:
+        mains[LAUNCHER] = helper_main(LAUNCHER)
+    except Exception:  # an older or other launcher: its command then
+        pass
     key = plan["key"]
 
     def run(label, argv):
-        code, out, err = launch(argv) if label == "launch" else call(mains, argv)
+        code, out, err = launch(mains, argv) if label == "launch" else call(mains, argv)
         emit(sep, label, argv, code, out, err)
         return code, out, err
 
@@ -120,7 +142,7 @@ def main():
     if plan["launch"] is not None and code == 1 and "no state file" in err:
         if run("launch", plan["launch"])[0] != 0:
             return 0
-        wait_started(mains, key, plan["status_file"], plan["polls"])
+        wait_started(mains, key, plan["status_file"], plan["wait_seconds"])
         code, state, _ = run("state", ["rhl-inspect", key])
     if plan["check"] is None or code != 0:
         return 0

@@ -35,8 +35,8 @@ there, not in a user's launch):
 7. For a launch on a frontend, the same steps with :mod:`.ssh_batching`'s executor (a subclass of
    RHL's ``SSHExecutor``): at RHL's first helper call it runs RHL's whole sequence of helpers in one
    SSH session (the launch argv recorded from RHL's own ``launch_process``; the helpers' ``main``
-   functions in one interpreter there, :mod:`.batch_runner`) and hands the results to RHL's calls
-   in order, each when its arguments match.
+   functions, ``rhl-launch-service``'s included, in one interpreter there, :mod:`.batch_runner`)
+   and hands the results to RHL's calls in order, each when its arguments match.
 8. With ``tunnel: true``, :func:`create_local_file` does what RHL's does (same client record, same
    handshake through the tunnel), but opens the tunnels of all the service's ports (the service
    port, then each of ``_gather_port_parameters``) together (workaround 9); only where no SSH
