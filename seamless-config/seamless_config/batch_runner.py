@@ -2,17 +2,19 @@
 
 Not imported by Seamless: :mod:`.ssh_batching` sends this file's source to the frontend, where
 its batch script runs it with the interpreter of the frontend's own ``rhl-inspect`` (read from its
-``#!`` line). Each helper (``rhl-inspect``, ``rhl-verify-port``, ``rhl-handshake``) is the
-frontend's own: its ``main`` (the module named in its console script) is called with the argv the
-command would get, its output and exit status captured as the command's. So is
-``rhl-launch-service``'s, where it loads (else it runs as the command): the service it starts is
-then this interpreter's child, reaped while the start is waited for (a zombie would look alive to
-``kill -0``) and left to init when this interpreter exits, as when the command exits. The results
-are printed as the script's ``run`` prints them, so the client parses them alike; each helper
-interpreter saved is ~0.1-0.3 s on a busy login node, the launch's on the critical path.
+``#!`` line). Each helper (``rhl-inspect``, ``rhl-launch-service``, ``rhl-verify-port``,
+``rhl-handshake``) is the frontend's own: its ``main`` (the module named in its console script)
+is called with the argv the command would get, its output and exit status captured as the
+command's; each is loaded when first needed (the port check's and the handshake's while the
+service starts), and one whose ``main`` does not load runs as its command. The service that
+``rhl-launch-service``'s ``main`` starts is this interpreter's child: reaped while its start is
+waited for (a zombie would look alive to ``kill -0``), left to init when this interpreter exits,
+as when the command exits. The results are printed as the script's ``run`` prints them, so the
+client parses them alike; each helper interpreter saved is ~0.1-0.3 s on a busy login node, the
+launch's on the critical path.
 
-Exit status 3 with nothing printed: the helpers could not be loaded here (the script then runs
-them as commands). Stdlib only, Python 3.6+ syntax: it runs on whatever the frontend has.
+Exit status 3 with nothing printed: ``rhl-inspect`` could not be loaded here (the script then
+runs the commands). Stdlib only, Python 3.6+ syntax: it runs on whatever the frontend has.
 """
 
 import contextlib
@@ -26,9 +28,12 @@ import sys
 import tempfile
 import time
 
-HELPERS = ("rhl-inspect", "rhl-verify-port", "rhl-handshake")
-#: Run in this interpreter where its ``main`` loads, else as a command.
+#: Loaded first: where its ``main`` does not load, nothing runs here (exit 3).
+FIRST = "rhl-inspect"
 LAUNCHER = "rhl-launch-service"
+#: Loaded when first needed (the port check's and the handshake's while the service starts); each
+#: runs as its command where its ``main`` does not load (e.g. another launcher version).
+LATER = (LAUNCHER, "rhl-verify-port", "rhl-handshake")
 #: Seconds between the looks at a starting service's status file.
 POLL_SECONDS = 0.02
 
@@ -45,15 +50,31 @@ def emit(sep, label, argv, code, out, err):
     sys.stdout.flush()
 
 
-def call(mains, argv):
-    """Run helper ``argv[0]`` in this process: (exit status, stdout, stderr) as the command's."""
+def load(mains, name):
+    """Add helper ``name``'s ``main`` to ``mains`` (None when it does not load here)."""
+    if name not in mains:
+        try:
+            mains[name] = helper_main(name)
+        except Exception:  # its command, then
+            mains[name] = None
+
+
+def run_helper(mains, argv):
+    """Run helper ``argv[0]``: (exit status, stdout, stderr) as the command's."""
+    main = mains.get(argv[0])
+    return call(main, argv) if main is not None else command(argv)
+
+
+def call(main, argv):
+    """Run a helper's ``main`` in this process with ``argv``: (exit status, stdout, stderr) as the
+    command's. (A service that ``rhl-launch-service``'s starts is this process's child.)"""
     out, err = io.StringIO(), io.StringIO()
     saved = sys.argv
     sys.argv = list(argv)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                result = mains[argv[0]]()
+                result = main()
                 code = 0 if result is None else int(result)
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
@@ -67,11 +88,9 @@ def call(mains, argv):
     return code, out.getvalue(), err.getvalue()
 
 
-def launch(mains, argv):
-    """Run ``rhl-launch-service``: its ``main`` here, or the command (output to files: the service
-    it starts may keep them open)."""
-    if LAUNCHER in mains:
-        return call(mains, argv)
+def command(argv):
+    """Run a helper as its command (output to files: a service that ``rhl-launch-service``
+    starts may keep them open)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         code = subprocess.call(argv, stdout=out, stderr=err)
         out.seek(0)
@@ -108,7 +127,7 @@ def wait_started(mains, key, status_file, seconds):
             except OSError:
                 return
         else:
-            code, text, _ = call(mains, ["rhl-inspect", key])
+            code, text, _ = run_helper(mains, [FIRST, key])
             if code != 0:
                 return
         try:
@@ -124,26 +143,25 @@ def wait_started(mains, key, status_file, seconds):
 def main():
     sep, plan = sys.argv[1], json.loads(sys.argv[2])
     try:
-        mains = {name: helper_main(name) for name in HELPERS}
+        mains = {FIRST: helper_main(FIRST)}
     except Exception:
         return 3
-    try:
-        mains[LAUNCHER] = helper_main(LAUNCHER)
-    except Exception:  # an older or other launcher: its command then
-        pass
     key = plan["key"]
 
     def run(label, argv):
-        code, out, err = launch(mains, argv) if label == "launch" else call(mains, argv)
+        load(mains, argv[0])
+        code, out, err = run_helper(mains, argv)
         emit(sep, label, argv, code, out, err)
         return code, out, err
 
-    code, state, err = run("first", ["rhl-inspect", key])
+    code, state, err = run("first", [FIRST, key])
     if plan["launch"] is not None and code == 1 and "no state file" in err:
         if run("launch", plan["launch"])[0] != 0:
             return 0
+        for name in LATER:  # while the service starts
+            load(mains, name)
         wait_started(mains, key, plan["status_file"], plan["wait_seconds"])
-        code, state, _ = run("state", ["rhl-inspect", key])
+        code, state, _ = run("state", [FIRST, key])
     if plan["check"] is None or code != 0:
         return 0
     default_host, port_field, before, after = plan["check"]

@@ -41,11 +41,9 @@ _WAIT_POLLS = round(START_TIMEOUT / 0.05)
 _SEP = "--seamless-batch-7f3a--"
 
 # run LABEL CMD...: CMD's stdout, then a separator, its stderr, a separator with label, exit
-# code and the command (its stdout also stays in $o for the script)
+# code and the command (its stdout also stays in $o for the script; $o and $e: _SCRIPT_FILES)
 _SCRIPT_HEAD = f"""\
 sep={_SEP}
-o=$(mktemp) && e=$(mktemp) || exit 125
-trap 'rm -f "$o" "$e"' EXIT
 run() {{
   label=$1; shift
   "$@" >"$o" 2>"$e"; rc=$?
@@ -62,6 +60,11 @@ wait_started() {{  # KEY [STATUS_FILE]: the file itself is read when known (no i
   done
 }}
 field() {{ printf '%s\\n' "$state" | sed -n "s/^  \\"$1\\": \\(.*\\)$/\\1/p" | sed 's/,$//; s/^"//; s/"$//'; }}
+"""
+#: The files of ``run`` (made only when the runner of batch_runner cannot run the sequence).
+_SCRIPT_FILES = """\
+o=$(mktemp) && e=$(mktemp) || exit 125
+trap 'rm -f "$o" "$e"' EXIT
 """
 
 
@@ -80,9 +83,10 @@ def _script(key: str, launch: list[str] | None, check: tuple[str, str | None, st
         # the commands one by one below when it cannot load them
         """py=$(sed -n '1s/^#!//p' "$(command -v rhl-inspect)" 2>/dev/null)""",
         'if [ -n "$py" ]; then',
-        f'  $py -c {q(_runner_source())} "$sep" {q(json.dumps(plan))} >"$o" 2>"$e"',
-        '  if [ -s "$o" ]; then cat "$o"; exit 0; fi',
+        f'  out=$($py -c {q(_runner_source())} "$sep" {q(json.dumps(plan))} 2>/dev/null)',
+        """  if [ -n "$out" ]; then printf '%s\\n' "$out"; exit 0; fi""",
         "fi",
+        _SCRIPT_FILES,
         f"run first rhl-inspect {q(key)}",
         'state=$(cat "$o")',
     ]
