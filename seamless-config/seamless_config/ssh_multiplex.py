@@ -162,9 +162,21 @@ def open_master(host: str, *, timeout: float = 60) -> bool:
     if real is None:
         return False
     try:
-        if master_pid(host) is not None:
-            return True
-        if _own_control_path(real, host):
+        # the user's configuration for host, asked while the master is checked: without a master,
+        # the opening waits for it
+        config = subprocess.Popen([real, "-G", "--", host], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, text=True)
+        try:
+            if master_pid(host) is not None:
+                return True
+            own_control_path = _sets_control_path(config.communicate(timeout=30)[0])
+        finally:
+            if config.poll() is None:
+                config.kill()
+            config.wait()
+            if config.stdout is not None:
+                config.stdout.close()
+        if own_control_path:
             for command in (["-O", "check", "--", host], ["--", host, "true"]):
                 result = subprocess.run([real, "-o", "BatchMode=yes", *command],
                                         capture_output=True, text=True, timeout=timeout)
@@ -202,10 +214,9 @@ def _open_new_master(real: str, host: str, timeout: float) -> bool:
             process.wait()
 
 
-def _own_control_path(real: str, host: str) -> bool:
-    """Whether the user's ssh configuration sets a ControlPath for ``host`` (as the shim checks)."""
-    result = subprocess.run([real, "-G", "--", host], capture_output=True, text=True, timeout=30)
-    for line in result.stdout.splitlines():
+def _sets_control_path(configuration: str) -> bool:
+    """Whether ``ssh -G``'s ``configuration`` for a host sets a ControlPath (as the shim checks)."""
+    for line in configuration.splitlines():
         if line.startswith("controlpath "):
             return line.split(" ", 1)[1].strip() not in ("", "none")
     return False
