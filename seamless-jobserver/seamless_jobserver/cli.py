@@ -14,7 +14,6 @@ command names, and this is ours.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import sys
@@ -155,12 +154,15 @@ def main(argv: list[str] | None = None) -> int:
         if status is not None:
             status.write_running(port, **({HEALTH_PORT_NAME: health.port} if health else {}))
 
+    import uvloop
+
     from .server import DEFAULT_MAX_REQUEST_BYTES, serve
 
     reason = "stopped"
     limit = args.max_request_bytes or DEFAULT_MAX_REQUEST_BYTES
     try:
-        reason = asyncio.run(serve(
+        # uvloop, as the database: compiled transports and TLS (asyncio's SSL protocol is pure Python)
+        reason = uvloop.run(serve(
             runner, sock, timeout=args.timeout, on_running=on_running,
             ssl_context=server_context(creds) if creds is not None else None, max_request_bytes=limit,
             on_idle=status.write_idle_since if status is not None else None,

@@ -1,7 +1,9 @@
 """Fast paths for the reads of a cache hit, in front of the hashserver and database handlers.
 
 A cache hit in a new process is one database GET (transformation checksum -> result checksum)
-and one hashserver GET (the buffer). Through the libraries' own handlers these cost far more
+and one hashserver GET (the buffer); a new result is one hashserver PUT per new buffer (input,
+result) and one database PUT, written in the background while the next transformation runs on
+the same cores. Through the libraries' own handlers these cost far more
 than the round trip: hashserver 1.1.0 serves a buffer through FastAPI, a per-request
 ``BaseHTTPMiddleware``, CORS, and ~8 thread hops (existence checks, stat, open, read, hash,
 FileResponse); seamless-database 2.1.0 builds a peewee query per lookup. The routes here answer
@@ -15,9 +17,20 @@ to the library's handler unchanged:
   and no CORS. A
   missing, compressed, larger or corrupt file goes to hashserver (which waits for locks and
   uploads, looks in the extra directories, answers 404 or its corruption error).
+  ``PUT /<checksum>`` of a new, uncompressed buffer of at most `FAST_BUFFER_LIMIT` bytes whose
+  body matches the checksum, on a writable hashserver, with no upload of it in progress: written
+  here (a temporary file in the target directory, made as hashserver makes it, renamed into
+  place, read-only for the owner, as hashserver leaves it under `store_server`'s owner-only
+  chmod) and promises of it resolved; anything else (a buffer already there, a wrong checksum,
+  an encoding, a larger body) goes to hashserver with the body already read.
 * `fast_database_get` (aiohttp): a ``{"type": "transformation", "checksum": <lower-case hex>}``
   GET, answered from one prepared SQL query built by peewee from the library's model; any other
   request goes to ``DatabaseServer._handle_get``.
+* `fast_database_put` (aiohttp): a ``{"type": "transformation", "checksum": ..., "value": ...}``
+  PUT (lower-case hex) to a writable database: the library's two writes (the transformation,
+  replacing an earlier entry, and its reverse entry) as two prepared statements built by peewee
+  from its models, in one SQLite transaction instead of two; any other request goes to
+  ``DatabaseServer._handle_put``.
 """
 
 from __future__ import annotations
@@ -26,7 +39,7 @@ import json
 import os
 import re
 import time
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, TypeGuard
 
 #: buffers up to this size are read and verified on the event loop (a local file: microseconds)
 FAST_BUFFER_LIMIT = 256 * 1024
@@ -42,11 +55,12 @@ class FastBufferRoutes:
     """ASGI app: the fast buffer reads, in front of ``module.app`` (the imported hashserver module)."""
 
     def __init__(self, module: Any) -> None:
-        from starlette.responses import FileResponse
+        from starlette.responses import FileResponse, Response
 
         self.module = module
         self.app: ASGIApp = module.app
         self._file_response = FileResponse
+        self._put_answer = Response(content=b"OK").raw_headers  # what hashserver's PUT answers
         self._healthcheck: tuple[list, bytes] | None = None  # hashserver's answer, learnt from it
         self._added: list[tuple[bytes, bytes]] = []  # headers its middlewares add to every answer
 
@@ -102,6 +116,8 @@ class FastBufferRoutes:
         return st, content
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "http" and scope["method"] == "PUT" and _plain_put(scope["headers"]):
+            return await self._put(scope, receive, send)
         if scope["type"] != "http" or scope["method"] != "GET" or not _plain(scope["headers"]):
             return await self.app(scope, receive, send)
         healthcheck = self._healthcheck or await self._learn()
@@ -122,6 +138,56 @@ class FastBufferRoutes:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
+    async def _put(self, scope: dict, receive: Callable, send: Callable) -> None:
+        match = _CHECKSUM_PATH.fullmatch(scope["path"])
+        length = _content_length(scope["headers"])
+        if match is None or length is None or length > FAST_BUFFER_LIMIT or not self.module.writable:
+            return await self.app(scope, receive, send)
+        body = await _read_body(receive)
+        if body is None:  # the client went away: hashserver's handler answers as it does then
+            return await self.app(scope, _replay(b"", receive, disconnected=True), send)
+        checksum = match[1]
+        directory = os.path.dirname(self._path(checksum))
+        if not os.path.isdir(directory) and self.module.layout == "prefix":
+            os.makedirs(directory, 0o700, exist_ok=True)  # as hashserver's handler makes it:
+            await self.module.aiofiles_chmod(directory, 0o3775)  # through its chmod (owner-only)
+        if not (len(body) == length and self._write_new(checksum, body)):
+            return await self.app(scope, _replay(body, receive), send)
+        await self.module._promise_registry.resolve(checksum)
+        self._record_activity()
+        if self._healthcheck is None:
+            await self._learn()  # the headers hashserver's middlewares add (CORS)
+        headers = [*self._put_answer, *self._added]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"OK"})
+
+    def _write_new(self, checksum: str, body: bytes) -> bool:
+        """Write a new buffer file; False (nothing written) for any case hashserver must decide.
+        No await in here: no other request of this event loop sees a half-done write."""
+        path = self._path(checksum)
+        directory = os.path.dirname(path)
+        if (
+            checksum in self.module._current_put_requests
+            or not os.path.isdir(directory)
+            or os.path.lexists(path)
+            or os.path.lexists(path + ".BUFFERLENGTH")  # hashserver removes it: let it
+            or self.module.calculate_checksum(body) != checksum
+        ):
+            return False
+        temp = os.path.join(directory, f"{checksum}-{os.urandom(8).hex()}")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400)
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(body)
+            os.replace(temp, path)
+        except BaseException:
+            try:
+                os.unlink(temp)
+            except FileNotFoundError:
+                pass
+            raise
+        return True
+
     def _record_activity(self) -> None:
         """What hashserver's own middleware does for its idle timeout."""
         state = self.module.INACTIVITY_STATE
@@ -138,6 +204,45 @@ def _plain(headers: list[tuple[bytes, bytes]]) -> bool:
     return True
 
 
+def _plain_put(headers: list[tuple[bytes, bytes]]) -> bool:
+    """No header that changes hashserver's answer to a PUT: an encoding of the body, CORS."""
+    return not any(name in (b"content-encoding", b"origin") for name, _ in headers)
+
+
+def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    """The request's Content-Length if it has one (and no chunked body)."""
+    length = None
+    for name, value in headers:
+        if name == b"transfer-encoding":
+            return None
+        if name == b"content-length":
+            length = int(value) if value.isdigit() else None
+    return length
+
+
+async def _read_body(receive: Callable[[], Awaitable[dict]]) -> bytes | None:
+    """The whole request body, or None if the client disconnected."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Callable[[], Awaitable[dict]], disconnected: bool = False
+            ) -> Callable[[], Awaitable[dict]]:
+    """An ASGI ``receive`` that gives ``body`` (already read) again, then what ``receive`` gives."""
+    messages = [{"type": "http.disconnect"} if disconnected else {"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> dict:
+        return messages.pop(0) if messages else await receive()
+
+    return replay
+
+
 def fast_database_get(handlers: Any) -> Callable[[Any], Awaitable[Any]]:
     """An aiohttp GET handler: transformation lookups answered here, the rest by ``handlers``
     (seamless-database's ``DatabaseServer``)."""
@@ -150,16 +255,8 @@ def fast_database_get(handlers: Any) -> Callable[[Any], Awaitable[Any]]:
     sql, _ = Transformation.select(Transformation.result).where(Transformation.checksum == "").sql()
 
     async def get(request: web.Request) -> web.StreamResponse:
-        try:
-            query = json.loads(await request.read())  # aiohttp keeps the body for the handler
-        except ValueError:
-            query = None
-        if (
-            isinstance(query, dict)
-            and query.get("type") == "transformation"
-            and isinstance(query.get("checksum"), str)
-            and _CHECKSUM.fullmatch(query["checksum"])
-        ):
+        query = await _json_body(request)
+        if _is_transformation(query, "checksum"):
             handlers._register_activity()
             row = _db.connection().execute(sql, (query["checksum"],)).fetchone()
             answer = None if row is None else database.parse_checksum(row[0])
@@ -168,3 +265,46 @@ def fast_database_get(handlers: Any) -> Callable[[Any], Awaitable[Any]]:
         return await handlers._handle_get(request)
 
     return get
+
+
+def _is_transformation(query: Any, *keys: str) -> TypeGuard[dict]:
+    return (
+        isinstance(query, dict)
+        and query.get("type") == "transformation"
+        and all(isinstance(query.get(key), str) and _CHECKSUM.fullmatch(query[key]) for key in keys)
+    )
+
+
+async def _json_body(request: Any) -> Any:
+    try:
+        return json.loads(await request.read())  # aiohttp keeps the body for the library's handler
+    except ValueError:
+        return None
+
+
+def fast_database_put(handlers: Any) -> Callable[[Any], Awaitable[Any]]:
+    """An aiohttp PUT handler: transformation results recorded here, the rest by ``handlers``."""
+    from aiohttp import web
+
+    from database_models import RevTransformation, Transformation, _db, db_atomic
+
+    # what the library's handler writes (its Transformation.create replaces an existing entry),
+    # as statements peewee writes from its models; only their parameters change
+    writes = []
+    for statement in (Transformation.insert(checksum="\0c", result="\0r").on_conflict_replace(),
+                      RevTransformation.insert(checksum="\0c", result="\0r")):
+        sql, params = statement.sql()
+        writes.append((sql, ["checksum" if p == "\0c" else "value" for p in params]))
+
+    async def put(request: web.Request) -> web.StreamResponse:
+        query = await _json_body(request) if handlers._writable else None
+        if not _is_transformation(query, "checksum", "value"):
+            return await handlers._handle_put(request)
+        handlers._register_activity()
+        with db_atomic():  # one commit
+            connection = _db.connection()
+            for sql, keys in writes:
+                connection.execute(sql, [query[key] for key in keys])
+        return web.Response(status=200, body="OK")
+
+    return put

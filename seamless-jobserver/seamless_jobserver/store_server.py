@@ -24,9 +24,12 @@ What it needs of their internals (pinned by ``seamless-remote``'s exact versions
   (``_healthcheck``, ``_handle_get``, ``_handle_put``, ``_register_activity``) on an aiohttp app
   of ours, run on uvloop; its ``parse_checksum``, ``format_response`` and the peewee model
   ``Transformation`` with its database ``_db`` for the fast transformation lookup.
-* for the reads of a cache hit, `store_routes` answers the common case itself (same answers):
-  hashserver's ``layout``, ``directory``, ``calculate_checksum``, ``_current_put_requests`` and
-  ``INACTIVITY_STATE``; its per-request INFO log lines are not written (level WARNING).
+* for the reads of a cache hit and the writes of a new result, `store_routes` answers the
+  common case itself (same answers): hashserver's ``layout``, ``directory``, ``writable``,
+  ``calculate_checksum``, ``_current_put_requests``, ``_promise_registry.resolve`` and
+  ``INACTIVITY_STATE``; the database's ``DatabaseServer._writable``, its models
+  ``Transformation`` and ``RevTransformation``, ``_db`` and ``db_atomic``; hashserver's
+  per-request INFO log lines are not written (level WARNING).
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ from seamless_service.private_files import private_dir
 from seamless_service.service_side import NO_TLS_FLAG, make_private, service_credentials
 from seamless_service.tls import server_context
 
-from .store_routes import FastBufferRoutes, fast_database_get
+from .store_routes import FastBufferRoutes, fast_database_get, fast_database_put
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +162,7 @@ def _serve_database(args: argparse.Namespace, sock: socket.socket, ctx: ssl.SSLC
     app.add_routes([
         web.get("/healthcheck", handlers._healthcheck),
         web.get("/{tail:.*}", fast_database_get(handlers)),
-        web.put("/{tail:.*}", handlers._handle_put),
+        web.put("/{tail:.*}", fast_database_put(handlers)),
     ])
     # uvloop: compiled transports and TLS protocol (asyncio's SSL protocol is pure Python)
     return uvloop.run(serve_app(

@@ -118,3 +118,75 @@ def test_transformation_lookup_as_seamless_database(stores):
     _same(stores, "database", "GET", "/", b'["a list"]')
     assert json.loads(_same(stores, "database", "GET", "/", b'{"type": "protocol"}')[2])[:2] == ["seamless", "database"]
     assert DatabaseClient(ours.url, tls=ours.tls).get_result(tf) == result
+
+
+def test_buffer_upload_as_hashserver(stores):
+    """New buffers are written by the fast route, anything else by hashserver: same answers."""
+    ours, stock = stores["hashserver"]
+    buffers = stores["root"] / "buffers"
+    for n in range(3):  # a new buffer to each server: same answer; the file is in place, owner-only
+        mine, theirs = Buffer(f"uploaded to ours {n}\n".encode()), Buffer(f"uploaded to stock {n}\n".encode())
+        mine_path = buffers / mine.checksum.hex()[:2] / mine.checksum.hex()
+        # the fast route writes into an existing directory (hashserver makes a new one) and,
+        # unlike hashserver's handler, leaves its mode as it is: how we know which one wrote
+        mine_path.parent.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(mine_path.parent, 0o700)
+        answer = _exchange(ours, "PUT", f"/{mine.checksum.hex()}", mine.content)
+        assert answer == _exchange(stock, "PUT", f"/{theirs.checksum.hex()}", theirs.content)
+        assert answer[::2] == (200, b"OK")
+        assert mine_path.read_bytes() == mine.content
+        assert os.stat(mine_path).st_mode & 0o777 == 0o400
+        assert os.stat(mine_path.parent).st_mode & 0o7777 == 0o700, "not written by the fast route"
+        # again: hashserver's handler answers (201) for both
+        assert _same(stores, "hashserver", "PUT", f"/{mine.checksum.hex()}", mine.content)[0] == 201
+        assert _same(stores, "hashserver", "GET", f"/{mine.checksum.hex()}")[2] == mine.content
+    assert not [p for p in buffers.rglob("*-*")], "a temporary file was left behind"
+    # a buffer whose prefix directory is new: made owner-only, as hashserver's handler makes it
+    for n in range(40):
+        new = Buffer(f"in a new directory {n}\n".encode())
+        if not (buffers / new.checksum.hex()[:2]).exists():
+            break
+    assert _exchange(ours, "PUT", f"/{new.checksum.hex()}", new.content)[::2] == (200, b"OK")
+    assert os.stat(buffers / new.checksum.hex()[:2]).st_mode & 0o7777 == 0o3700
+    # a body that does not match its checksum is refused, and nothing is written
+    wrong = Checksum.of(b"something else")
+    status, _, body = _same(stores, "hashserver", "PUT", f"/{wrong.hex()}", b"not that")
+    assert status == 400 and b"checksum" in body.lower()
+    assert not (buffers / wrong.hex()[:2] / wrong.hex()).exists()
+    assert _same(stores, "hashserver", "PUT", "/nonsense", b"x")[0] in (400, 404, 405, 422)
+    # the client's own upload path reads it back
+    client = HashserverClient(ours.url, tls=ours.tls)
+    fresh = Buffer(b"through the client\n")
+    client.put_buffer(fresh)
+    assert HashserverClient(ours.url, tls=ours.tls).get_buffer(fresh.checksum) == fresh
+
+
+def test_transformation_record_as_seamless_database(stores):
+    """Results recorded by the fast PUT route read back as the library's handler records them:
+    the lookup and the reverse lookup; a record replaces an earlier one as the library's does."""
+    ours, stock = stores["database"]
+
+    def put(service: LocalService, tf: Checksum, result: object, **extra: object) -> tuple[int, dict, bytes]:
+        body = json.dumps({"type": "transformation", "checksum": tf.hex(), "value": result, **extra}).encode()
+        return _exchange(service, "PUT", "/", body)
+
+    def reverse(result: Checksum) -> list:
+        body = json.dumps({"type": "rev_transformations", "checksum": result.hex()}).encode()
+        return json.loads(_same(stores, "database", "GET", "/", body)[2])
+
+    mine, theirs = Checksum.of(b"recorded by ours"), Checksum.of(b"recorded by stock")
+    result = Checksum.of(b"a shared result")
+    assert put(ours, mine, result.hex()) == put(stock, theirs, result.hex())
+    for tf in (mine, theirs):
+        body = json.dumps({"type": "transformation", "checksum": tf.hex()}).encode()
+        assert _same(stores, "database", "GET", "/", body)[::2] == (200, result.hex().encode())
+    assert sorted(reverse(result)) == sorted([mine.hex(), theirs.hex()])
+    # recorded again with another result: replaced, in both
+    other = Checksum.of(b"another result")
+    assert put(ours, mine, other.hex()) == put(stock, theirs, other.hex())
+    assert DatabaseClient(ours.url, tls=ours.tls).get_result(mine) == other
+    assert sorted(reverse(other)) == sorted([mine.hex(), theirs.hex()])
+    # what the fast route does not record itself gets the library's answer
+    for bad in ("zz" * 32, 17, result.hex()[:-2]):
+        assert put(ours, mine, bad) == put(stock, theirs, bad)
+    _same(stores, "database", "PUT", "/", b"not json")  # the library answers 500: so do we
