@@ -112,6 +112,21 @@ def test_5_the_messages_we_translate_are_rhls(words):
     assert rhl_adapter.reason(rhl.LauncherError(words)) == rhl_adapter.REASONS[words]
 
 
+def test_7_the_launch_helper_returns_once_its_service_is_started():
+    """The batch runner (workaround 7) calls ``rhl-launch-service``'s ``main`` in its own
+    interpreter: that main starts the service in a session of its own, writes its record and
+    returns (no fork of its own, no exit of the process), so the runner goes on to wait for it."""
+    import ssh_guard.helpers.launch_service as helper
+
+    script = (Path(sys.executable).parent / "rhl-launch-service").read_text()
+    assert re.search(r"^from ssh_guard\.helpers\.launch_service import main$", script, re.M)
+    main, spawn = inspect.getsource(helper.main), inspect.getsource(helper._spawn)
+    assert "_spawn(" in main and "_write_state(json_path, data)" in main
+    assert spawn.count("start_new_session=True") == 2 and "subprocess.Popen(" in spawn
+    for word in ("os.fork", "os._exit", "os.setsid", "daemon"):
+        assert word not in main and word not in spawn, word
+
+
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
