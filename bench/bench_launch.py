@@ -343,10 +343,12 @@ login, ~0.3-1 s on this loaded machine), once per ``ControlPersist`` period, not
 `set_stage()` begins it in the background (`ssh -N`: no remote command, so no login shell) as
 soon as it knows the mode's frontends, overlapping the rest of the activation (~0.1 s here).
 With `tunnel: true`, remote-http-launcher 0.4.5 opens one tunnel per port (the scheduler, the
-dashboard and the health port) through a monitor process that sleeps a fixed 0.5 s before it
-reports the tunnel ready; one after another, that was ~2 s. The monitors of a service's ports
-now start together (`rhl_adapter` workaround 8), so a service waits for them once (~0.6 s; the
-forwardings themselves are instant over the master). SLURM behind SSH: within target.
+dashboard and the health port) through a monitor process that runs `ssh -N -L` (over the shared
+master that is a session on the frontend, its login shell included) and sleeps a fixed 0.5 s
+before it reports the tunnel ready: ~2 s one after another, ~0.6-0.85 s started together. Now
+the master forwards a service's ports itself (`ssh -O forward`: ~10-30 ms each, all at once, no
+session), watched by one monitor process of ours per service (`rhl_adapter` workaround 9), ~0.1 s
+in all, mostly that monitor's interpreter start. SLURM behind SSH: within target.
 Persistent mode on that queue: the hashserver, the database and the Seamless Dask server start
 side by side on the frontend, each with its own tunnels (three tunnel sets, each opened at once,
 run in parallel), and the first transformation adds the Seamless client's requests.

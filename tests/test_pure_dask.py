@@ -19,6 +19,7 @@ import re
 import secrets
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -348,7 +349,8 @@ def test_tunnel_and_relaunch_through_a_stale_tunnel(launched):
     assert client_state["tunneled-port"] != client_state["port"]  # the client talks to a forwarded port
     assert first["scheduler"].endswith(f":{client_state['port']}")
     old_tunnels = rhl_adapter.tunnel_processes({client_state["port"], client_state["dashboard_port"]})
-    assert old_tunnels
+    # the scheduler's, dashboard's and health port's tunnels: one monitor of ours holds them all
+    assert len(old_tunnels) == 1 and old_tunnels == rhl_adapter.tunnel_processes({client_state["health_port"]})
     # the scheduler dies; the tunnel stays and resets connections (RHL 0.4.5 raises there)
     subprocess.run(["ssh", "localhost", f"kill -9 {first['pid']}"], check=True)
     assert wait_for_exit(first["pid"])
@@ -356,6 +358,19 @@ def test_tunnel_and_relaunch_through_a_stale_tunnel(launched):
     assert second["pid"] != first["pid"] and second["total"] == 10_000.0
     assert "tunnel" in err2 and "leads nowhere" in err2, err2
     assert all(not pid_alive(pid) for pid in old_tunnels)
+    # `seamless-services stop` closes the new tunnels with the scheduler
+    key = second["config"]["key"]
+    state = json.loads((launched.home / ".remote-http-launcher" / "client" / f"{key}.json").read_text())
+    local = {state[name] for name in ("port", "dashboard_port", "health_port")}
+    tunnels = rhl_adapter.tunnel_processes(local)
+    assert len(tunnels) == 1
+    cli = str(Path(sys.executable).parent / "seamless-services")
+    stopped = subprocess.run([cli, "stop", key], env=user_env(launched.home), capture_output=True, text=True, timeout=120)
+    assert stopped.returncode == 0, stopped.stderr
+    assert not pid_alive(tunnels[0]) and rhl_adapter.tunnel_processes(local) == []
+    for port in local:  # the forwardings are cancelled in the master: nothing listens
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", port)) != 0, port
 
 
 @pytest.mark.ssh

@@ -2,14 +2,19 @@
 
 Not imported by Seamless: :mod:`.ssh_batching` sends this file's source to the frontend, where
 its batch script runs it with the interpreter of the frontend's own ``rhl-inspect`` (read from its
-``#!`` line). Each helper (``rhl-inspect``, ``rhl-verify-port``, ``rhl-handshake``) is the
-frontend's own: its ``main`` (the module named in its console script) is called with the argv the
-command would get, its output and exit status captured as the command's. ``rhl-launch-service``
-stays a process. The results are printed as the script's ``run`` prints them, so the client parses
-them alike; each helper interpreter saved is ~0.1-0.3 s on a busy login node.
+``#!`` line). Each helper (``rhl-inspect``, ``rhl-launch-service``, ``rhl-verify-port``,
+``rhl-handshake``) is the frontend's own: its ``main`` (the module named in its console script)
+is called with the argv the command would get, its output and exit status captured as the
+command's; each is loaded when first needed (the port check's and the handshake's while the
+service starts), and one whose ``main`` does not load runs as its command. The service that
+``rhl-launch-service``'s ``main`` starts is this interpreter's child: reaped while its start is
+waited for (a zombie would look alive to ``kill -0``), left to init when this interpreter exits,
+as when the command exits. The results are printed as the script's ``run`` prints them, so the
+client parses them alike; each helper interpreter saved is ~0.1-0.3 s on a busy login node, the
+launch's on the critical path.
 
-Exit status 3 with nothing printed: the helpers could not be loaded here (the script then runs
-them as commands). Stdlib only, Python 3.6+ syntax: it runs on whatever the frontend has.
+Exit status 3 with nothing printed: ``rhl-inspect`` could not be loaded here (the script then
+runs the commands). Stdlib only, Python 3.6+ syntax: it runs on whatever the frontend has.
 """
 
 import contextlib
@@ -23,7 +28,14 @@ import sys
 import tempfile
 import time
 
-HELPERS = ("rhl-inspect", "rhl-verify-port", "rhl-handshake")
+#: Loaded first: where its ``main`` does not load, nothing runs here (exit 3).
+FIRST = "rhl-inspect"
+LAUNCHER = "rhl-launch-service"
+#: Loaded when first needed (the port check's and the handshake's while the service starts); each
+#: runs as its command where its ``main`` does not load (e.g. another launcher version).
+LATER = (LAUNCHER, "rhl-verify-port", "rhl-handshake")
+#: Seconds between the looks at a starting service's status file.
+POLL_SECONDS = 0.02
 
 
 def helper_main(name):
@@ -38,15 +50,31 @@ def emit(sep, label, argv, code, out, err):
     sys.stdout.flush()
 
 
-def call(mains, argv):
-    """Run helper ``argv[0]`` in this process: (exit status, stdout, stderr) as the command's."""
+def load(mains, name):
+    """Add helper ``name``'s ``main`` to ``mains`` (None when it does not load here)."""
+    if name not in mains:
+        try:
+            mains[name] = helper_main(name)
+        except Exception:  # its command, then
+            mains[name] = None
+
+
+def run_helper(mains, argv):
+    """Run helper ``argv[0]``: (exit status, stdout, stderr) as the command's."""
+    main = mains.get(argv[0])
+    return call(main, argv) if main is not None else command(argv)
+
+
+def call(main, argv):
+    """Run a helper's ``main`` in this process with ``argv``: (exit status, stdout, stderr) as the
+    command's. (A service that ``rhl-launch-service``'s starts is this process's child.)"""
     out, err = io.StringIO(), io.StringIO()
     saved = sys.argv
     sys.argv = list(argv)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                result = mains[argv[0]]()
+                result = main()
                 code = 0 if result is None else int(result)
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
@@ -60,8 +88,9 @@ def call(mains, argv):
     return code, out.getvalue(), err.getvalue()
 
 
-def launch(argv):
-    """Run ``rhl-launch-service`` (output to files: the service it starts may keep them open)."""
+def command(argv):
+    """Run a helper as its command (output to files: a service that ``rhl-launch-service``
+    starts may keep them open)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         code = subprocess.call(argv, stdout=out, stderr=err)
         out.seek(0)
@@ -70,7 +99,13 @@ def launch(argv):
 
 
 def alive(pid):
-    """As the shell's ``kill -0`` (this file runs alone on the frontend: no Seamless import)."""
+    """As the shell's ``kill -0`` (this file runs alone on the frontend: no Seamless import); a
+    child of this interpreter (the service, launched here) that ended is reaped and not alive."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:  # not a child of this interpreter (or reaped already)
+        pass
     try:
         os.kill(pid, 0)
         return True
@@ -80,9 +115,11 @@ def alive(pid):
         return False
 
 
-def wait_started(mains, key, status_file, polls):
-    """Wait while the service's state says "starting" and its process lives (50 ms polls)."""
-    for _ in range(polls):
+def wait_started(mains, key, status_file, seconds):
+    """Wait (up to ``seconds``) while the service's state says "starting" and its process lives,
+    looking every :data:`POLL_SECONDS`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
         if status_file:
             try:
                 with open(os.path.expanduser(status_file)) as handle:
@@ -90,7 +127,7 @@ def wait_started(mains, key, status_file, polls):
             except OSError:
                 return
         else:
-            code, text, _ = call(mains, ["rhl-inspect", key])
+            code, text, _ = run_helper(mains, [FIRST, key])
             if code != 0:
                 return
         try:
@@ -100,28 +137,31 @@ def wait_started(mains, key, status_file, polls):
         pid = state.get("pid")
         if state.get("status") != "starting" or (isinstance(pid, int) and not alive(pid)):
             return
-        time.sleep(0.05)
+        time.sleep(POLL_SECONDS)
 
 
 def main():
     sep, plan = sys.argv[1], json.loads(sys.argv[2])
     try:
-        mains = {name: helper_main(name) for name in HELPERS}
+        mains = {FIRST: helper_main(FIRST)}
     except Exception:
         return 3
     key = plan["key"]
 
     def run(label, argv):
-        code, out, err = launch(argv) if label == "launch" else call(mains, argv)
+        load(mains, argv[0])
+        code, out, err = run_helper(mains, argv)
         emit(sep, label, argv, code, out, err)
         return code, out, err
 
-    code, state, err = run("first", ["rhl-inspect", key])
+    code, state, err = run("first", [FIRST, key])
     if plan["launch"] is not None and code == 1 and "no state file" in err:
         if run("launch", plan["launch"])[0] != 0:
             return 0
-        wait_started(mains, key, plan["status_file"], plan["polls"])
-        code, state, _ = run("state", ["rhl-inspect", key])
+        for name in LATER:  # while the service starts
+            load(mains, name)
+        wait_started(mains, key, plan["status_file"], plan["wait_seconds"])
+        code, state, _ = run("state", [FIRST, key])
     if plan["check"] is None or code != 0:
         return 0
     default_host, port_field, before, after = plan["check"]

@@ -17,8 +17,8 @@ there, not in a user's launch):
 3. :func:`mark_stale` writes RHL's server record (``status: stale``, as ``rhl-stop`` does) without
    signalling the recorded PID, which may be another process's by now.
 4. :func:`close_tunnels` finds RHL's tunnel processes by scanning ``/proc`` (its monitor's
-   ``--local-port``/``--remote-pid`` arguments, its ``ssh -N -L`` children): RHL does not close a
-   tunnel whose service died.
+   ``--local-port``/``--remote-pid`` arguments, its ``ssh -N -L`` children; and ours of
+   workaround 9): RHL does not close a tunnel whose service died.
 5. :data:`REASONS` matches RHL's message text for a service that died while starting, to say it
    in the user's terms.
 6. For a local launch, :func:`execute` runs the steps of ``_execute`` itself (``LocalState``,
@@ -35,16 +35,24 @@ there, not in a user's launch):
 7. For a launch on a frontend, the same steps with :mod:`.ssh_batching`'s executor (a subclass of
    RHL's ``SSHExecutor``): at RHL's first helper call it runs RHL's whole sequence of helpers in one
    SSH session (the launch argv recorded from RHL's own ``launch_process``; the helpers' ``main``
-   functions in one interpreter there, :mod:`.batch_runner`) and hands the results to RHL's calls
-   in order, each when its arguments match.
+   functions, ``rhl-launch-service``'s included, in one interpreter there, :mod:`.batch_runner`)
+   and hands the results to RHL's calls in order, each when its arguments match.
 8. With ``tunnel: true``, :func:`create_local_file` does what RHL's does (same client record, same
    handshake through the tunnel), but opens the tunnels of all the service's ports (the service
-   port, then each of ``_gather_port_parameters``) together, each by RHL's own
-   ``establish_tunnel`` in a thread, over the frontend's SSH master (opened first if need be).
-   RHL opens them one after another, and each waits ~0.6 s for its monitor process (a fixed
-   0.5 s sleep before it reports ready). The monitors and their ``ssh -N -L`` are RHL's, so
-   workaround 4 and RHL's tools find them as before. When one tunnel fails, the others are
-   closed and the error names every failed port (RHL would leave those opened before it running).
+   port, then each of ``_gather_port_parameters``) together (workaround 9); only where no SSH
+   master answers, each by RHL's own ``establish_tunnel`` in a thread (RHL opens them one after
+   another). When one tunnel fails, the others are closed and the error names every failed port
+   (RHL would leave those opened before it running).
+9. :func:`open_tunnels` replaces RHL's tunnel monitor (``TUNNEL_MONITOR_SCRIPT``: ``ssh -N -L`` per
+   port, reported ready after a fixed 0.5 s sleep, ~0.6-0.85 s per tunnel of pure waiting; and
+   over the shared master each ``ssh -N`` also starts a session, login shell included, on the
+   frontend) by :mod:`.tunnel_monitor`: one process per service that asks the frontend's master
+   for each forwarding (``ssh -O forward``: ready when the master listens, ~10-30 ms, or
+   failed with ssh's message) and keeps RHL's monitor's duties: the tunnels close when the
+   service's PID is gone on the frontend (RHL's check and interval), and when the monitor is
+   stopped; failed ones leave nothing open. It carries ``--local-port``/``--remote-pid`` as RHL's
+   monitor does, so workaround 4 finds it; it is stopped with SIGTERM (it cancels its
+   forwardings), RHL's with SIGKILL. Where no master answers, workaround 8's RHL monitors.
 
 Stdlib only at import; ``remote_http_launcher`` and ``seamless_service`` are imported when used.
 """
@@ -346,7 +354,8 @@ def own_processes() -> Iterator[tuple[int, list[str]]]:
 
 
 def tunnel_processes(local_ports: set[int]) -> list[int]:
-    """PIDs of RHL tunnel monitors (``--local-port P``) and their ``ssh -N -L P:...`` children."""
+    """PIDs of the tunnel monitors of any of ``local_ports`` (``--local-port P``: RHL's, and ours of
+    workaround 9) and of RHL's ``ssh -N -L P:...``."""
     from .ssh_multiplex import ssh_argv
 
     pids = []
@@ -356,9 +365,9 @@ def tunnel_processes(local_ports: set[int]) -> list[int]:
             forwards = [ssh[i + 1] for i, a in enumerate(ssh[:-1]) if a == "-L"]
             if any(f.split(":", 1)[0].isdigit() and int(f.split(":", 1)[0]) in local_ports for f in forwards):
                 pids.append(pid)
-        elif "--local-port" in argv and "--remote-pid" in argv:
-            i = argv.index("--local-port")
-            if i + 1 < len(argv) and argv[i + 1].isdigit() and int(argv[i + 1]) in local_ports:
+        elif "--local-port" in argv and "--remote-pid" in argv:  # RHL's monitor (one port) or ours (workaround 9)
+            ports = {int(argv[i + 1]) for i, a in enumerate(argv[:-1]) if a == "--local-port" and argv[i + 1].isdigit()}
+            if ports & local_ports:
                 pids.append(pid)
     return pids
 
@@ -383,7 +392,7 @@ def close_tunnels(config: Mapping[str, Any]) -> list[int]:
     return stop_tunnel_processes(tunnel_processes(ports))
 
 
-# --- tunnels opened together (workaround 8) ---------------------------------------------------
+# --- tunnels opened together (workarounds 8, 9) -----------------------------------------------
 
 
 def create_local_file(cfg: Any, client_state: Any, remote_data: dict[str, Any], observer: Any) -> dict[str, Any]:
@@ -443,17 +452,51 @@ def free_local_ports(count: int) -> list[int]:
 def open_tunnels(ssh_host: str, remote_host: str, remote_ports: Mapping[str, int],
                  local_ports: Mapping[str, int], remote_pid: int) -> None:
     """Open ``localhost:local_ports[name] -> remote_host:remote_ports[name]`` over ``ssh_host`` for
-    every name at once, each by RHL's ``establish_tunnel``. When any fails, none is left open and
-    the ``LauncherError`` names each failed one."""
+    every name at once (workaround 9: forwardings of the master, one monitor for all; without a
+    master, RHL's monitors of workaround 8). When any fails, none is left open and the
+    ``LauncherError`` names each failed one with ssh's message."""
+    from . import tunnel_monitor
+    from .ssh_multiplex import ensure_master, master_control_path, real_ssh
+
+    control_path = master_control_path(ssh_host)  # the forwardings are the master's: opened if need be
+    if control_path is None:
+        ensure_master(ssh_host)
+        control_path = master_control_path(ssh_host)  # None: the user's own multiplexing, if any
+    forwards = [(local_ports[name], remote_ports[name]) for name in remote_ports]
+    report, _ = tunnel_monitor.start(real_ssh() or "ssh", control_path, ssh_host, remote_host, forwards, remote_pid)
+    if report["status"] == "ready":
+        return
+    if report["status"] == "no-master":  # e.g. the user's own ControlPath, without ControlMaster
+        _open_tunnels_by_rhl(ssh_host, remote_host, remote_ports, local_ports, remote_pid)
+        return
+    from .ssh_multiplex import stop_tunnel_processes
+
+    stop_tunnel_processes(tunnel_processes(set(local_ports.values())))  # a monitor that did not report
+    failed = report.get("failed") or {}
+    errors = {name: failed[str(local_ports[name])] for name in remote_ports if str(local_ports[name]) in failed}
+    raise _tunnel_error(ssh_host, remote_host, remote_ports, local_ports,
+                        errors or dict.fromkeys(remote_ports, report.get("message", "unknown error")))
+
+
+def _tunnel_error(ssh_host: str, remote_host: str, remote_ports: Mapping[str, int],
+                  local_ports: Mapping[str, int], errors: Mapping[str, object]) -> Exception:
+    """RHL's ``LauncherError`` naming each failed tunnel and its error."""
+    import remote_http_launcher as rhl
+
+    return rhl.LauncherError("SSH tunnel(s) could not be opened: " + "; ".join(
+        f"{name} localhost:{local_ports[name]} -> {remote_host}:{remote_ports[name]} via {ssh_host}: {error}"
+        for name, error in errors.items()
+    ))
+
+
+def _open_tunnels_by_rhl(ssh_host: str, remote_host: str, remote_ports: Mapping[str, int],
+                         local_ports: Mapping[str, int], remote_pid: int) -> None:
+    """:func:`open_tunnels` by RHL's own ``establish_tunnel`` for each port, in threads (workaround 8).
+    (Their ``ssh -N -L`` would race to become the master and the winner, a process with a
+    tunnel's ``-L`` in its argv, would close them all with that tunnel: a master was opened first.)"""
     from concurrent.futures import ThreadPoolExecutor
 
     import remote_http_launcher as rhl
-
-    from .ssh_multiplex import ensure_master
-
-    # the tunnels' ssh calls share the master: without one they would race to become it, and the
-    # winner, a process with a tunnel's ``-L`` in its argv, would close them all with that tunnel
-    ensure_master(ssh_host)
 
     def one(name: str) -> None:
         rhl.establish_tunnel(ssh_host, remote_host, remote_ports[name], local_ports[name], remote_pid)
@@ -467,10 +510,7 @@ def open_tunnels(ssh_host: str, remote_host: str, remote_ports: Mapping[str, int
     from .ssh_multiplex import stop_tunnel_processes
 
     stop_tunnel_processes(tunnel_processes(set(local_ports.values())))
-    raise rhl.LauncherError("SSH tunnel(s) could not be opened: " + "; ".join(
-        f"{name} localhost:{local_ports[name]} -> {remote_host}:{remote_ports[name]} via {ssh_host}: {error}"
-        for name, error in failed.items()
-    )) from next(iter(failed.values()))
+    raise _tunnel_error(ssh_host, remote_host, remote_ports, local_ports, failed) from next(iter(failed.values()))
 
 
 # --- RHL's messages (workaround 5) ------------------------------------------------------------

@@ -12,11 +12,11 @@ the larger part), even over the shared master of :mod:`.ssh_multiplex`. remote-h
 At RHL's first call, the executor here runs that whole sequence in one session: the same
 helpers with the arguments RHL would give them (the launch command is RHL's own, recorded from
 its ``launch_process``; host and ports come from the state the helpers print), with the wait
-for the start done on the frontend (the service's status file read every 50 ms). The helpers
+for the start done on the frontend (the service's status file read every 20 ms). The helpers
 run in one interpreter there (:mod:`.batch_runner`: each helper's own ``main``, as the frontend
-installed it; ``rhl-launch-service`` stays a process), not one each (~0.1-0.3 s apiece on a
-busy login node, competing with the starting service for the CPU); where they cannot be loaded
-so, the script runs the commands one by one. The results are handed to RHL's calls in order,
+installed it, ``rhl-launch-service``'s included), not one each (~0.1-0.3 s apiece on a busy
+login node, competing with the starting service for the CPU); where they cannot be loaded so,
+the script runs the commands one by one (its wait reads the file every 50 ms). The results are handed to RHL's calls in order,
 each once, when its arguments match; any other call drops the rest, which RHL then runs itself.
 So RHL sees what it would have seen, from one round trip; the protocol (its helpers and state
 file) is untouched.
@@ -35,16 +35,15 @@ from typing import Any
 from .launching import START_TIMEOUT
 from .ssh_multiplex import wait_for_master
 
-#: Polls, 50 ms apart, of the remote wait for a starting service (launching.START_TIMEOUT).
+#: Polls, 50 ms apart, of the remote wait for a starting service in the shell (the runner of
+#: batch_runner looks more often, for as long: launching.START_TIMEOUT).
 _WAIT_POLLS = round(START_TIMEOUT / 0.05)
 _SEP = "--seamless-batch-7f3a--"
 
 # run LABEL CMD...: CMD's stdout, then a separator, its stderr, a separator with label, exit
-# code and the command (its stdout also stays in $o for the script)
+# code and the command (its stdout also stays in $o for the script; $o and $e: _SCRIPT_FILES)
 _SCRIPT_HEAD = f"""\
 sep={_SEP}
-o=$(mktemp) && e=$(mktemp) || exit 125
-trap 'rm -f "$o" "$e"' EXIT
 run() {{
   label=$1; shift
   "$@" >"$o" 2>"$e"; rc=$?
@@ -62,6 +61,11 @@ wait_started() {{  # KEY [STATUS_FILE]: the file itself is read when known (no i
 }}
 field() {{ printf '%s\\n' "$state" | sed -n "s/^  \\"$1\\": \\(.*\\)$/\\1/p" | sed 's/,$//; s/^"//; s/"$//'; }}
 """
+#: The files of ``run`` (made only when the runner of batch_runner cannot run the sequence).
+_SCRIPT_FILES = """\
+o=$(mktemp) && e=$(mktemp) || exit 125
+trap 'rm -f "$o" "$e"' EXIT
+"""
 
 
 def _script(key: str, launch: list[str] | None, check: tuple[str, str | None, str, str] | None) -> str:
@@ -72,16 +76,17 @@ def _script(key: str, launch: list[str] | None, check: tuple[str, str | None, st
     """
     q = shlex.quote
     plan = {"key": key, "launch": launch, "check": None if check is None else list(check),
-            "status_file": None if launch is None else _status_path(launch), "polls": _WAIT_POLLS}
+            "status_file": None if launch is None else _status_path(launch), "wait_seconds": START_TIMEOUT}
     lines = [
         _SCRIPT_HEAD,
         # the whole sequence in one interpreter (the helpers' own, from rhl-inspect's #! line);
         # the commands one by one below when it cannot load them
         """py=$(sed -n '1s/^#!//p' "$(command -v rhl-inspect)" 2>/dev/null)""",
         'if [ -n "$py" ]; then',
-        f'  $py -c {q(_runner_source())} "$sep" {q(json.dumps(plan))} >"$o" 2>"$e"',
-        '  if [ -s "$o" ]; then cat "$o"; exit 0; fi',
+        f'  out=$($py -c {q(_runner_source())} "$sep" {q(json.dumps(plan))} 2>/dev/null)',
+        """  if [ -n "$out" ]; then printf '%s\\n' "$out"; exit 0; fi""",
         "fi",
+        _SCRIPT_FILES,
         f"run first rhl-inspect {q(key)}",
         'state=$(cat "$o")',
     ]

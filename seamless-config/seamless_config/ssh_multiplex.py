@@ -162,9 +162,21 @@ def open_master(host: str, *, timeout: float = 60) -> bool:
     if real is None:
         return False
     try:
-        if master_pid(host) is not None:
-            return True
-        if _own_control_path(real, host):
+        # the user's configuration for host, asked while the master is checked: without a master,
+        # the opening waits for it
+        config = subprocess.Popen([real, "-G", "--", host], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, text=True)
+        try:
+            if master_pid(host) is not None:
+                return True
+            own_control_path = _sets_control_path(config.communicate(timeout=30)[0])
+        finally:
+            if config.poll() is None:
+                config.kill()
+            config.wait()
+            if config.stdout is not None:
+                config.stdout.close()
+        if own_control_path:
             for command in (["-O", "check", "--", host], ["--", host, "true"]):
                 result = subprocess.run([real, "-o", "BatchMode=yes", *command],
                                         capture_output=True, text=True, timeout=timeout)
@@ -202,10 +214,9 @@ def _open_new_master(real: str, host: str, timeout: float) -> bool:
             process.wait()
 
 
-def _own_control_path(real: str, host: str) -> bool:
-    """Whether the user's ssh configuration sets a ControlPath for ``host`` (as the shim checks)."""
-    result = subprocess.run([real, "-G", "--", host], capture_output=True, text=True, timeout=30)
-    for line in result.stdout.splitlines():
+def _sets_control_path(configuration: str) -> bool:
+    """Whether ``ssh -G``'s ``configuration`` for a host sets a ControlPath (as the shim checks)."""
+    for line in configuration.splitlines():
         if line.startswith("controlpath "):
             return line.split(" ", 1)[1].strip() not in ("", "none")
     return False
@@ -239,6 +250,12 @@ def wait_for_master(host: str) -> None:
         thread = _opening.get(host)
     if thread is not None:
         thread.join()
+
+
+def master_control_path(host: str) -> str | None:
+    """The control socket of the running master of ``host`` that :func:`open_master` opened;
+    None when there is none (e.g. the user's configuration multiplexes ``host`` its own way)."""
+    return None if master_pid(host) is None else str(control_dir() / _SOCKET_NAME)
 
 
 def master_pid(host: str) -> int | None:
@@ -279,17 +296,25 @@ def _cmdline(pid: int) -> list[str]:
         return []
 
 
+def is_own_monitor(argv: list[str]) -> bool:
+    """Whether the command line is a :mod:`.tunnel_monitor` (stop it with SIGTERM, so that it
+    cancels its forwardings in the master)."""
+    from .tunnel_monitor import MARKER
+
+    return MARKER in argv
+
+
 def stop_tunnel_processes(pids: list[int], *, timeout: float = 5) -> list[int]:
     """Stop tunnel processes: SIGKILL for RHL's monitors (they sleep 20 s between checks) and
-    plain ssh; SIGTERM for the shim, which then cancels its forwarding in the shared master
-    (waited for, so the local port is closed on return). An ``ssh`` that a shim is running is left
-    to finish (killed, its request to open the forwarding could still reach the master after the
-    shim's cancel). Returns ``pids``."""
+    plain ssh; SIGTERM for the shim and our :mod:`.tunnel_monitor`, which then cancel their
+    forwardings in the shared master (waited for, so the local ports are closed on return). An
+    ``ssh`` that a shim is running is left to finish (killed, its request to open the forwarding
+    could still reach the master after the shim's cancel). Returns ``pids``."""
     import time
 
     from .launching import pid_alive
 
-    shims = [pid for pid in pids if is_shim_process(_cmdline(pid))]
+    shims = [pid for pid in pids if is_shim_process(argv := _cmdline(pid)) or is_own_monitor(argv)]
     of_shims = [pid for pid in pids if pid not in shims and _parent(pid) in shims]
     for pid in pids:
         if pid not in of_shims:

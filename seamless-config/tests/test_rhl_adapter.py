@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import remote_http_launcher as rhl
 
-from seamless_config import rhl_adapter
+from seamless_config import rhl_adapter, ssh_multiplex, tunnel_monitor
 
 
 def test_1_execute_follows_the_launchers_steps():
@@ -80,16 +80,51 @@ def test_4_tunnel_processes_have_the_argv_we_look_for():
             subprocess.run(["sleep", "0.05"])
         assert sorted(rhl_adapter.tunnel_processes({45671, 45672})) == sorted([monitor.pid, ssh.pid])
         assert rhl_adapter.tunnel_processes({45673}) == []
+        assert not ssh_multiplex.is_own_monitor(Path(f"/proc/{monitor.pid}/cmdline").read_text().split("\0"))
     finally:
         for process in (monitor, ssh):
             process.kill()
             process.wait()
 
 
+def test_4_9_our_monitor_is_found_by_any_of_its_ports():
+    from seamless_config import tunnel_monitor
+
+    ports = ["--local-port", "45674", "--remote-port", "1", "--local-port", "45675", "--remote-port", "2"]
+    ours = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", tunnel_monitor.MARKER,
+                             *ports, "--remote-pid", "1"])
+    try:
+        for _ in range(100):
+            if rhl_adapter.tunnel_processes({45675}) == [ours.pid]:
+                break
+            subprocess.run(["sleep", "0.05"])
+        assert rhl_adapter.tunnel_processes({45675}) == [ours.pid] == rhl_adapter.tunnel_processes({45674, 45676})
+        assert rhl_adapter.tunnel_processes({45676}) == []
+        assert ssh_multiplex.is_own_monitor(Path(f"/proc/{ours.pid}/cmdline").read_text().split("\0"))
+    finally:
+        ours.kill()
+        ours.wait()
+
+
 @pytest.mark.parametrize("words", sorted(rhl_adapter.REASONS))
 def test_5_the_messages_we_translate_are_rhls(words):
     assert f'"{words}"' in inspect.getsource(rhl)
     assert rhl_adapter.reason(rhl.LauncherError(words)) == rhl_adapter.REASONS[words]
+
+
+def test_7_the_launch_helper_returns_once_its_service_is_started():
+    """The batch runner (workaround 7) calls ``rhl-launch-service``'s ``main`` in its own
+    interpreter: that main starts the service in a session of its own, writes its record and
+    returns (no fork of its own, no exit of the process), so the runner goes on to wait for it."""
+    import ssh_guard.helpers.launch_service as helper
+
+    script = (Path(sys.executable).parent / "rhl-launch-service").read_text()
+    assert re.search(r"^from ssh_guard\.helpers\.launch_service import main$", script, re.M)
+    main, spawn = inspect.getsource(helper.main), inspect.getsource(helper._spawn)
+    assert "_spawn(" in main and "_write_state(json_path, data)" in main
+    assert spawn.count("start_new_session=True") == 2 and "subprocess.Popen(" in spawn
+    for word in ("os.fork", "os._exit", "os.setsid", "daemon"):
+        assert word not in main and word not in spawn, word
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -114,10 +149,10 @@ def _answers(port: int) -> bool:
         return False
 
 
-def _tunnel_config(key: str) -> rhl.Configuration:
+def _tunnel_config(key: str, port_name: str = "health_port") -> rhl.Configuration:
     return rhl.Configuration.from_mapping({
         "key": key, "workdir": "/tmp", "command": "true", "hostname": "127.0.0.1", "ssh_hostname": "localhost",
-        "tunnel": True, "handshake": {"path": "/", "port_name": "health_port"}, "meta": {"service": "test"},
+        "tunnel": True, "handshake": {"path": "/", "port_name": port_name}, "meta": {"service": "test"},
     })
 
 
@@ -135,9 +170,8 @@ def test_8_create_local_file_copies_what_rhl_writes_for_a_tunnel():
 @pytest.mark.ssh
 def test_8_tunnels_opened_together_write_rhls_client_record(isolated_home):
     """Our create_local_file writes the record RHL's own writes (local ports aside), with every port
-    tunnelled and answering; close_tunnels finds and closes all of them."""
-    from seamless_config import ssh_multiplex
-
+    tunnelled and answering, by one monitor of ours (workaround 9); close_tunnels finds it and
+    closes all of them."""
     servers = _http_servers(3)
     port, dashboard, health = (s.server_port for s in servers)
     remote = {"port": port, "pid": os.getpid(), "dashboard_port": dashboard, "health_port": health,
@@ -157,11 +191,11 @@ def test_8_tunnels_opened_together_write_rhls_client_record(isolated_home):
         assert len({ours[name] for name in local_ports}) == 3
         assert all(_answers(ours[name]) for name in local_ports)
         assert all(_answers(rhls[name]) for name in local_ports), "rhls before"
-        monitors = [pid for pid, argv in rhl_adapter.own_processes() if "--local-port" in argv
-                    and int(argv[argv.index("--local-port") + 1]) in {ours[name] for name in local_ports}]
-        assert len(monitors) == 3  # RHL's monitor per port
+        monitors = rhl_adapter.tunnel_processes({ours[name] for name in local_ports})
+        assert len(monitors) == 1 and ssh_multiplex.is_own_monitor(_argv(monitors[0]))  # one for all ports
         assert set(monitors) <= set(rhl_adapter.close_tunnels({"key": "ours"}))
         assert not any(_answers(ours[name]) for name in local_ports)
+        assert not any(_listening(ours[name]) for name in local_ports)
         assert rhl_adapter.tunnel_processes({ours[name] for name in local_ports}) == []
         assert all(_answers(rhls[name]) for name in local_ports)  # the other service's stay
     finally:
@@ -171,25 +205,151 @@ def test_8_tunnels_opened_together_write_rhls_client_record(isolated_home):
             server.shutdown()
 
 
+def _argv(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").decode().split("\0")
+
+
+def _listening(port: int) -> bool:
+    """Whether anything listens on ``localhost:port`` (IPv4 or IPv6), without connecting through it."""
+    import socket
+
+    for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        with socket.socket(family) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # fails for a listener only
+            try:
+                sock.bind((host, port))
+            except OSError:
+                return True
+    return False
+
+
+def _taken_port(stack) -> int:
+    """A local port something else listens on, IPv4 and IPv6 (so a forwarding of it fails)."""
+    import socket
+
+    v4 = stack.enter_context(socket.socket(socket.AF_INET))
+    v4.bind(("127.0.0.1", 0))
+    v4.listen()
+    v6 = stack.enter_context(socket.socket(socket.AF_INET6))
+    v6.bind(("::1", v4.getsockname()[1]))
+    v6.listen()
+    return v4.getsockname()[1]
+
+
+def test_9_what_our_monitor_replaces_is_rhls():
+    """RHL's monitor, which ours replaces: ``ssh -N -L`` (over the master: a session on the
+    frontend per tunnel), ready after a fixed 0.5 s; the tunnel closed once the service's PID is
+    gone (``rhl-pid-alive``, else ``kill -0``, every 20 s); 15 s to report. Ours keeps the checks,
+    their interval and the time to report."""
+    script = rhl.TUNNEL_MONITOR_SCRIPT
+    for part in ('"-N"', '"ExitOnForwardFailure=yes"', '"-L"', "time.sleep(0.5)", 'write_status(args.status_path, "ready", None)',
+                 '["ssh", ssh_host, "rhl-pid-alive", str(remote_pid)]', '["ssh", ssh_host, "kill", "-0", str(remote_pid)]',
+                 "time.sleep(20.0)", "if not remote_pid_exists(args.ssh_host, args.remote_pid):"):
+        assert part in script, part
+    assert "while time.time() - start_time < 15.0:" in inspect.getsource(rhl._wait_for_tunnel_ready)
+    assert tunnel_monitor.CHECK_SECONDS == 20.0 and tunnel_monitor.READY_TIMEOUT == 15.0
+    assert "TUNNEL_MONITOR_SCRIPT" in inspect.getsource(rhl.establish_tunnel)
+
+
 @pytest.mark.ssh
-def test_8_a_failed_tunnel_names_its_port_and_leaves_no_tunnel(isolated_home):
-    """One tunnel fails (its monitor exits at once: a local port it cannot parse; a port already
-    taken would fail too, but RHL's monitor reports ready after a fixed 0.5 s, which on a busy
-    machine may come before ssh has failed): the others are closed, the error names the one."""
-    from seamless_config import ssh_multiplex
+def test_9_a_failed_forwarding_names_its_port_and_leaves_no_tunnel(isolated_home):
+    """One forwarding fails (its local port is taken): the others are cancelled, the error names
+    the one with ssh's message, and no monitor stays."""
+    import contextlib
 
     servers = _http_servers(3)
     remote = dict(zip(("port", "dashboard_port", "health_port"), (s.server_port for s in servers), strict=True))
     free = rhl_adapter.free_local_ports(2)
-    local: dict = {"port": free[0], "dashboard_port": "no-port", "health_port": free[1]}
     try:
-        with ssh_multiplex.multiplexed(), pytest.raises(rhl.LauncherError) as info:
-            rhl_adapter.open_tunnels("localhost", "127.0.0.1", remote, local, os.getpid())
+        with contextlib.ExitStack() as stack:
+            taken = _taken_port(stack)
+            local = {"port": free[0], "dashboard_port": taken, "health_port": free[1]}
+            with pytest.raises(rhl.LauncherError) as info:
+                rhl_adapter.open_tunnels("localhost", "127.0.0.1", remote, local, os.getpid())
         message = str(info.value)
-        assert "dashboard_port localhost:no-port" in message and "Tunnel monitor exited" in message, message
+        assert f"dashboard_port localhost:{taken} -> 127.0.0.1:{remote['dashboard_port']} via localhost" in message
+        assert "forwarding failed" in message.lower(), message  # ssh's words
         assert f"localhost:{free[0]}" not in message and f"localhost:{free[1]}" not in message
-        assert rhl_adapter.tunnel_processes(set(free)) == []
-        assert not _answers(free[0]) and not _answers(free[1])
+        assert rhl_adapter.tunnel_processes({*free, taken}) == []
+        assert not _listening(free[0]) and not _listening(free[1])
     finally:
         for server in servers:
             server.shutdown()
+
+
+def _monitor(remote_pid: int, server_port: int, **kwargs) -> tuple[dict, int, int]:
+    """A monitor of ours (checking every 0.2 s) for one forwarding to ``server_port``."""
+    ssh_multiplex.ensure_master("localhost")
+    (local,) = rhl_adapter.free_local_ports(1)
+    control = ssh_multiplex.master_control_path("localhost")
+    kwargs.setdefault("check_seconds", 0.2)
+    report, pid = tunnel_monitor.start(ssh_multiplex.real_ssh(), control, "localhost", "127.0.0.1",
+                                       [(local, server_port)], remote_pid, **kwargs)
+    return report, pid, local
+
+
+@pytest.mark.ssh
+def test_9_a_tunnel_ends_when_its_service_ends(isolated_home):
+    from seamless_config.launching import wait_for_exit
+
+    (server,) = _http_servers(1)
+    service = subprocess.Popen(["sleep", "600"])  # the "service", on the loopback frontend
+    try:
+        report, monitor, local = _monitor(service.pid, server.server_port)
+        assert report == {"status": "ready"} and _answers(local)
+        assert rhl_adapter.tunnel_processes({local}) == [monitor]
+        service.kill()
+        service.wait()
+        assert wait_for_exit(monitor, timeout=60)
+        assert not _listening(local) and rhl_adapter.tunnel_processes({local}) == []
+        assert ssh_multiplex.master_pid("localhost") is not None  # the master stays for other calls
+    finally:
+        if service.poll() is None:
+            service.kill()
+            service.wait()
+        server.shutdown()
+
+
+@pytest.mark.ssh
+def test_9_a_tunnel_ends_with_its_master(isolated_home):
+    from seamless_config.launching import wait_for_exit
+
+    (server,) = _http_servers(1)
+    try:
+        report, monitor, local = _monitor(os.getpid(), server.server_port)
+        assert report == {"status": "ready"} and _answers(local)
+        master = ssh_multiplex.master_pid("localhost")
+        assert master is not None
+        os.kill(master, 9)
+        assert wait_for_exit(monitor, timeout=60)
+        assert rhl_adapter.tunnel_processes({local}) == [] and not _listening(local)
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.ssh
+def test_9_without_a_master_rhls_monitors_open_the_tunnels(isolated_home, tmp_path, monkeypatch):
+    """No master answers at the control path (as for a user whose own ssh configuration
+    multiplexes without keeping a master): our monitor says so and leaves; RHL's monitors open the
+    tunnels instead, and close_tunnels closes those."""
+    from seamless_config.launching import pid_alive
+
+    (server,) = _http_servers(1)
+    try:
+        ssh_multiplex.ensure_master("localhost")  # (opened by the launch before its tunnels)
+        nowhere = str(tmp_path / "no-master")
+        (local,) = rhl_adapter.free_local_ports(1)
+        report, monitor = tunnel_monitor.start(ssh_multiplex.real_ssh(), nowhere, "localhost", "127.0.0.1",
+                                               [(local, server.server_port)], os.getpid())
+        assert report == {"status": "no-master"} and not pid_alive(monitor) and not _listening(local)
+        monkeypatch.setattr(ssh_multiplex, "master_control_path", lambda host: nowhere)
+        remote = {"port": server.server_port, "pid": os.getpid(), "network_interface": "127.0.0.1", "status": "running"}
+        with ssh_multiplex.multiplexed():
+            cfg = _tunnel_config("fallback", port_name="port")
+            payload = rhl_adapter.create_local_file(cfg, rhl.LocalState.build(cfg, None), remote, rhl.NullObserver())
+        assert _answers(payload["port"])
+        (rhls,) = [pid for pid in rhl_adapter.tunnel_processes({payload["port"]}) if "--status-path" in _argv(pid)]
+        assert rhls in rhl_adapter.close_tunnels({"key": "fallback"})
+        assert not _listening(payload["port"])
+    finally:
+        server.shutdown()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import remote_http_launcher as rhl
 
-from seamless_config import launching
+from seamless_config import launching, ssh_batching
 from seamless_config.ssh_batching import _SCRIPT_HEAD, HelperResults, _parse, _script, _status_file, planned_check, planned_launch
 
 
@@ -94,15 +94,17 @@ def test_the_wait_reads_the_status_file_that_the_launch_argv_names(tmp_path):
 
 
 
-def _wrapped_helpers(tmp_path, *, loadable: bool) -> dict:
-    """PATH with logging copies of the three helpers the runner loads: ``loadable`` keeps their
+def _wrapped_helpers(tmp_path, *, loadable: bool, launcher_loadable: bool | None = None) -> dict:
+    """PATH with logging copies of the helpers the runner loads (``rhl-launch-service`` included):
+    ``loadable`` (``launcher_loadable`` for rhl-launch-service, default the same) keeps their
     ``from MODULE import main`` line (the runner calls that ``main``), else it hides it."""
     bin_dir, log = tmp_path / "bin", tmp_path / "ran.log"
     bin_dir.mkdir(parents=True)
-    for name in ("rhl-inspect", "rhl-verify-port", "rhl-handshake"):
+    for name in ("rhl-inspect", "rhl-verify-port", "rhl-handshake", "rhl-launch-service"):
         real = (Path(sys.executable).parent / name).read_text()
         module = re.search(r"^from (\S+) import main$", real, re.M).group(1)
-        importer = f"from {module} import main" if loadable else f"main = __import__({module!r}, fromlist=['main']).main"
+        keep = loadable if name != "rhl-launch-service" or launcher_loadable is None else launcher_loadable
+        importer = f"from {module} import main" if keep else f"main = __import__({module!r}, fromlist=['main']).main"
         (bin_dir / name).write_text(
             f"#!{sys.executable}\nimport sys\n{importer}\nopen({str(log)!r}, 'a').write({name!r} + '\\n')\nsys.exit(main())\n")
         (bin_dir / name).chmod(0o700)
@@ -111,23 +113,39 @@ def _wrapped_helpers(tmp_path, *, loadable: bool) -> dict:
 
 
 def test_the_sequence_runs_in_one_interpreter_or_else_command_by_command(service, tmp_path):
-    """The frontend's helpers run in one interpreter (none of their commands is started); when
-    they cannot be loaded so, the script runs the commands, with the same results."""
+    """The frontend's helpers, the launch included, run in one interpreter (none of their commands
+    is started); a launcher that cannot be loaded so runs as its command, and when the helpers
+    cannot be, the script runs the commands; with the same results."""
     labels = {}
-    for loadable in (True, False):
-        config = service(f"batch-one-{loadable}".lower(), "--delay", "0.3")
+    for loadable, launcher_loadable in ((True, True), (True, False), (False, False)):
+        config = service(f"batch-one-{loadable}-{launcher_loadable}".lower(), "--delay", "0.3")
         cfg = _cfg(config)
-        where = _wrapped_helpers(tmp_path / str(loadable), loadable=loadable)
+        where = _wrapped_helpers(tmp_path / f"{loadable}{launcher_loadable}", loadable=loadable,
+                                 launcher_loadable=launcher_loadable)
         out = subprocess.run(["sh", "-c", _script(cfg.key, planned_launch(cfg), planned_check(cfg))],
                              capture_output=True, text=True, timeout=120, env=where["env"])
         ran = _parse(out.stdout)
-        labels[loadable] = list(ran)
+        labels[loadable, launcher_loadable] = list(ran)
         assert json.loads(ran["state"].stdout)["status"] == "running", out.stderr
         assert ran["handshake"].returncode == 0 and ran["handshake"].args[0] == "rhl-handshake"
         commands = where["log"].read_text().split() if where["log"].exists() else []
-        if loadable:
+        if launcher_loadable:
             assert commands == []  # all in the runner's interpreter
+        elif loadable:
+            assert commands == ["rhl-launch-service"]
         else:
             assert commands[0] == "rhl-inspect" and commands[-2:] == ["rhl-verify-port", "rhl-handshake"]
+            assert "rhl-launch-service" in commands
         launching.stop(config)
-    assert labels[True] == labels[False] == ["first", "launch", "state", "verify", "handshake"]
+    assert set(map(tuple, labels.values())) == {("first", "launch", "state", "verify", "handshake")}
+
+
+def test_a_service_launched_in_the_runner_that_dies_while_starting_is_noticed(service, monkeypatch):
+    """The service the runner launched itself is its child: when it dies before it is running, the
+    wait notices (a zombie would look alive until the wait's end, here an hour) and stops there."""
+    monkeypatch.setattr(ssh_batching, "START_TIMEOUT", 3600)
+    config = service("batch-crash", "--crash", "gone")
+    cfg = _cfg(config)
+    ran = _run(_script(cfg.key, planned_launch(cfg), planned_check(cfg)))
+    assert list(ran) == ["first", "launch", "state"]  # not running: no port check, no handshake
+    assert ran["launch"].returncode == 0 and json.loads(ran["state"].stdout)["status"] == "starting"
