@@ -41,6 +41,8 @@ import re
 import time
 from typing import Any, Awaitable, Callable, TypeGuard
 
+from seamless_service.private_files import write_private
+
 #: buffers up to this size are read and verified on the event loop (a local file: microseconds)
 FAST_BUFFER_LIMIT = 256 * 1024
 _CHECKSUM_PATH = re.compile(r"/([0-9a-f]{64})")
@@ -60,7 +62,9 @@ class FastBufferRoutes:
         self.module = module
         self.app: ASGIApp = module.app
         self._file_response = FileResponse
-        self._put_answer = Response(content=b"OK").raw_headers  # what hashserver's PUT answers
+        # what hashserver's PUT answers: a buffer written, a buffer already there
+        self._put_answer = (200, Response(content=b"OK").raw_headers)
+        self._exists_answer = (201, Response(status_code=201).raw_headers)
         self._healthcheck: tuple[list, bytes] | None = None  # hashserver's answer, learnt from it
         self._added: list[tuple[bytes, bytes]] = []  # headers its middlewares add to every answer
 
@@ -144,22 +148,38 @@ class FastBufferRoutes:
         if match is None or length is None or length > FAST_BUFFER_LIMIT or not self.module.writable:
             return await self.app(scope, receive, send)
         body = await _read_body(receive)
-        if body is None:  # the client went away: hashserver's handler answers as it does then
-            return await self.app(scope, _replay(b"", receive, disconnected=True), send)
+        if body is None:  # the client went away: nobody to answer, nothing to store
+            return
         checksum = match[1]
+        if self._present(checksum):
+            return await self._answer(self._exists_answer, b"", checksum, send)
         directory = os.path.dirname(self._path(checksum))
         if not os.path.isdir(directory) and self.module.layout == "prefix":
             os.makedirs(directory, 0o700, exist_ok=True)  # as hashserver's handler makes it:
             await self.module.aiofiles_chmod(directory, 0o3775)  # through its chmod (owner-only)
         if not (len(body) == length and self._write_new(checksum, body)):
             return await self.app(scope, _replay(body, receive), send)
+        await self._answer(self._put_answer, b"OK", checksum, send)
+
+    async def _answer(self, answer: tuple[int, list], body: bytes, checksum: str, send: Callable) -> None:
+        """Answer a PUT of ``checksum`` as hashserver's handler does once the buffer is there."""
         await self.module._promise_registry.resolve(checksum)
         self._record_activity()
         if self._healthcheck is None:
             await self._learn()  # the headers hashserver's middlewares add (CORS)
-        headers = [*self._put_answer, *self._added]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": b"OK"})
+        status, headers = answer
+        await send({"type": "http.response.start", "status": status, "headers": [*headers, *self._added]})
+        await send({"type": "http.response.body", "body": body})
+
+    def _present(self, checksum: str) -> bool:
+        """Whether the buffer's uncompressed file is there already; made owner-only read-only, as
+        hashserver's handler makes it then (0444 through `store_server`'s owner-only chmod)."""
+        path = self._path(checksum)
+        try:
+            os.chmod(path, 0o400)
+        except FileNotFoundError:
+            return False
+        return True
 
     def _write_new(self, checksum: str, body: bytes) -> bool:
         """Write a new buffer file; False (nothing written) for any case hashserver must decide.
@@ -174,18 +194,7 @@ class FastBufferRoutes:
             or self.module.calculate_checksum(body) != checksum
         ):
             return False
-        temp = os.path.join(directory, f"{checksum}-{os.urandom(8).hex()}")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400)
-        try:
-            with os.fdopen(fd, "wb") as file:
-                file.write(body)
-            os.replace(temp, path)
-        except BaseException:
-            try:
-                os.unlink(temp)
-            except FileNotFoundError:
-                pass
-            raise
+        write_private(path, body, read_only=True)
         return True
 
     def _record_activity(self) -> None:
@@ -232,10 +241,9 @@ async def _read_body(receive: Callable[[], Awaitable[dict]]) -> bytes | None:
             return b"".join(chunks)
 
 
-def _replay(body: bytes, receive: Callable[[], Awaitable[dict]], disconnected: bool = False
-            ) -> Callable[[], Awaitable[dict]]:
+def _replay(body: bytes, receive: Callable[[], Awaitable[dict]]) -> Callable[[], Awaitable[dict]]:
     """An ASGI ``receive`` that gives ``body`` (already read) again, then what ``receive`` gives."""
-    messages = [{"type": "http.disconnect"} if disconnected else {"type": "http.request", "body": body, "more_body": False}]
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
 
     async def replay() -> dict:
         return messages.pop(0) if messages else await receive()

@@ -137,10 +137,15 @@ def test_buffer_upload_as_hashserver(stores):
         assert mine_path.read_bytes() == mine.content
         assert os.stat(mine_path).st_mode & 0o777 == 0o400
         assert os.stat(mine_path.parent).st_mode & 0o7777 == 0o700, "not written by the fast route"
-        # again: hashserver's handler answers (201) for both
-        assert _same(stores, "hashserver", "PUT", f"/{mine.checksum.hex()}", mine.content)[0] == 201
+        # again: 201 from both (ours answers itself, and makes the file read-only again as
+        # hashserver's handler does)
+        os.chmod(mine_path, 0o600)
+        again = _exchange(ours, "PUT", f"/{mine.checksum.hex()}", mine.content)
+        assert os.stat(mine_path).st_mode & 0o777 == 0o400
+        assert again == _exchange(stock, "PUT", f"/{mine.checksum.hex()}", mine.content)
+        assert again[0] == 201
         assert _same(stores, "hashserver", "GET", f"/{mine.checksum.hex()}")[2] == mine.content
-    assert not [p for p in buffers.rglob("*-*")], "a temporary file was left behind"
+    assert not [p for p in buffers.rglob("*-*")] + [p for p in buffers.rglob(".*.tmp")], "a temporary file was left behind"
     # a buffer whose prefix directory is new: made owner-only, as hashserver's handler makes it
     for n in range(40):
         new = Buffer(f"in a new directory {n}\n".encode())

@@ -74,9 +74,11 @@ def tighten_tree(root: str | os.PathLike[str]) -> int:
     return changed
 
 
-def write_private(path: str | os.PathLike[str], data: bytes | str, *, executable: bool = False) -> None:
-    """Write ``data`` to ``path`` atomically, owner-only (0600, or 0700 when ``executable``): the
-    one atomic write of Seamless.
+def write_private(
+    path: str | os.PathLike[str], data: bytes | str, *, executable: bool = False, read_only: bool = False
+) -> None:
+    """Write ``data`` to ``path`` atomically, owner-only (0600; 0700 when ``executable``, 0400 when
+    ``read_only``): the one atomic write of Seamless.
 
     The data goes to a temporary file of its own in the same directory (concurrent writers of
     one path do not meet), which then replaces ``path``; readers see the old or the new content.
@@ -86,8 +88,8 @@ def write_private(path: str | os.PathLike[str], data: bytes | str, *, executable
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data.encode() if isinstance(data, str) else data)
-            if executable:
-                os.fchmod(handle.fileno(), 0o700)
+            if executable or read_only:
+                os.fchmod(handle.fileno(), 0o700 if executable else 0o400)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
