@@ -60,8 +60,10 @@ while getopts :46AaCfGgKkMNnqsTtVvXxYyB:b:c:D:E:e:F:I:i:J:L:l:m:O:o:P:p:Q:R:S:W:
 done
 set -- {options} "$@"
 [ -n "$tunnel" ] || exec "$real" "$@"
-# A tunnel: the master opens the forwarding and this client exits at once. Stand in for it:
-# stay alive while the master lives, and cancel the forwarding when terminated (also when that
+# A tunnel (only RHL's own monitors, the fallback of rhl_adapter's workaround 8, still open one
+# this way): the master opens the forwarding, and the client may stay (OpenSSH 9.2 keeps an
+# `ssh -N` mux client while its stdin is open) or exit. Either way, stand in for it: stay alive
+# while the master lives, and cancel the forwarding when terminated (also when that
 # comes while the forwarding is being opened: the trap then runs once the client is done).
 trap '"$real" -O cancel "$@" >/dev/null 2>&1; kill $! 2>/dev/null; exit 0' HUP INT TERM
 "$real" "$@" || exit $?

@@ -150,17 +150,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             no_master = monitor.master_pid() is None
             _report({"status": "no-master"} if no_master else {"status": "error", "failed": failed})
             return 1
+        master = monitor.master_pid()  # the master that holds them: read before "ready"
+        if master is None:  # it answered the forwards but not the check: a tunnel not watched
+            _report({"status": "error", "message": "the SSH master took the forwardings but did not answer `ssh -O check`"})
+            return 1
         _report({"status": "ready"})
         signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
-        master = monitor.master_pid()
-        while master is not None:
+        while True:
             time.sleep(args.check_seconds)
-            if monitor.master_pid() != master:  # gone (or replaced): the forwardings went with it
+            now = monitor.master_pid()
+            if now is None:  # no answer: look once more before taking it for gone
+                time.sleep(1.0)
+                now = monitor.master_pid()
+            if now != master:  # gone (or replaced): the forwardings went with it
                 opened = False
                 return 0
             if not monitor.remote_pid_alive(args.remote_pid):
                 return 0
-        return 0
     except _Stop:
         return 0
     finally:
@@ -209,6 +215,10 @@ def start(ssh: str, control_path: str | None, ssh_host: str, remote_host: str, f
         except subprocess.TimeoutExpired:
             process.kill()
     code = process.wait()
+    # a monitor killed while its requests were out (or that died) cancelled nothing: the master
+    # may hold some of them; cancelling one it does not hold does nothing
+    ssh_argv = [ssh, *(["-o", f"ControlPath={control_path}"] if control_path is not None else [])]
+    Monitor(ssh_argv, ssh_host, remote_host, forwards).cancel()
     err = process.stderr.read().decode(errors="replace").strip()
     process.stderr.close()
     what = f"did not report within {timeout:.0f} s" if late else f"exited ({code}) without a report"
