@@ -357,18 +357,19 @@ side, started by this process itself (no `rhl-launch-service` interpreter); the 
 libraries are imported once all three are started (before, their import held the GIL the
 launch steps needed), and the hashserver's and database's clients connect in their launch's
 thread as soon as each is up; what follows the last one (the Dask client over TLS, registering
-the stores) takes ~0.1-0.2 s. The store servers import only what serving their store needs
-(the hashserver's process no longer loads aiohttp and the jobserver's transformation stack:
-0.78 -> 0.47 s of CPU to its start). The single launches got faster too (hashserver 1043 ->
-610 ms, Dask server 1178 -> 770 ms between this page's runs), so the ratio barely moved while
-the whole start went from 2.75 to 1.73 s. What misses the 1.3x target is the launches
-themselves: on 2 cores, three service start-ups (each mostly CPU: interpreter and imports; the
-Dask server also starts a forkserver that imports `distributed` for its workers) compete for
-the CPU, about 1.7 s of CPU together against 0.8 s for the Dask server alone. On a machine
-with a core per service this overhead should mostly go. Over SSH, the local start got faster
-(this page's reference: 2186 -> 1170 ms) and the SSH cases as much in absolute terms (no
-master 3351 -> 1781 ms, tunnel 4319 -> 2383 ms), so their ratios did not fall further: what
-they add is the sessions and the tunnel monitors above, ~0.5-1.2 s."""
+the stores) takes ~0.1-0.2 s. The store servers import only what serving their store needs.
+What misses the 1.3x target is CPU, and the last two rows measure it: the script and every
+process it started (the three services, the Dask server's forkserver and workers) use ~2.2 s
+of CPU by the time `set_stage()` returns, mostly interpreters and imports (in the script
+`distributed`, ~0.45 s; the hashserver's FastAPI and pydantic, ~0.3 s; the database's aiohttp,
+~0.25 s; the Dask server's and its forkserver's `distributed`). Spread perfectly over this
+machine's 2 cores that alone is ~1.65x the slowest single launch, which itself keeps both cores
+busy (its own CPU is ~0.9x its time over 2 cores). On 2 cores, 1.3x would need a fifth of that
+CPU gone and a perfect spread; with a core per service the launches overlap as intended (the
+start is ~1.8x the slowest single launch here, against 2.25-2.34x before this page's last two
+rounds, and 1.23 s against 2.9 s when the services were launched one after another). Over SSH,
+what is added to the local start is now the sessions above and, once per `ControlPersist`
+period, the opening of the master: ~0.1-0.4 s."""
 
 
 def main() -> int:

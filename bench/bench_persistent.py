@@ -271,7 +271,7 @@ def tls_rows(r: dict) -> list[str]:
 
 
 READING = """\
-Reading (2026-12-02 evening, after the second round of issue 10; a shared 2-core machine:
+Reading (2026-12-02 evening, after the third round of issue 10; a shared 2-core machine:
 absolute figures move by up to 2x between runs, the ratios within a run less). Hits in a new
 process are one database GET and one hashserver GET, now ~1.8-1.9 ms for both (they were
 ~6.7 ms): the service clients speak HTTP/1.1 themselves over kept-alive TLS connections
@@ -294,15 +294,26 @@ process; load 2.3-3.6). What is left is the foreground lookup (~1 ms) and the CP
 background writes on 2 shared cores. Jobserver: the client's lookup, then one POST with the code and
 inputs, whose answer carries the result; the POST says the client looked the result up
 (`"lookup": false`), so the jobserver does not ask the same database again, and concurrent
-requests for one transformation run it once. It went from ~11 ms to ~6 ms, but the plain POST
-also got cheaper (0.85 -> 0.4-0.5 ms), so the ratio stays 8-13x: past the POST remain the lookup,
-the spawn-worker hand-off (~1 ms) and the CPU of the background writes on 2 shared cores. The
-lookup must come before the run (a hit must not run the function again, and a started Dask
-task or worker job cannot be taken back), so ~3.5x a POST is the floor of this design. TLS
-on/off: the ratios of figures of ~1.5-2 ms (hits, process-mode new transformations) now move
-between 1.05x and 1.32x from series to series (the 7-run series before this 11-run one had the
-process-mode new transformation at 1.32x and the dask hit at 1.20x): TLS costs a near-constant
-~0.1-0.2 ms on each of them."""
+requests for one transformation run it once. ~11 ms at the start of issue 10, ~6 ms after its
+second round, ~3.7 ms now: the background writes of a new result take the store server's fast
+routes (a new small buffer verified and written without hashserver's FastAPI handler and its
+thread hops: ~0.55-0.9 ms of server CPU, was 1.4-2.35 ms; a result recorded in one SQLite
+commit: ~0.4 ms, was 0.8-0.95 ms), and the jobserver runs on uvloop. The plain POST also got
+cheaper (0.85 -> 0.4 ms), so the ratio stays 8-10x. Where the time goes (a profiling loop of
+200, load ~1.5): the client's lookup ~0.8-1.1 ms (it often waits behind the database's write of
+the previous result), the POST with the jobserver's work and its spawn worker ~2.3 ms on
+average, the client's own Seamless work 0.5-0.8 ms; with the background writes switched off a
+new transformation still takes 2.75-3.9 ms. All processes together use ~5 ms of CPU per new
+transformation on 2 shared cores. One round trip (the jobserver looks the result up itself over
+HTTP) was tried: no faster for a new transformation, and a hit in a new process rose to
+2.7-3.0 ms (target 2 ms), so it was not kept; it would pay only with the jobserver reading a
+co-located database and buffer directory itself. The lookup must come before the run (a hit
+must not run the function again, and a started task or worker job cannot be taken back): with
+it, a POST, the jobserver's own work and the client's, ~2.5-3x a POST is the floor of this
+design on this machine. TLS on/off: the ratios of figures of ~1.4-2 ms (hits, process-mode new
+transformations) move between 1.05x and 1.32x from series to series (1.23x and 1.24x in the
+series above, 1.16x and 1.05x in the one before): TLS costs a near-constant ~0.1-0.3 ms on each
+of them."""
 
 
 def main() -> int:
