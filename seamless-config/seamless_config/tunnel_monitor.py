@@ -46,8 +46,9 @@ MODULE = "seamless_config.tunnel_monitor"
 MARKER = "--seamless-tunnel-monitor"
 
 
-class _Stop(Exception):
-    """Raised by the signal handler: leave the watch loop, cancel, exit."""
+class _Stop(BaseException):
+    """Raised by the signal handler: leave the watch loop, cancel, exit (a BaseException, as
+    KeyboardInterrupt: no `except Exception` on the way may swallow it)."""
 
 
 def _on_signal(signum: int, frame: object) -> None:
