@@ -115,7 +115,8 @@ def test_5_the_messages_we_translate_are_rhls(words):
 def test_7_the_launch_helper_returns_once_its_service_is_started():
     """The batch runner (workaround 7) calls ``rhl-launch-service``'s ``main`` in its own
     interpreter: that main starts the service in a session of its own, writes its record and
-    returns (no fork of its own, no exit of the process), so the runner goes on to wait for it."""
+    returns (no fork of its own, no exit of the process), so the runner goes on to wait for it;
+    the service writes to its log file, not to the runner's stdout."""
     import ssh_guard.helpers.launch_service as helper
 
     script = (Path(sys.executable).parent / "rhl-launch-service").read_text()
@@ -123,6 +124,10 @@ def test_7_the_launch_helper_returns_once_its_service_is_started():
     main, spawn = inspect.getsource(helper.main), inspect.getsource(helper._spawn)
     assert "_spawn(" in main and "_write_state(json_path, data)" in main
     assert spawn.count("start_new_session=True") == 2 and "subprocess.Popen(" in spawn
+    # the service's output goes to its log file, never to the runner's stdout: the batch's shell
+    # reads that through `$(...)`, which would otherwise wait for the service to end
+    assert 'stdout_handle = log_path.open("wb"' in main and "stdout_handle=stdout_handle" in main
+    assert spawn.count("stdout=stdout_handle") == 2 and spawn.count("stderr=subprocess.STDOUT") == 2
     for word in ("os.fork", "os._exit", "os.setsid", "daemon"):
         assert word not in main and word not in spawn, word
 
