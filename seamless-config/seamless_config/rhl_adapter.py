@@ -456,14 +456,17 @@ def open_tunnels(ssh_host: str, remote_host: str, remote_ports: Mapping[str, int
     master, RHL's monitors of workaround 8). When any fails, none is left open and the
     ``LauncherError`` names each failed one with ssh's message."""
     from . import tunnel_monitor
-    from .ssh_multiplex import ensure_master, master_control_path, real_ssh
+    from .ssh_multiplex import control_path, ensure_master, master_control_path, real_ssh
 
-    control_path = master_control_path(ssh_host)  # the forwardings are the master's: opened if need be
-    if control_path is None:
-        ensure_master(ssh_host)
-        control_path = master_control_path(ssh_host)  # None: the user's own multiplexing, if any
     forwards = [(local_ports[name], remote_ports[name]) for name in remote_ports]
-    report, _ = tunnel_monitor.start(real_ssh() or "ssh", control_path, ssh_host, remote_host, forwards, remote_pid)
+    ssh = real_ssh() or "ssh"
+    # the forwardings are the master's, which the launch has just used: asked for at once (no
+    # `ssh -O check` first); the monitor reports "no-master" when none answers on its socket
+    report, _ = tunnel_monitor.start(ssh, control_path(), ssh_host, remote_host, forwards, remote_pid)
+    if report["status"] == "no-master":  # gone since, or never ours: opened if need be
+        ensure_master(ssh_host)
+        # None: the user's own multiplexing, if any
+        report, _ = tunnel_monitor.start(ssh, master_control_path(ssh_host), ssh_host, remote_host, forwards, remote_pid)
     if report["status"] == "ready":
         return
     if report["status"] == "no-master":  # e.g. the user's own ControlPath, without ControlMaster

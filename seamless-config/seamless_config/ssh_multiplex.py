@@ -254,10 +254,15 @@ def wait_for_master(host: str) -> None:
         thread.join()
 
 
+def control_path() -> str:
+    """The control socket of the masters :func:`open_master` opens (whether one runs or not)."""
+    return str(control_dir() / _SOCKET_NAME)
+
+
 def master_control_path(host: str) -> str | None:
     """The control socket of the running master of ``host`` that :func:`open_master` opened;
     None when there is none (e.g. the user's configuration multiplexes ``host`` its own way)."""
-    return None if master_pid(host) is None else str(control_dir() / _SOCKET_NAME)
+    return None if master_pid(host) is None else control_path()
 
 
 def master_pid(host: str) -> int | None:

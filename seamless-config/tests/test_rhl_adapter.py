@@ -282,6 +282,26 @@ def test_9_a_failed_forwarding_names_its_port_and_leaves_no_tunnel(isolated_home
             server.shutdown()
 
 
+@pytest.mark.ssh
+def test_9_tunnels_asked_of_a_master_that_is_gone_open_a_new_one(isolated_home):
+    """The forwardings are asked of the master at once, without a check first: when it is gone
+    (killed, leaving its socket), a new master is opened and the tunnels are forwarded by it."""
+    (server,) = _http_servers(1)
+    try:
+        ssh_multiplex.ensure_master("localhost")
+        os.kill(ssh_multiplex.master_pid("localhost"), 9)
+        (local,) = rhl_adapter.free_local_ports(1)
+        rhl_adapter.open_tunnels("localhost", "127.0.0.1", {"port": server.server_port}, {"port": local}, os.getpid())
+        assert _answers(local)
+        assert ssh_multiplex.master_pid("localhost") is not None
+        (monitor,) = rhl_adapter.tunnel_processes({local})
+        assert tunnel_monitor.MARKER in _argv(monitor)
+        ssh_multiplex.stop_tunnel_processes([monitor])
+        assert not _listening(local)
+    finally:
+        server.shutdown()
+
+
 def _monitor(remote_pid: int, server_port: int, **kwargs) -> tuple[dict, int, int]:
     """A monitor of ours (checking every 0.2 s) for one forwarding to ``server_port``."""
     ssh_multiplex.ensure_master("localhost")
@@ -347,7 +367,8 @@ def test_9_without_a_master_rhls_monitors_open_the_tunnels(isolated_home, tmp_pa
         report, monitor = tunnel_monitor.start(ssh_multiplex.real_ssh(), nowhere, "localhost", "127.0.0.1",
                                                [(local, server.server_port)], os.getpid())
         assert report == {"status": "no-master"} and not pid_alive(monitor) and not _listening(local)
-        monkeypatch.setattr(ssh_multiplex, "master_control_path", lambda host: nowhere)
+        monkeypatch.setattr(ssh_multiplex, "control_path", lambda: nowhere)  # asked first: no master
+        monkeypatch.setattr(ssh_multiplex, "master_control_path", lambda host: nowhere)  # asked again
         remote = {"port": server.server_port, "pid": os.getpid(), "network_interface": "127.0.0.1", "status": "running"}
         with ssh_multiplex.multiplexed():
             cfg = _tunnel_config("fallback", port_name="port")
