@@ -82,16 +82,11 @@ def tree_cpu():
     \"\"\"CPU seconds of this process and of every process it started (the services it launched,
     their forkservers and workers; children already reaped included), read from /proc.\"\"\"
     import os, resource
+    from seamless_config.service_records import proc_stat
     tick = os.sysconf("SC_CLK_TCK")
     parent, cpu = {}, {}
     for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/stat") as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2:].split()  # from field 3 (state) on
+        if name.isdigit() and (fields := proc_stat(int(name))) is not None:
             parent[int(name)] = int(fields[1])
             cpu[int(name)] = sum(int(x) for x in fields[11:15]) / tick  # utime stime cutime cstime
     total, todo = 0.0, [os.getpid()]

@@ -44,14 +44,24 @@ def _boot_time() -> float:
     raise OSError("no btime in /proc/stat")
 
 
-def process_start_time(pid: int) -> float | None:
-    """Start of process ``pid`` (seconds since the epoch), or None when it does not exist."""
+def proc_stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/PID/stat`` from field 3 (state) on: ``[0]`` state, ``[1]`` parent PID,
+    ``[11:15]`` CPU ticks (user, system, children's), ``[19]`` start in ticks since boot; None
+    when there is no such process."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
         # the command name (field 2) may hold spaces and ')': fields resume after the last ')'
-        fields = stat[stat.rindex(")") + 2:].split()
-        if fields[0] == "Z":
-            return None  # a zombie is gone
+        return stat[stat.rindex(")") + 2:].split()
+    except (OSError, ValueError):
+        return None
+
+
+def process_start_time(pid: int) -> float | None:
+    """Start of process ``pid`` (seconds since the epoch), or None when it does not exist."""
+    fields = proc_stat(pid)
+    if fields is None or fields[0] == "Z":
+        return None  # gone (a zombie is gone)
+    try:
         return _boot_time() + int(fields[19]) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return None

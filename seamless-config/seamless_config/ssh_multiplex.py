@@ -339,10 +339,10 @@ def stop_tunnel_processes(pids: list[int], *, timeout: float = 5) -> list[int]:
 
 
 def _parent(pid: int) -> int | None:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
+    from .service_records import proc_stat
+
+    fields = proc_stat(pid)
+    return int(fields[1]) if fields is not None else None
 
 
 def _control_dir_if_any() -> Path | None:
