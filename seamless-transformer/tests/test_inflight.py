@@ -40,7 +40,7 @@ def _release_once_waited_for(inflight: InFlight, key: str, waiters: int, release
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             future = inflight._running.get(key)
-            if future is not None and len(future._condition._waiters) >= waiters:
+            if future is not None and len(future._condition._waiters) >= waiters:  # type: ignore[attr-defined]
                 break
             time.sleep(0.01)
         release.set()
@@ -48,83 +48,60 @@ def _release_once_waited_for(inflight: InFlight, key: str, waiters: int, release
     threading.Thread(target=watch, daemon=True).start()
 
 
-def test_concurrent_callers_share_one_computation():
-    inflight: InFlight[int] = InFlight()
+def _race(first, later, callers: int, retry_on: tuple = ()) -> tuple[list, int]:
+    """``callers`` threads run key "key": the first computes with ``first`` (held until every
+    other one waits for it), the others come while it runs and would compute with ``later``.
+    Returns what each got (value or exception) and how many computations started."""
+    inflight: InFlight = InFlight()
     started, release = threading.Event(), threading.Event()
-    calls = []
+    computations = []
 
-    def compute() -> int:
-        calls.append(1)
+    def held() -> object:
+        computations.append("first")
         started.set()
         release.wait(30)
-        return 42
+        return first()
 
-    def call(i: int) -> int:
+    def other() -> object:
+        computations.append("later")
+        return later()
+
+    def call(i: int) -> object:
         if i:
             started.wait(30)  # the first one is computing
-        return inflight.run("key", compute)
+        return inflight.run("key", held if i == 0 else other, retry_on=retry_on)
 
-    _release_once_waited_for(inflight, "key", 3, release)
-    assert _concurrently(4, call) == [42] * 4
-    assert len(calls) == 1
-    assert inflight.run("key", lambda: 7) == 7, "a finished computation is not kept"
+    _release_once_waited_for(inflight, "key", callers - 1, release)
+    outcomes = _concurrently(callers, call)
+    assert inflight.run("key", lambda: "anew") == "anew", "a finished computation is not kept"
+    return outcomes, len(computations)
+
+
+def _fail(exc: Exception):
+    def compute() -> object:
+        raise exc
+
+    return compute
+
+
+def test_concurrent_callers_share_one_computation():
+    outcomes, computations = _race(lambda: 42, lambda: 7, 4)
+    assert outcomes == [42] * 4 and computations == 1
 
 
 def test_an_error_is_every_waiting_callers_error():
-    inflight: InFlight[int] = InFlight()
-    started, release = threading.Event(), threading.Event()
-
-    def compute() -> int:
-        started.set()
-        release.wait(30)
-        raise ValueError("the function failed")
-
-    def call(i: int) -> int:
-        if i:
-            started.wait(30)
-        return inflight.run("key", compute)
-
-    _release_once_waited_for(inflight, "key", 2, release)
-    outcomes = _concurrently(3, call)
+    outcomes, computations = _race(_fail(ValueError("the function failed")), lambda: 7, 3)
     assert all(isinstance(o, ValueError) for o in outcomes), outcomes
+    assert computations == 1
 
 
 def test_an_error_in_retry_on_lets_a_waiting_caller_compute():
-    inflight: InFlight[str] = InFlight()
-    started, release = threading.Event(), threading.Event()
-
-    def lacking() -> str:
-        started.set()
-        release.wait(30)
-        raise Lacking("a buffer is missing")
-
-    def call(i: int) -> str:
-        if i == 0:
-            return inflight.run("key", lacking, retry_on=(Lacking,))
-        started.wait(30)
-        return inflight.run("key", lambda: "computed by the one that brought it", retry_on=(Lacking,))
-
-    _release_once_waited_for(inflight, "key", 1, release)
-    first, second = _concurrently(2, call)
-    assert isinstance(first, Lacking)
-    assert second == "computed by the one that brought it"
+    outcomes, computations = _race(_fail(Lacking("a buffer is missing")), lambda: "brought it", 2, (Lacking,))
+    assert isinstance(outcomes[0], Lacking) and outcomes[1] == "brought it"
+    assert computations == 2
 
 
 def test_without_retry_on_the_same_error_is_shared():
-    inflight: InFlight[str] = InFlight()
-    started, release = threading.Event(), threading.Event()
-
-    def lacking() -> str:
-        started.set()
-        release.wait(30)
-        raise Lacking("a buffer is missing")
-
-    def call(i: int) -> str:
-        if i == 0:
-            return inflight.run("key", lacking)
-        started.wait(30)
-        return inflight.run("key", lambda: "not run")
-
-    _release_once_waited_for(inflight, "key", 1, release)
-    outcomes = _concurrently(2, call)
+    outcomes, computations = _race(_fail(Lacking("a buffer is missing")), lambda: "brought it", 2)
     assert all(isinstance(o, Lacking) for o in outcomes), outcomes
+    assert computations == 1
