@@ -29,6 +29,7 @@ import pytest
 
 from seamless_config import launching, rhl_adapter
 from seamless_config.launching import pid_alive, wait_for_exit
+from seamless_config.service_records import proc_stat
 
 # the environment of a user whose venv is not activated (shared with the other end-to-end tests)
 from persistent_services import user_env
@@ -96,12 +97,14 @@ class Project:
 
 def _wrapper_pids(key: str, home: Path | None) -> list[int]:
     """seamless-dask-wrapper processes of ``key``; of the RHL state under ``home`` when given
-    (other tests' schedulers may use the same key under another HOME)."""
+    (other tests' schedulers may use the same key under another HOME). Not the forks of a
+    wrapper, which share its command line (its LocalCluster's forkserver and workers)."""
     mark = key if home is None else f"{home}/.remote-http-launcher/server/{key}.json"
-    return [
+    pids = [
         pid for pid, argv in rhl_adapter.own_processes()
         if any(a.endswith("seamless-dask-wrapper") for a in argv[:2]) and any(mark in a for a in argv)
     ]
+    return [pid for pid in pids if (fields := proc_stat(pid)) is not None and int(fields[1]) not in pids]
 
 
 @pytest.fixture

@@ -1,18 +1,38 @@
-"""Faster start of LocalCluster worker processes: a forkserver that imports ``distributed``
-while the wrapper itself does.
+"""Faster start of LocalCluster worker processes: a forkserver that has ``distributed`` already.
 
 With the default ``spawn`` method every worker process starts a new interpreter and imports
-``distributed`` (~0.3 s) after the scheduler is up. A forkserver started first thing in the
-wrapper does that import once, in parallel with the wrapper's own start; workers are then forked
-from it ready-made (~0.2 s sooner to the first result). Stdlib only: nothing here imports Dask.
+``distributed`` (~0.3 s) after the scheduler is up. With multiprocessing's ``forkserver``, the
+workers are forked ready-made from one process that has imported it.
+
+That process is a fork of the wrapper itself, made once the wrapper has imported
+``distributed`` and before it starts any thread: it costs no import at all (multiprocessing's
+own way is one more interpreter importing ``distributed``, ~0.45 s of CPU that a cold start on
+a small machine waits for). Where that is not possible (another thread runs, an unknown Python),
+multiprocessing starts its forkserver its own way, preloading ``distributed``.
+
+This is the one place that depends on multiprocessing's internals (pinned by
+``tests/test_local_workers.py``): ``ForkServer.ensure_running`` starts the forkserver through
+``multiprocessing.util.spawnv_passfds(exe, [exe, ..., "-c", CODE], fds)`` (and so does the
+resource tracker it ensures first); here, during that call, the same ``CODE`` runs in a fork
+instead of a new interpreter; and the forked copy of
+``multiprocessing.forkserver._forkserver._lock``, held while ``ensure_running`` runs, is renewed
+in the fork. Stdlib only: nothing here imports Dask.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import signal
 import sys
+import threading
+from typing import Any, Iterator, Sequence
 
 START_METHOD = "forkserver"
 _PRELOAD = ["distributed"]
+#: Pythons whose ``ForkServer.ensure_running`` is known to start the forkserver as described above
+_FORK_PYTHONS = ((3, 10), (3, 11), (3, 12), (3, 13))
 
 
 def names_local_cluster(cluster_string: str) -> bool:
@@ -35,11 +55,87 @@ def detach_main_module() -> None:
         del main.__file__
 
 
+def can_fork_forkserver() -> bool:
+    """Whether the forkserver can be a fork of this process: ``distributed`` is imported, no
+    other thread runs (a fork copies only the calling thread, and the locks others may hold),
+    and this Python starts its forkserver the way this module relies on."""
+    import multiprocessing.util
+
+    return ("distributed" in sys.modules and threading.active_count() == 1
+            and sys.version_info[:2] in _FORK_PYTHONS and callable(getattr(multiprocessing.util, "spawnv_passfds", None)))
+
+
 def start_forkserver() -> None:
-    """Start (once) the forkserver the LocalCluster's nannies will fork their workers from."""
+    """Start (once) the forkserver the LocalCluster's nannies will fork their workers from: a
+    fork of this process when :func:`can_fork_forkserver`, else multiprocessing's own."""
     import multiprocessing
     import multiprocessing.forkserver
 
     detach_main_module()
-    multiprocessing.set_forkserver_preload(_PRELOAD)
-    multiprocessing.forkserver.ensure_running()
+    if not can_fork_forkserver():
+        multiprocessing.set_forkserver_preload(_PRELOAD)
+        multiprocessing.forkserver.ensure_running()
+        return
+    multiprocessing.set_forkserver_preload([])  # everything it needs is imported already
+    with _fork_instead_of_spawn():
+        multiprocessing.forkserver.ensure_running()
+
+
+@contextlib.contextmanager
+def _fork_instead_of_spawn() -> Iterator[None]:
+    import multiprocessing.util as util
+
+    spawn = util.spawnv_passfds
+
+    def fork(path: Any, args: Sequence[str], passfds: Sequence[int]) -> int:
+        if len(args) < 2 or args[-2] != "-c":
+            return spawn(path, args, passfds)  # not a `python -c CODE` start: as multiprocessing does
+        return _fork_running(args[-1], passfds)
+
+    util.spawnv_passfds = fork  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        util.spawnv_passfds = spawn
+
+
+def _fork_running(code: str, keep: Sequence[int]) -> int:
+    """Fork; in the child, run ``code`` (the forkserver's main loop) as the interpreter that
+    multiprocessing would have started does, and exit with it."""
+    pid = os.fork()
+    if pid:
+        return pid
+    status = 1
+    try:
+        _as_new_process(keep)
+        exec(compile(code, "<forkserver>", "exec"), {"__name__": "__forkserver__"})  # noqa: S102 - multiprocessing's own code
+        status = 0
+    except SystemExit as exc:  # the forkserver's end: its last client is gone
+        status = exc.code if isinstance(exc.code, int) else 0
+    except BaseException:  # noqa: BLE001 - a fork must never return into the wrapper
+        logging.getLogger(__name__).exception("the forkserver failed")
+    finally:
+        os._exit(status)
+
+
+def _as_new_process(keep: Sequence[int]) -> None:
+    """Leave, in the forked child, only what a new interpreter running the forkserver has: its
+    passed file descriptors and the standard ones, default signal handlers, no logging handler,
+    no ``seamless*`` module (pure Dask workers must load none), a free forkserver lock."""
+    import multiprocessing.forkserver
+
+    low = 3
+    for fd in sorted({fd for fd in keep if fd >= low}):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_DFL)
+    logging.root.handlers.clear()
+    logging.root.setLevel(logging.WARNING)
+    for name in [m for m in sys.modules if m == "seamless" or m.startswith("seamless")]:
+        del sys.modules[name]
+    server: Any = getattr(multiprocessing.forkserver, "_forkserver", None)
+    if server is not None and hasattr(server, "_lock"):
+        server._lock = threading.Lock()
+

@@ -263,8 +263,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s"
     )
-    if names_local_cluster(args.cluster):
-        start_forkserver()  # imports distributed for the workers while this process starts
     status = StatusFile(args.status_file)
     try:
         content = status.wait_and_read()
@@ -275,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _redirect_output(content.get("log"))
     _install_signal_handlers()
 
-    cluster = watcher = health = None
+    cluster = watcher = health = health_socket = None
     error: str | None = None
     # LocalCluster workers' scratch space (spilled data): private, not the shared /tmp/dask-scratch-space
     scratch = tempfile.mkdtemp(prefix="seamless-dask-")
@@ -284,12 +282,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             creds = service_credentials(args.tls, "seamless-dask-wrapper")
             cfg, placement = configure(args, status, content, creds, scratch=scratch)
             port_start, port_end = args.port_range
-            health = HealthServer(bind_free_port(
+            health_socket = bind_free_port(
                 args.host, port_start, port_end, exclude={placement.scheduler_port, placement.dashboard_port}
-            ))
+            )
             from .cluster_factory import apply_dask_config, batch_system_of, start_scaling
 
             apply_dask_config(cfg)
+            if names_local_cluster(args.cluster):
+                # a fork of this process, now that it has imported distributed and before any
+                # thread runs (the health port's is the first)
+                start_forkserver()
+            health = HealthServer(health_socket)
             cluster, cfg, placement = create_on_free_ports(args, status, content, cfg, placement, creds)
             system = batch_system_of(cluster)
             if system in BATCH_SYSTEMS and BATCH_SYSTEMS[system].status_queries:
@@ -323,6 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.rmtree(scratch, ignore_errors=True)
         if health is not None:
             health.close()
+        elif health_socket is not None:
+            health_socket.close()
         status.finish(error, service="seamless-dask-wrapper")
 
 
