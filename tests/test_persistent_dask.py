@@ -88,3 +88,23 @@ def test_transformations_run_on_dask_workers_and_persist(home, tmp_path: Path):
     assert second["total"] == 37 and second["value"] == first["value"]
     assert sidefile.read_text().count("executed") == 2, "the second process executed it again"
     assert ps.launched_servers(home) == servers, "the running servers were not reused"
+
+
+NO_SEAMLESS_DASK = """
+import sys
+sys.modules["seamless_dask"] = None  # as if seamless-dask were not installed: its import fails
+from seamless_config import set_stage
+set_stage()
+"""
+
+
+def test_a_missing_dask_backend_is_reported_before_anything_is_launched(home, tmp_path: Path):
+    home, _ = home
+    ps.write_cluster(home, "laptop", tmp_path / "store", daskserver={"timeout": 120}, queues=QUEUES)
+    script = ps.write_project(tmp_path / "proj", [{"cluster": "laptop"}, {"project": "p"}, {"remote": "daskserver"}],
+                              NO_SEAMLESS_DASK)
+    result = ps.run_script(script, home)
+    assert result.returncode != 0
+    assert "ConfigurationError" in result.stderr and "'remote: daskserver'" in result.stderr, result.stderr
+    assert "Install seamless-dask" in result.stderr and "seamless_dask" in result.stderr
+    assert ps.launched_servers(home) == {}, "services were launched for a stage that cannot run"

@@ -142,14 +142,19 @@ def _check_reachable(client: Any, config: Mapping[str, Any]) -> None:
         )
 
 
-def _import_clients(dask: bool) -> None:
-    """Import the service clients' libraries (and Dask's when ``dask``)."""
+def _import_clients(dask_backend: Any) -> None:
+    """Import the service clients' libraries (and Dask's and the Dask backend's, given its entry
+    point ``dask_backend``)."""
     from . import database_client, hashserver_client  # noqa: F401
 
-    if dask:
+    if dask_backend is not None:
         from seamless_config.client_credentials import import_dask_client
 
         import_dask_client()
+        try:
+            dask_backend.load()
+        except ImportError:
+            pass  # reported by _dask_backend_class, after the launches
 
 
 def _start(mode: str, cluster: str) -> ActiveServices:
@@ -158,7 +163,7 @@ def _start(mode: str, cluster: str) -> ActiveServices:
 
     services = MODE_SERVICES[mode]
     remote = next((s for s in services if s in ("jobserver", "daskserver")), None)
-    dask_backend = _dask_backend_class(cluster) if remote == "daskserver" else None
+    dask_backend = _dask_backend_entry(cluster) if remote == "daskserver" else None
     from seamless_config.tools import configure_daskserver, configure_database, configure_hashserver
 
     from seamless_config import client_credentials
@@ -190,7 +195,7 @@ def _start(mode: str, cluster: str) -> ActiveServices:
     # the client libraries (Dask's ~0.3-0.8 s; the HTTP clients, a few ms) load while the services
     # start, and each store's client connects as soon as its service is up, while slower ones still start
     try:
-        payloads = _launch_all(launches, meanwhile=lambda: _import_clients(dask_backend is not None),
+        payloads = _launch_all(launches, meanwhile=lambda: _import_clients(dask_backend),
                                then=[connect_hashserver, connect_database, None][: len(launches)])
     except BaseException:
         for client in clients.values():
@@ -206,7 +211,8 @@ def _start(mode: str, cluster: str) -> ActiveServices:
                 active, url_on_frontend(hs_config, hs_payload, scheme), url_on_frontend(db_config, db_payload, scheme)
             )
         elif dask_backend is not None:
-            _activate_daskserver(active, dask_backend, dask_payload=payloads[2], creds=dask_creds)
+            _activate_daskserver(active, _dask_backend_class(cluster, dask_backend),
+                                 dask_payload=payloads[2], creds=dask_creds)
         _register(active)
     except BaseException:
         _close(active)
@@ -240,24 +246,40 @@ def _activate_jobserver(active: ActiveServices, hashserver_url: str, database_ur
     active.backend = JobserverBackend(client, active.hashserver, active.database)
 
 
-def _dask_backend_class(cluster: str) -> type:
-    """The ``daskserver`` backend class (``DaskTransformationBackend``), checked before anything
-    is launched."""
+def _dask_backend_entry(cluster: str) -> Any:
+    """The entry point of the ``daskserver`` backend (``DaskTransformationBackend``), checked
+    before anything is launched: registered, and its module there. It is imported while the
+    services start (~50 ms that the launches need not wait for)."""
+    import importlib.util
     from importlib.metadata import entry_points
 
     problem = "no installed package registers it"
     for entry_point in entry_points(group=BACKENDS, name="daskserver"):
         try:
-            return entry_point.load()
-        except ImportError as exc:
+            if importlib.util.find_spec(entry_point.module) is not None:
+                return entry_point
+            problem = f"No module named {entry_point.module!r}"
+        except (ImportError, ValueError) as exc:
             problem = str(exc)
-    raise _configuration_error(
+    raise _dask_backend_missing(cluster, problem)
+
+
+def _dask_backend_class(cluster: str, entry_point: Any) -> type:
+    """The backend class of :func:`_dask_backend_entry` (imported already, unless it fails)."""
+    try:
+        return entry_point.load()
+    except ImportError as exc:
+        raise _dask_backend_missing(cluster, str(exc)) from None
+
+
+def _dask_backend_missing(cluster: str, problem: str) -> Exception:
+    return _configuration_error(
         f"Cluster '{cluster}' selects 'remote: daskserver' in persistent mode, which needs "
         f"seamless_dask.backend.transformation_backend.DaskTransformationBackend, not available here ({problem}). "
         "Install seamless-dask with its transformation backend, or use 'remote: jobserver' / "
         "'execution: process'",
         setting="remote",
-    ) from None
+    )
 
 
 def _activate_daskserver(active: ActiveServices, backend_class: type, *, dask_payload: Mapping[str, Any], creds: Any) -> None:
