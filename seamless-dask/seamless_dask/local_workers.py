@@ -5,16 +5,16 @@ With the default ``spawn`` method every worker process starts a new interpreter 
 workers are forked ready-made from one process that has imported it.
 
 That process is a fork of the wrapper itself, made once the wrapper has imported
-``distributed`` and before it starts any thread: it costs no import at all (multiprocessing's
+``distributed`` and before it starts a Python thread (a native one, the BLAS pool numpy may
+start, is fork-safe): it costs no import at all (multiprocessing's
 own way is one more interpreter importing ``distributed``, ~0.45 s of CPU that a cold start on
 a small machine waits for). Where that is not possible (another thread runs, an unknown Python),
 multiprocessing starts its forkserver its own way, preloading ``distributed``.
 
 This is the one place that depends on multiprocessing's internals (pinned by
 ``tests/test_local_workers.py``): ``ForkServer.ensure_running`` starts the forkserver through
-``multiprocessing.util.spawnv_passfds(exe, [exe, ..., "-c", CODE], fds)`` (and so does the
-resource tracker it ensures first); here, during that call, the same ``CODE`` runs in a fork
-instead of a new interpreter; and the forked copy of
+``multiprocessing.util.spawnv_passfds(exe, [exe, ..., "-c", CODE], fds)``; here, for that
+call, the same ``CODE`` runs in a fork instead of a new interpreter; and the forked copy of
 ``multiprocessing.forkserver._forkserver._lock``, held while ``ensure_running`` runs, is renewed
 in the fork. Stdlib only: nothing here imports Dask.
 """
@@ -33,6 +33,9 @@ START_METHOD = "forkserver"
 _PRELOAD = ["distributed"]
 #: Pythons whose ``ForkServer.ensure_running`` is known to start the forkserver as described above
 _FORK_PYTHONS = ((3, 10), (3, 11), (3, 12), (3, 13))
+#: what the forkserver's ``-c CODE`` runs (the resource tracker's is started as multiprocessing does)
+_FORKSERVER_MAIN = "from multiprocessing.forkserver import main"
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 
 
 def names_local_cluster(cluster_string: str) -> bool:
@@ -57,7 +60,7 @@ def detach_main_module() -> None:
 
 def can_fork_forkserver() -> bool:
     """Whether the forkserver can be a fork of this process: ``distributed`` is imported, no
-    other thread runs (a fork copies only the calling thread, and the locks others may hold),
+    other Python thread runs (a fork copies only the calling thread, and the locks others may hold),
     and this Python starts its forkserver the way this module relies on."""
     import multiprocessing.util
 
@@ -88,8 +91,8 @@ def _fork_instead_of_spawn() -> Iterator[None]:
     spawn = util.spawnv_passfds
 
     def fork(path: Any, args: Sequence[str], passfds: Sequence[int]) -> int:
-        if len(args) < 2 or args[-2] != "-c":
-            return spawn(path, args, passfds)  # not a `python -c CODE` start: as multiprocessing does
+        if len(args) < 2 or args[-2] != "-c" or _FORKSERVER_MAIN not in args[-1]:
+            return spawn(path, args, passfds)  # not the forkserver (its resource tracker): as multiprocessing does
         return _fork_running(args[-1], passfds)
 
     util.spawnv_passfds = fork  # type: ignore[assignment]
@@ -102,12 +105,23 @@ def _fork_instead_of_spawn() -> Iterator[None]:
 def _fork_running(code: str, keep: Sequence[int]) -> int:
     """Fork; in the child, run ``code`` (the forkserver's main loop) as the interpreter that
     multiprocessing would have started does, and exit with it."""
-    pid = os.fork()
+    sys.stdout.flush()  # else what is buffered is written again by every fork that flushes
+    sys.stderr.flush()
+    # no stop signal may reach the child before its handlers are the default ones: the wrapper's
+    # would unwind it into the wrapper's own clean-up
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        pid = os.fork()
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        raise
     if pid:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         return pid
     status = 1
     try:
         _as_new_process(keep)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         exec(compile(code, "<forkserver>", "exec"), {"__name__": "__forkserver__"})  # noqa: S102 - multiprocessing's own code
         status = 0
     except SystemExit as exc:  # the forkserver's end: its last client is gone
@@ -120,8 +134,8 @@ def _fork_running(code: str, keep: Sequence[int]) -> int:
 
 def _as_new_process(keep: Sequence[int]) -> None:
     """Leave, in the forked child, only what a new interpreter running the forkserver has: its
-    passed file descriptors and the standard ones, default signal handlers, no logging handler,
-    no ``seamless*`` module (pure Dask workers must load none), a free forkserver lock."""
+    passed file descriptors and the standard ones, Python's own signal handlers, no logging
+    handler, no ``seamless*`` module (pure Dask workers must load none), a free forkserver lock."""
     import multiprocessing.forkserver
 
     low = 3
@@ -129,13 +143,12 @@ def _as_new_process(keep: Sequence[int]) -> None:
         os.closerange(low, fd)
         low = fd + 1
     os.closerange(low, os.sysconf("SC_OPEN_MAX"))
-    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT):
-        signal.signal(sig, signal.SIG_DFL)
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
     logging.root.handlers.clear()
     logging.root.setLevel(logging.WARNING)
-    for name in [m for m in sys.modules if m == "seamless" or m.startswith("seamless")]:
+    for name in [m for m in sys.modules if m.startswith("seamless")]:
         del sys.modules[name]
     server: Any = getattr(multiprocessing.forkserver, "_forkserver", None)
     if server is not None and hasattr(server, "_lock"):
         server._lock = threading.Lock()
-

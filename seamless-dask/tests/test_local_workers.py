@@ -13,6 +13,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from seamless_config.launching import pid_alive
+
 PURE = {"walltime": "00:10:00", "cores": 1, "memory": "1GB", "pure_dask": True, "maximum_jobs": 2}
 
 #: in a worker: start a process of the forkserver context (a forkserver of its own) and join it
@@ -32,6 +34,15 @@ START_CHILD = (
 )
 
 
+#: whether SIGINT raises KeyboardInterrupt in a worker (Python's handler, which asyncio's
+#: runner replaces with its own only where it finds Python's), not the default "terminate"
+SIGINT_HANDLER = (
+    "def sigint_handler():\n"
+    "    import signal\n"
+    "    return callable(signal.getsignal(signal.SIGINT))\n"
+)
+
+
 def cmdline(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
 
@@ -42,14 +53,6 @@ def parent(pid: int) -> int:
     fields = proc_stat(pid)
     assert fields is not None, f"process {pid} is gone"
     return int(fields[1])
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split(")")[-1][:3]
 
 
 def test_workers_are_forked_from_a_fork_of_the_wrapper(start_wrapper, wrapper_tools):
@@ -68,9 +71,12 @@ def test_workers_are_forked_from_a_fork_of_the_wrapper(start_wrapper, wrapper_to
         # the forkserver lock the fork copied while held is free in the workers
         start_child = wrapper_tools.by_value(START_CHILD, "start_child")
         assert set(client.run(start_child).values()) == {0}
+        # SIGINT handled by Python, as in a new interpreter (not the wrapper's handler, not SIG_DFL)
+        sigint = wrapper_tools.by_value(SIGINT_HANDLER, "sigint_handler")
+        assert set(client.run(sigint).values()) == {True}
     assert wrapper.wait_exit(60) == 0
     # it holds no end of its own "alive" pipe: its last client gone, it ends too
-    wrapper_tools.wait_for(lambda: not alive(server), 30, f"the forkserver {server} to end with the wrapper")
+    wrapper_tools.wait_for(lambda: not pid_alive(server), 30, f"the forkserver {server} to end with the wrapper")
 
 
 FORKSERVER = textwrap.dedent("""
@@ -79,21 +85,28 @@ FORKSERVER = textwrap.dedent("""
     if sys.argv[1] == "thread":
         threading.Thread(target=time.sleep, args=(30,), daemon=True).start()
     from seamless_dask.local_workers import start_forkserver
+    print("written before the fork")  # to a pipe: held in the buffer, not written yet
     start_forkserver()
     p = multiprocessing.get_context("forkserver").Process(target=os.getpid)
     p.start()
     p.join(60)
     server = multiprocessing.forkserver._forkserver._forkserver_pid
     argv = open(f"/proc/{server}/cmdline", "rb").read().decode().split("\\0")[:-1]
-    print(json.dumps({"exitcode": p.exitcode, "server_argv": argv, "own_argv": sys.orig_argv}))
+    tracker = multiprocessing.resource_tracker._resource_tracker._pid
+    tracker_argv = open(f"/proc/{tracker}/cmdline", "rb").read().decode().split("\\0")[:-1]
+    print(json.dumps({"exitcode": p.exitcode, "server_argv": argv, "own_argv": sys.orig_argv,
+                      "tracker_argv": tracker_argv}))
 """)
 
 
 def run_forkserver_script(tmp_path: Path, mode: str) -> dict:
     script = tmp_path / "forkserver.py"
     script.write_text(FORKSERVER)
-    out = subprocess.run([sys.executable, str(script), mode], capture_output=True, text=True, timeout=120)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout buffered, as by default
+    out = subprocess.run([sys.executable, str(script), mode], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
+    # written once: not again by the forks (the worker flushes its copy of the buffer at exit)
+    assert out.stdout.count("written before the fork") == 1, out.stdout
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -101,6 +114,8 @@ def test_a_single_threaded_process_forks_its_forkserver(tmp_path):
     result = run_forkserver_script(tmp_path, "alone")
     assert result["exitcode"] == 0
     assert result["server_argv"] == result["own_argv"]
+    # only the forkserver is a fork: multiprocessing's resource tracker is its own interpreter
+    assert "from multiprocessing.resource_tracker import main" in result["tracker_argv"][-1]
 
 
 def test_with_another_thread_multiprocessing_starts_its_own_forkserver(tmp_path):
