@@ -344,7 +344,7 @@ helpers for a launch (check, launch, wait for the start, port check, handshake) 
 session and, there, in one interpreter (not one per helper, ~0.2 s each on this busy machine,
 competing with the starting service), so a process that finds the master open pays one session
 more than a local launch
-(1.0-1.1x in the runs of this page). *No master* adds opening the connection itself (key exchange and
+(1.1-1.4x in the runs of this page: the local start the ratio is taken against got ~0.25 s faster with the forked forkserver; the sessions did not change). *No master* adds opening the connection itself (key exchange and
 login, ~0.3-1 s on this loaded machine), once per ``ControlPersist`` period, not per process:
 `set_stage()` begins it in the background (`ssh -N`: no remote command, so no login shell) as
 soon as it knows the mode's frontends, overlapping the rest of the activation (~0.1 s here).
@@ -360,22 +360,26 @@ side by side on the frontend, each with its own tunnels (three tunnel sets, each
 run in parallel), and the first transformation adds the Seamless client's requests.
 Persistent cold `set_stage()`: the three launches begin ~0.1-0.2 s after the call, side by
 side, started by this process itself (no `rhl-launch-service` interpreter); the client
-libraries are imported once all three are started (before, their import held the GIL the
-launch steps needed), and the hashserver's and database's clients connect in their launch's
-thread as soon as each is up; what follows the last one (the Dask client over TLS, registering
-the stores) takes ~0.1-0.2 s. The store servers import only what serving their store needs.
-What misses the 1.3x target is CPU, and the last two rows measure it: the script and every
-process it started (the three services, the Dask server's forkserver and workers) use ~2.2 s
-of CPU by the time `set_stage()` returns, mostly interpreters and imports (in the script
-`distributed`, ~0.45 s; the hashserver's FastAPI and pydantic, ~0.3 s; the database's aiohttp,
-~0.25 s; the Dask server's and its forkserver's `distributed`). Spread perfectly over this
-machine's 2 cores that alone is ~1.65x the slowest single launch, which itself keeps both cores
-busy (its own CPU is ~0.9x its time over 2 cores). On 2 cores, 1.3x would need a fifth of that
-CPU gone and a perfect spread; with a core per service the launches overlap as intended (the
-start is ~1.8x the slowest single launch here, against 2.25-2.34x before this page's last two
-rounds, and 1.23 s against 2.9 s when the services were launched one after another). Over SSH,
+libraries (and the Dask backend's module, checked before the launches without being imported)
+are imported once all three are started, and the hashserver's and database's clients connect
+in their launch's thread as soon as each is up; what follows the last one (the Dask client over
+TLS, registering the stores) takes ~0.1 s. The store servers import only what serving their
+store needs. The Dask server's workers are forked from a fork of the server itself, made once
+it has imported `distributed` (before: a forkserver interpreter importing it again, ~0.45 s of
+CPU the workers waited for); so the first new transformation comes ~0.1-0.2 s after
+`set_stage()` returns (it came ~0.6 s after, in an interleaved side series: 1.95 s against 1.39 s
+from the call). What misses the 1.3x target is CPU, and the last two rows measure it: the
+script and every process it started (the three services, the Dask server's workers) use
+~2.1-2.4 s of CPU by the time `set_stage()` returns, nearly all interpreters and third-party
+imports (in the script `distributed`, ~0.45 s; the hashserver's FastAPI and pydantic, ~0.3 s;
+the database's aiohttp, ~0.25 s; the Dask server's `distributed`), and now also the workers,
+which start during the call instead of after it. Spread perfectly over this machine's 2 cores
+that alone is ~1.9x the slowest single launch, which the forked forkserver made faster than the
+others (its CPU is now ~0.73x its time over 2 cores). On 2 cores the target would need half of
+that CPU gone; with a core per process the launches overlap as intended (1.2-1.35 s here,
+against 2.9 s when the services were launched one after another). Over SSH,
 what is added to the local start is now the sessions above and, once per `ControlPersist`
-period, the opening of the master: ~0.1-0.4 s."""
+period, the opening of the master: ~0.3-0.5 s in this series."""
 
 
 def main() -> int:
