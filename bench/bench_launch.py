@@ -204,19 +204,9 @@ class Bench(Sandbox):
         finally:
             self.stop(project, "hashserver", "database", "daskserver")
 
-    def persistent_first(self) -> dict:
-        """Persistent mode here: cold start to the first (new) transformation's result."""
-        project = self.project("persistent", "- cluster: here\n- project: benchlaunch\n- remote: daskserver\n")
-        self.offset += 1
-        try:
-            return json.loads(self.python(str(project / "transformation.py"), str(self.offset), cwd=project))
-        finally:
-            self.stop(project, "hashserver", "database", "daskserver")
-
-    def persistent_slurm(self) -> dict:
-        """Persistent mode on the SLURM queue behind the SSH frontend (with tunnel): cold start to
-        the first (new) transformation's result."""
-        project = self.project("persistent-slurm", "- cluster: slurmssh\n- project: benchlaunch\n- remote: daskserver\n")
+    def first_transformation(self, name: str, cluster: str) -> dict:
+        """Persistent mode on ``cluster``: cold start to the first (new) transformation's result."""
+        project = self.project(name, f"- cluster: {cluster}\n- project: benchlaunch\n- remote: daskserver\n")
         self.offset += 1
         try:
             return json.loads(self.python(str(project / "transformation.py"), str(self.offset), cwd=project))
@@ -248,7 +238,7 @@ def run(runs: int, slurm: bool) -> dict[str, list[float]]:
             if slurm:
                 add("slurm_here", bench.pure("slurmhere")["call"])
                 add("slurm_ssh", bench.pure("slurmssh")["call"])
-                add("slurm_ssh_persistent", bench.persistent_slurm()["call"])
+                add("slurm_ssh_persistent", bench.first_transformation("persistent-slurm", "slurmssh")["call"])  # behind SSH, tunnel
             for service in ("hashserver", "database", "daskserver"):
                 single = bench.single(service)
                 add(f"single_{service}", single["call"])
@@ -256,7 +246,7 @@ def run(runs: int, slurm: bool) -> dict[str, list[float]]:
             persistent = bench.persistent()
             add("persistent", persistent["call"])
             add("persistent_cpu", persistent["cpu"])
-            add("persistent_first", bench.persistent_first()["call"])
+            add("persistent_first", bench.first_transformation("persistent", "here")["call"])
             # after each run, so that a failing run leaves the readings of the earlier ones
             print(f"bench_launch: run done, load {os.getloadavg()[0]:.1f}; so far {json.dumps(r)}", file=sys.stderr)
     finally:
