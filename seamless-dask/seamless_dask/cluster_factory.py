@@ -90,7 +90,7 @@ def create_cluster(spec: ClusterSpec, cfg: ClusterConfiguration) -> Any:
 
             from .local_workers import START_METHOD, start_forkserver
 
-            start_forkserver()  # running already (a fork of the wrapper) when main() saw a LocalCluster string
+            start_forkserver()  # a fork of the wrapper: it runs no thread yet (see wrapper.main)
             dask.config.set({"distributed.worker.multiprocessing-method": START_METHOD})
             # workers are added by start_scaling, in the background (see there)
             return protect_dashboard(target(**cfg.local_cluster_kwargs, **_tls_kwargs(cfg)))

@@ -38,11 +38,6 @@ _FORKSERVER_MAIN = "from multiprocessing.forkserver import main"
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 
 
-def names_local_cluster(cluster_string: str) -> bool:
-    """Whether a ``MODULE::SYMBOL`` string names distributed's LocalCluster."""
-    return cluster_string.strip() in ("distributed::LocalCluster", "distributed.deploy.local::LocalCluster")
-
-
 def detach_main_module() -> None:
     """Keep worker processes from re-importing the wrapper's entry module.
 
@@ -125,7 +120,7 @@ def _fork_running(code: str, keep: Sequence[int]) -> int:
         exec(compile(code, "<forkserver>", "exec"), {"__name__": "__forkserver__"})  # noqa: S102 - multiprocessing's own code
         status = 0
     except SystemExit as exc:  # the forkserver's end: its last client is gone
-        status = exc.code if isinstance(exc.code, int) else 0
+        status = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
     except BaseException:  # noqa: BLE001 - a fork must never return into the wrapper
         logging.getLogger(__name__).exception("the forkserver failed")
     finally:

@@ -30,7 +30,6 @@ from typing import Any, Sequence
 from .batch_systems import BATCH_SYSTEMS
 from .configuration import ClusterConfiguration, Placement, build_configuration
 from .errors import WrapperError
-from .local_workers import names_local_cluster, start_forkserver
 from .parameters import PARAMETERS, parse_parameters
 from .ports import pick_free_port
 from seamless_service.ports import bind_free_port
@@ -288,11 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .cluster_factory import apply_dask_config, batch_system_of, start_scaling
 
             apply_dask_config(cfg)
-            if names_local_cluster(args.cluster):
-                # a fork of this process, now that it has imported distributed and before any
-                # thread runs (the health port's is the first)
-                start_forkserver()
-            health = HealthServer(health_socket)
+            # no thread before the cluster: a LocalCluster's forkserver is a fork of this process
             cluster, cfg, placement = create_on_free_ports(args, status, content, cfg, placement, creds)
             system = batch_system_of(cluster)
             if system in BATCH_SYSTEMS and BATCH_SYSTEMS[system].status_queries:
@@ -300,6 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
                 watcher = JobWatcher(BATCH_SYSTEMS[system], placement.log_base)
             start_scaling(cluster, cfg)
+            health = HealthServer(health_socket)
         except _Stop:
             raise
         except Exception as exc:
