@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from seamless_config.launching import pid_alive, wait_for_exit
+from seamless_config.service_records import proc_stat
 
 
 def write_cluster(home: Path, name: str, root: Path, *, jobserver: dict | None = None, workers: int = 2,
@@ -102,7 +103,9 @@ def stop_servers(home: Path) -> list[str]:
 
 def parent_pid(pid: int) -> int:
     """The parent of process ``pid`` (from /proc)."""
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    fields = proc_stat(pid)
+    assert fields is not None, f"process {pid} is gone"
+    return int(fields[1])
 
 
 def ancestors(pid: int) -> list[int]:

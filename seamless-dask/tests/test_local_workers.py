@@ -14,6 +14,7 @@ import textwrap
 from pathlib import Path
 
 from seamless_config.launching import pid_alive
+from seamless_config.service_records import process_command_line, proc_stat
 
 PURE = {"walltime": "00:10:00", "cores": 1, "memory": "1GB", "pure_dask": True, "maximum_jobs": 2}
 
@@ -43,13 +44,7 @@ SIGINT_HANDLER = (
 )
 
 
-def cmdline(pid: int) -> list[str]:
-    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
-
-
 def parent(pid: int) -> int:
-    from seamless_config.service_records import proc_stat
-
     fields = proc_stat(pid)
     assert fields is not None, f"process {pid} is gone"
     return int(fields[1])
@@ -65,7 +60,7 @@ def test_workers_are_forked_from_a_fork_of_the_wrapper(start_wrapper, wrapper_to
         # the forkserver: the wrapper's child with the wrapper's command line (not a
         # `python -c "from multiprocessing.forkserver import main ..."` interpreter)
         assert parent(server) == wrapper.proc.pid
-        assert cmdline(server) == cmdline(wrapper.proc.pid)
+        assert process_command_line(server) == process_command_line(wrapper.proc.pid)
         # as in a new interpreter: no Seamless module in the workers, not even the wrapper's
         assert list(client.run(wrapper_tools.seamless_modules).values()) == [[], []]
         # the forkserver lock the fork copied while held is free in the workers
