@@ -197,8 +197,12 @@ class Bench(Sandbox):
         finally:
             self.stop(project, "pure")
 
+    def persistent_project(self, name: str = "persistent", cluster: str = "here") -> Path:
+        """The project of persistent mode (``remote: daskserver``) on ``cluster``."""
+        return self.project(name, f"- cluster: {cluster}\n- project: benchlaunch\n- remote: daskserver\n")
+
     def persistent(self) -> dict:
-        project = self.project("persistent", "- cluster: here\n- project: benchlaunch\n- remote: daskserver\n")
+        project = self.persistent_project()
         try:
             return json.loads(self.python(str(project / "persistent.py"), cwd=project))
         finally:
@@ -206,7 +210,7 @@ class Bench(Sandbox):
 
     def first_transformation(self, name: str, cluster: str) -> dict:
         """Persistent mode on ``cluster``: cold start to the first (new) transformation's result."""
-        project = self.project(name, f"- cluster: {cluster}\n- project: benchlaunch\n- remote: daskserver\n")
+        project = self.persistent_project(name, cluster)
         self.offset += 1
         try:
             return json.loads(self.python(str(project / "transformation.py"), str(self.offset), cwd=project))
@@ -214,7 +218,7 @@ class Bench(Sandbox):
             self.stop(project, "hashserver", "database", "daskserver")
 
     def single(self, service: str) -> dict:
-        project = self.project("persistent", "- cluster: here\n- project: benchlaunch\n- remote: daskserver\n")
+        project = self.persistent_project()
         try:
             return json.loads(self.python(str(self.tmp / "single.py"), service, str(project), cwd=project))
         finally:
